@@ -1,0 +1,695 @@
+/**
+ * The decider: (state, event) -> new state, commands, agent events and, for API requests, a reply.
+ *
+ * Pure: no I/O, no clock, no randomness; ids come from a counter in the state. Every rule of internal help and
+ * every race (late answers, crossing hang-ups, duplicate events) is decided here. Events about legs that are gone,
+ * and timers that are no longer pending, change nothing, which is what makes duplicated and late events harmless.
+ */
+import { mediaCommands, mediaPlan } from './media-plan.js';
+import { refuse } from './refusals.js';
+import type {
+  AgentEvent,
+  AgentEventType,
+  AgentSnapshot,
+  ApiRequest,
+  CallEvent,
+  CallId,
+  CallState,
+  Command,
+  CoreConfig,
+  Decision,
+  DialTarget,
+  EventContent,
+  FailureReason,
+  HelpSession,
+  Leg,
+  LegId,
+  LegRole,
+  Phase,
+  PendingTimer,
+  Reply,
+  Route,
+} from './types.js';
+
+/** `feature` of AgentEvent_Talking / _Ringing: what kind of call the agent is on (documented in the README). */
+export const CallFeature = { normal: 0, internal: 1, outbound: 2, help: 3 } as const;
+
+export function initialState(callId: CallId): CallState {
+  return { callId, kind: 'customer', called: '', route: null, legs: {}, phase: { name: 'new' }, timer: null, declinedBy: [], seq: 0 };
+}
+
+export function decide(state: CallState, event: CallEvent, config: CoreConfig): Decision {
+  const draft = new Draft(state, config);
+  draft.apply(event);
+  return draft.finish();
+}
+
+/** Agents that this call holds (ringing or talking): the shell marks them busy. */
+export function agentsOnCall(state: CallState): Set<string> {
+  const agents = new Set<string>();
+  for (const leg of Object.values(state.legs)) if (leg.workNo !== undefined && leg.status !== 'gone') agents.add(leg.workNo);
+  return agents;
+}
+
+/** Every call id the state knows (the call itself and its help calls): the shell indexes calls by them. */
+export function callIdsOf(state: CallState): Set<CallId> {
+  const ids = new Set<CallId>([state.callId]);
+  for (const leg of Object.values(state.legs)) for (const id of leg.callIds) ids.add(id);
+  return ids;
+}
+
+class Draft {
+  private s: CallState;
+  private readonly before: CallState;
+  private readonly commands: Command[] = [];
+  private readonly timerCommands: Command[] = [];
+  private readonly hangups: Command[] = [];
+  private readonly events: AgentEvent[] = [];
+  private reply: Reply | undefined;
+
+  constructor(
+    state: CallState,
+    private readonly config: CoreConfig,
+  ) {
+    this.s = state;
+    this.before = state;
+  }
+
+  finish(): Decision {
+    // Media first, so that survivors are reconnected before anyone else is hung up; dials and look-ups last.
+    const media = mediaCommands(mediaPlan(this.before), mediaPlan(this.s));
+    const commands = [...this.timerCommands, ...media, ...this.hangups, ...this.commands];
+    const decision: Decision = { state: this.s, commands, events: this.events };
+    return this.reply ? { ...decision, reply: this.reply } : decision;
+  }
+
+  apply(event: CallEvent): void {
+    switch (event.type) {
+      case 'CustomerArrived':
+        return this.customerArrived(event);
+      case 'AgentDialled':
+        return this.agentDialled(event);
+      case 'AgentsAvailable':
+        return this.agentsAvailable(event.candidates);
+      case 'LegRinging':
+        return this.legRinging(event.legId);
+      case 'LegAnswered':
+        return this.legAnswered(event.legId);
+      case 'LegFailed':
+        return this.legFailed(event.legId, event.reason);
+      case 'LegHungUp':
+        return this.legHungUp(event.legId, event.lost === true);
+      case 'TimerFired':
+        return this.timerFired(event.timerId);
+      case 'Api':
+        this.reply = this.api(event.request);
+        return;
+    }
+  }
+
+  /* ============================================================================================ call set-up */
+
+  private customerArrived(event: Extract<CallEvent, { type: 'CustomerArrived' }>): void {
+    if (this.s.phase.name !== 'new') return;
+    this.s = { ...this.s, kind: 'customer', called: event.called, route: event.route };
+    const customer = this.addLeg('customer', event.leg.number, undefined, 'up', event.leg.id);
+    const agent = this.pickAgent(event.candidates);
+    if (agent) this.offer(customer, agent, 'ringback');
+    else this.queue(customer, false);
+  }
+
+  private agentDialled(event: Extract<CallEvent, { type: 'AgentDialled' }>): void {
+    if (this.s.phase.name !== 'new') return;
+    const kind = event.target.kind === 'agent' ? 'internal' : 'outbound';
+    // An outbound call's customer belongs to the agent who called: that is where it goes back if help fails.
+    const route: Route | null = kind === 'outbound' ? { kind: 'agent', workNo: event.agent.workNo } : null;
+    this.s = { ...this.s, kind, route, called: event.target.kind === 'agent' ? event.target.workNo : event.target.number };
+    const origin = this.addLeg('agent', event.agent.phone, event.agent.workNo, 'dialing');
+    this.setPhase({ name: 'originating', origin, target: event.target });
+    this.dial(origin, event.target.kind === 'agent' ? event.target.workNo : event.target.number);
+    this.startTimer('origin-answer', this.config.offerAnswerTimeoutSeconds);
+  }
+
+  /** First signed-in, free agent that has not declined this call. */
+  private pickAgent(candidates: readonly AgentSnapshot[]): AgentSnapshot | undefined {
+    return candidates.find((c) => c.signedIn && !c.busy && !this.s.declinedBy.includes(c.workNo));
+  }
+
+  private offer(customer: LegId, agent: AgentSnapshot, waitingHears: 'ringback' | 'moh'): void {
+    const target = this.addLeg('agent', agent.phone, agent.workNo, 'dialing');
+    this.setPhase({ name: 'offering', waiting: customer, target, waitingHears });
+    this.dial(target, this.leg(customer).number);
+    this.startTimer('offer-answer', this.config.offerAnswerTimeoutSeconds);
+    this.emit(agent.workNo, 'AgentEvent_Ringing', {
+      callid: this.s.callId,
+      caller: this.leg(customer).number,
+      called: this.s.called,
+      feature: CallFeature.normal,
+    });
+  }
+
+  /** The customer waits for an agent with music; the shell is asked for fresh candidates. */
+  private queue(customer: LegId, askNow: boolean): void {
+    this.setPhase({ name: 'queued', customer });
+    this.startTimer('requeue', this.config.requeueSeconds);
+    if (askNow) this.findAgent();
+  }
+
+  private findAgent(): void {
+    if (this.s.route) this.commands.push({ kind: 'findAgent', route: this.s.route, exclude: this.s.declinedBy });
+  }
+
+  private agentsAvailable(candidates: readonly AgentSnapshot[]): void {
+    const phase = this.s.phase;
+    if (phase.name !== 'queued') return;
+    const agent = this.pickAgent(candidates);
+    if (agent) this.offer(phase.customer, agent, 'moh');
+  }
+
+  /* ============================================================================================ leg events */
+
+  private legRinging(legId: LegId): void {
+    const leg = this.s.legs[legId];
+    if (!leg || leg.status !== 'dialing') return;
+    this.updateLeg(legId, { status: 'ringing' });
+    const phase = this.s.phase;
+    if (phase.name === 'offering' && phase.target === legId) {
+      const waiting = this.leg(phase.waiting);
+      if (waiting.workNo !== undefined) {
+        this.emit(waiting.workNo, 'AgentEvent_Customer_Alerting', {
+          callid: this.s.callId,
+          otherPhone: leg.number,
+          otherPhoneWorkno: leg.workNo ?? '',
+          type: this.s.kind === 'internal' ? CallFeature.internal : CallFeature.outbound,
+        });
+      }
+    } else if (phase.name === 'help' && phase.help.helper === legId && !phase.help.ownerGone) {
+      const owner = this.leg(phase.help.owner);
+      this.emit(owner.workNo as string, 'AgentEvent_Customer_Alerting', {
+        callid: phase.help.helpCallId,
+        otherPhone: leg.number,
+        otherPhoneWorkno: leg.workNo ?? '',
+        type: CallFeature.help,
+      });
+    }
+  }
+
+  private legAnswered(legId: LegId): void {
+    const leg = this.s.legs[legId];
+    if (!leg) return;
+    if (leg.status === 'gone') {
+      // A late answer (the 200 crossed our CANCEL, or the help was already over): that phone must not stay up.
+      this.hangups.push({ kind: 'hangup', legId });
+      return;
+    }
+    if (leg.status === 'up') return;
+    this.updateLeg(legId, { status: 'up', answered: true });
+    const phase = this.s.phase;
+    if (phase.name === 'originating' && phase.origin === legId) return this.originAnswered(legId, phase.target);
+    if (phase.name === 'offering' && phase.target === legId) return this.offerAnswered(phase.waiting, legId);
+    if (phase.name === 'help' && phase.help.helper === legId) return this.helperAnswered(phase.help);
+  }
+
+  /** The agent's own phone answered an agent-initiated call: now ring the target, the agent hearing ringback. */
+  private originAnswered(originId: LegId, target: DialTarget): void {
+    this.clearTimer();
+    const origin = this.leg(originId);
+    let targetLeg: LegId;
+    if (target.kind === 'agent') {
+      targetLeg = this.addLeg('agent', target.phone, target.workNo, 'dialing');
+      this.emit(target.workNo, 'AgentEvent_Ringing', {
+        callid: this.s.callId,
+        caller: origin.workNo as string,
+        called: target.workNo,
+        feature: CallFeature.internal,
+      });
+    } else {
+      targetLeg = this.addLeg('customer', target.number, undefined, 'dialing');
+    }
+    this.setPhase({ name: 'offering', waiting: originId, target: targetLeg, waitingHears: 'ringback' });
+    this.dial(targetLeg, origin.number);
+    this.startTimer('offer-answer', this.config.offerAnswerTimeoutSeconds);
+  }
+
+  private offerAnswered(waitingId: LegId, targetId: LegId): void {
+    this.clearTimer();
+    const waiting = this.leg(waitingId);
+    const target = this.leg(targetId);
+    if (waiting.role === 'customer') {
+      this.setPhase({ name: 'connected', agent: targetId, other: waitingId, held: false });
+      this.emit(target.workNo as string, 'AgentEvent_Talking', this.talking(waiting.number, target.number, this.s.callId, CallFeature.normal));
+      return;
+    }
+    this.setPhase({ name: 'connected', agent: waitingId, other: targetId, held: false });
+    const feature = this.s.kind === 'internal' ? CallFeature.internal : CallFeature.outbound;
+    const content = this.talking(waiting.workNo as string, target.workNo ?? target.number, this.s.callId, feature);
+    this.emit(waiting.workNo as string, 'AgentEvent_Talking', content);
+    if (target.workNo !== undefined) this.emit(target.workNo, 'AgentEvent_Talking', content);
+  }
+
+  private legFailed(legId: LegId, _reason: FailureReason): void {
+    const leg = this.s.legs[legId];
+    if (!leg || leg.status === 'gone' || leg.status === 'up') return;
+    this.ringingLegEnded(legId, false);
+  }
+
+  private legHungUp(legId: LegId, lost: boolean): void {
+    const leg = this.s.legs[legId];
+    if (!leg || leg.status === 'gone') return;
+    if (leg.status !== 'up') {
+      // A phone that was never answered cannot send BYE; a lost channel while ringing is a failed attempt.
+      this.ringingLegEnded(legId, true);
+      return;
+    }
+    this.partyLeft(legId, lost);
+  }
+
+  private timerFired(timerId: string): void {
+    const timer = this.s.timer;
+    if (!timer || timer.id !== timerId) return;
+    this.s = { ...this.s, timer: null };
+    const phase = this.s.phase;
+    switch (timer.purpose) {
+      case 'requeue':
+        if (phase.name !== 'queued') return;
+        // Agents who declined get another chance after a while: better than a customer queued forever.
+        this.s = { ...this.s, declinedBy: [] };
+        this.startTimer('requeue', this.config.requeueSeconds);
+        this.findAgent();
+        return;
+      case 'offer-answer':
+        if (phase.name === 'offering') this.ringingLegEnded(phase.target, true);
+        return;
+      case 'origin-answer':
+        if (phase.name === 'originating') this.ringingLegEnded(phase.origin, true);
+        return;
+      case 'help-answer':
+        if (phase.name === 'help' && phase.help.stage === 'ringing') this.ringingLegEnded(phase.help.helper, true);
+        return;
+    }
+  }
+
+  /** A leg we were ringing will not answer: it failed, timed out, or we cancel it (`hangup`). */
+  private ringingLegEnded(legId: LegId, hangup: boolean): void {
+    const leg = this.leg(legId);
+    const phase = this.s.phase;
+    this.legGone(legId, hangup);
+    if (phase.name === 'originating' && phase.origin === legId) {
+      this.clearTimer();
+      this.emit(leg.workNo as string, 'AgentEvent_Inside_Call_Fail', this.s.callId);
+      this.endCall();
+    } else if (phase.name === 'offering' && phase.target === legId) {
+      this.clearTimer();
+      const waiting = this.leg(phase.waiting);
+      if (waiting.role === 'customer') {
+        if (leg.workNo !== undefined) this.s = { ...this.s, declinedBy: [...this.s.declinedBy, leg.workNo] };
+        this.queue(phase.waiting, true);
+      } else {
+        this.emit(waiting.workNo as string, 'AgentEvent_Inside_Call_Fail', this.s.callId);
+        this.legGone(phase.waiting, true);
+        this.endCall();
+      }
+    } else if (phase.name === 'help' && phase.help.helper === legId) {
+      this.helpFailed(phase.help);
+    }
+  }
+
+  /** An answered party left (BYE, lost channel, or released through the API). */
+  private partyLeft(legId: LegId, hangup: boolean): void {
+    const leaver = this.leg(legId);
+    const phase = this.s.phase;
+    this.legGone(legId, hangup);
+    switch (phase.name) {
+      case 'offering': {
+        // The waiting party gave up: stop ringing the target.
+        this.clearTimer();
+        this.legGone(phase.target, true);
+        this.endCall();
+        return;
+      }
+      case 'queued':
+        this.clearTimer();
+        this.endCall();
+        return;
+      case 'connected': {
+        const other = phase.agent === legId ? phase.other : phase.agent;
+        this.notifyLeft(other, leaver, this.sharedCallId(other));
+        this.legGone(other, true);
+        this.endCall();
+        return;
+      }
+      case 'help':
+        this.helpPartyLeft(phase.help, legId);
+        return;
+      /* c8 ignore next 2 -- in the other phases no leg is up */
+      default:
+        return;
+    }
+  }
+
+  /* ============================================================================================ help */
+
+  private helperAnswered(help: HelpSession): void {
+    this.clearTimer();
+    const owner = this.s.legs[help.owner] as Leg;
+    const helper = this.leg(help.helper);
+    const customer = this.leg(help.customer);
+    if (help.ownerGone) {
+      // A hung up while C rang: the customer is handed to C (a transfer).
+      this.updateLeg(help.helper, { callIds: [this.s.callId] });
+      this.setPhase({ name: 'connected', agent: help.helper, other: help.customer, held: false });
+      this.emit(helper.workNo as string, 'AgentEvent_Talking', this.talking(customer.number, helper.number, this.s.callId, CallFeature.normal));
+      return;
+    }
+    if (help.mode === 1) {
+      this.setPhase({ name: 'help', help: { ...help, stage: 'talking' } });
+      const content = this.talking(owner.workNo as string, helper.workNo as string, help.helpCallId, CallFeature.help);
+      this.emit(owner.workNo as string, 'AgentEvent_Talking', content);
+      this.emit(helper.workNo as string, 'AgentEvent_Talking', content);
+    } else {
+      this.conference(help);
+    }
+  }
+
+  private conference(help: HelpSession): void {
+    const owner = this.leg(help.owner);
+    const helper = this.leg(help.helper);
+    this.setPhase({ name: 'help', help: { ...help, mode: 2, stage: 'conference' } });
+    this.emit(owner.workNo as string, 'AgentEvent_Conference', { callid: this.s.callId, partner: helper.workNo as string });
+    this.emit(helper.workNo as string, 'AgentEvent_Conference', { callid: help.helpCallId, partner: owner.workNo as string });
+  }
+
+  private helpFailed(help: HelpSession): void {
+    this.clearTimer();
+    if (help.ownerGone) {
+      // Nobody is left with the customer: back to the queue (music), never to nowhere.
+      this.queue(help.customer, true);
+      return;
+    }
+    const owner = this.leg(help.owner);
+    this.emit(owner.workNo as string, 'AgentEvent_Consult_Fail', help.helpCallId);
+    this.backToCustomer(help);
+  }
+
+  /** The help is over and A has B again. */
+  private backToCustomer(help: HelpSession): void {
+    const owner = this.leg(help.owner);
+    const customer = this.leg(help.customer);
+    this.updateLeg(help.owner, { callIds: owner.callIds.filter((id) => id !== help.helpCallId) });
+    this.setPhase({ name: 'connected', agent: help.owner, other: help.customer, held: false });
+    this.emit(owner.workNo as string, 'AgentEvent_Talking', this.talking(customer.number, owner.number, this.s.callId, CallFeature.normal));
+  }
+
+  private helpPartyLeft(help: HelpSession, legId: LegId): void {
+    const leaver = this.leg(legId);
+    if (legId === help.owner) {
+      if (help.stage === 'ringing') {
+        this.setPhase({ name: 'help', help: { ...help, ownerGone: true } });
+        return;
+      }
+      // A leaves a running help: B and C talk (two-party: the transfer of the seed).
+      const helper = this.leg(help.helper);
+      const customer = this.leg(help.customer);
+      this.notifyLeft(help.helper, leaver, help.helpCallId);
+      this.updateLeg(help.helper, { callIds: [this.s.callId] });
+      this.setPhase({ name: 'connected', agent: help.helper, other: help.customer, held: false });
+      this.emit(helper.workNo as string, 'AgentEvent_Talking', this.talking(customer.number, helper.number, this.s.callId, CallFeature.normal));
+      return;
+    }
+    if (legId === help.helper) {
+      // C leaves (only up in talking/conference; a ringing C is handled as a failed attempt).
+      this.notifyLeft(help.owner, leaver, help.helpCallId);
+      this.backToCustomer(help);
+      return;
+    }
+    // The customer left.
+    if (help.stage === 'ringing') {
+      // No one to help any more: stop ringing C, and A's call with the customer is over.
+      this.clearTimer();
+      this.legGone(help.helper, true);
+      if (!help.ownerGone) {
+        this.notifyLeft(help.owner, leaver, this.s.callId);
+        this.legGone(help.owner, true);
+      }
+      this.endCall();
+      return;
+    }
+    // A and C were talking (or conferencing): they stay connected as an internal call, known by the help call id.
+    const owner = this.leg(help.owner);
+    this.notifyLeft(help.owner, leaver, this.s.callId);
+    this.emit(owner.workNo as string, 'AgentEvent_Call_Release', this.s.callId);
+    this.updateLeg(help.owner, { callIds: owner.callIds.filter((id) => id !== this.s.callId) });
+    this.s = { ...this.s, kind: 'internal' };
+    this.setPhase({ name: 'connected', agent: help.owner, other: help.helper, held: false });
+  }
+
+  /* ============================================================================================ API */
+
+  private api(request: ApiRequest): Reply {
+    const phase = this.s.phase;
+    const party = this.partyOf(request.workNo);
+    if (!party) return refuse(request.kind === 'innerhelp' ? 'NO_CUSTOMER_CALL' : 'NO_SUCH_CALL');
+    if (request.kind === 'release') {
+      this.releaseParty(party.id);
+      return { ok: true, result: null };
+    }
+    if (phase.name === 'connected') return this.apiConnected(request, phase, party);
+    if (phase.name === 'help') return this.apiHelp(request, phase.help, party);
+    return refuse(request.kind === 'innerhelp' ? 'NO_CUSTOMER_CALL' : 'NOT_ALLOWED_NOW');
+  }
+
+  private releaseParty(legId: LegId): void {
+    const leg = this.leg(legId);
+    if (leg.status === 'up') this.partyLeft(legId, true);
+    else this.ringingLegEnded(legId, true);
+  }
+
+  private apiConnected(request: Exclude<ApiRequest, { kind: 'release' }>, phase: Extract<Phase, { name: 'connected' }>, party: Leg): Reply {
+    const isAgentSide = party.id === phase.agent;
+    const other = this.leg(isAgentSide ? phase.other : phase.agent);
+    switch (request.kind) {
+      case 'innerhelp': {
+        if (!isAgentSide || other.role !== 'customer') return refuse('NO_CUSTOMER_CALL');
+        return this.startHelp(request, phase);
+      }
+      case 'hold':
+        if (!isAgentSide) return refuse('NOT_ALLOWED_NOW');
+        if (phase.held) return refuse('ALREADY_HELD');
+        this.setPhase({ ...phase, held: true });
+        this.emit(party.workNo as string, 'AgentEvent_Hold', this.s.callId);
+        return { ok: true, result: null };
+      case 'gethold': {
+        if (!isAgentSide) return refuse('NOT_ALLOWED_NOW');
+        if (!phase.held) return refuse('NOT_HELD');
+        if (request.callid !== null && !party.callIds.includes(request.callid)) return refuse('NO_SUCH_CALL');
+        this.setPhase({ ...phase, held: false });
+        this.emit(party.workNo as string, 'AgentEvent_Talking', this.talking(other.number, party.number, this.sharedCallId(party.id), CallFeature.normal));
+        return { ok: true, result: null };
+      }
+      case 'dropcall':
+        if (!party.callIds.includes(request.callid)) return refuse('NO_SUCH_CALL');
+        this.partyLeft(other.id, true);
+        return { ok: true, result: null };
+      case 'disconnect':
+        if (!this.matchesNumber(other, request.number)) return refuse('NOT_A_PARTY');
+        this.partyLeft(other.id, true);
+        return { ok: true, result: null };
+      case 'confjoin':
+        return refuse('NO_HELP_IN_PROGRESS');
+    }
+  }
+
+  private startHelp(request: Extract<ApiRequest, { kind: 'innerhelp' }>, phase: Extract<Phase, { name: 'connected' }>): Reply {
+    const candidates = request.candidates.filter((c) => c.workNo !== request.workNo);
+    let helper: AgentSnapshot | undefined;
+    const asked = request.helper;
+    if (asked.kind === 'agent') {
+      if (asked.workNo === request.workNo) return refuse('HELPER_IS_SELF');
+      const only = candidates.find((c) => c.workNo === asked.workNo);
+      if (!only) return refuse('HELPER_UNKNOWN');
+      if (!only.signedIn) return refuse('HELPER_NOT_SIGNED_IN');
+      if (only.busy) return refuse('HELPER_BUSY');
+      helper = only;
+    } else {
+      if (request.candidates.length === 0) return refuse('HELPER_UNKNOWN');
+      helper = candidates.find((c) => c.signedIn && !c.busy);
+      if (!helper) return refuse('NO_FREE_HELPER');
+    }
+    const owner = this.leg(phase.agent);
+    const helpCallId = `${this.s.callId}-h${this.s.seq + 1}`;
+    this.s = { ...this.s, seq: this.s.seq + 1 };
+    const helperLeg = this.addLeg('agent', helper.phone, helper.workNo, 'dialing', undefined, [helpCallId]);
+    this.updateLeg(owner.id, { callIds: [...owner.callIds, helpCallId] });
+    const help: HelpSession = {
+      helpCallId,
+      mode: request.mode,
+      stage: 'ringing',
+      owner: owner.id,
+      customer: phase.other,
+      helper: helperLeg,
+      ownerGone: false,
+      callappdata: request.callappdata,
+    };
+    this.setPhase({ name: 'help', help });
+    this.dial(helperLeg, owner.workNo as string);
+    this.startTimer('help-answer', this.config.helpAnswerTimeoutSeconds);
+    if (request.mode === 1) this.emit(owner.workNo as string, 'AgentEvent_Hold', this.s.callId);
+    this.emit(helper.workNo, 'AgentEvent_Ringing', {
+      callid: helpCallId,
+      caller: owner.workNo as string,
+      called: helper.workNo,
+      feature: CallFeature.help,
+      mode: request.mode,
+      callappdata: request.callappdata,
+    });
+    return { ok: true, result: helpCallId };
+  }
+
+  private apiHelp(request: Exclude<ApiRequest, { kind: 'release' }>, help: HelpSession, party: Leg): Reply {
+    if (party.id !== help.owner) return refuse(request.kind === 'innerhelp' ? 'NO_CUSTOMER_CALL' : 'NOT_ALLOWED_NOW');
+    switch (request.kind) {
+      case 'innerhelp':
+        return refuse('HELP_IN_PROGRESS');
+      case 'hold':
+      case 'gethold':
+        return refuse('NOT_ALLOWED_NOW');
+      case 'dropcall':
+        if (request.callid === help.helpCallId) {
+          this.dropHelper(help);
+          return { ok: true, result: null };
+        }
+        return refuse(request.callid === this.s.callId ? 'CANNOT_RELEASE_HELD_CUSTOMER' : 'NO_SUCH_CALL');
+      case 'disconnect': {
+        const helper = this.leg(help.helper);
+        const customer = this.leg(help.customer);
+        if (this.matchesNumber(helper, request.number)) {
+          this.dropHelper(help);
+          return { ok: true, result: null };
+        }
+        if (this.matchesNumber(customer, request.number)) {
+          if (help.stage !== 'conference') return refuse('CANNOT_RELEASE_HELD_CUSTOMER');
+          this.partyLeft(help.customer, true);
+          return { ok: true, result: null };
+        }
+        return refuse('NOT_A_PARTY');
+      }
+      case 'confjoin':
+        if (request.callid !== this.s.callId && request.callid !== help.helpCallId) return refuse('NO_SUCH_CALL');
+        if (help.stage !== 'talking') return refuse('NOT_ALLOWED_NOW');
+        this.conference(help);
+        return { ok: true, result: null };
+    }
+  }
+
+  /** A takes C out of the help (dropcall / disconnect): ringing C is cancelled, talking C is hung up. */
+  private dropHelper(help: HelpSession): void {
+    const helper = this.leg(help.helper);
+    if (helper.status === 'up') {
+      this.partyLeft(help.helper, true);
+      return;
+    }
+    this.clearTimer();
+    this.legGone(help.helper, true);
+    this.backToCustomer(help);
+  }
+
+  /* ============================================================================================ helpers */
+
+  private partyOf(workNo: string): Leg | undefined {
+    return Object.values(this.s.legs).find((l) => l.workNo === workNo && l.status !== 'gone');
+  }
+
+  private matchesNumber(leg: Leg, number: string): boolean {
+    return leg.number === number || (leg.workNo !== undefined && leg.workNo === number);
+  }
+
+  /** The call id the agent on `legId` knows its current connection by. */
+  private sharedCallId(legId: LegId): CallId {
+    const ids = this.leg(legId).callIds;
+    return ids[ids.length - 1] ?? this.s.callId;
+  }
+
+  private talking(caller: string, called: string, callid: CallId, feature: number): EventContent {
+    return { caller, called, callid, feature, type: this.s.kind, mediaAbility: 0 };
+  }
+
+  private notifyLeft(agentLeg: LegId, leaver: Leg, callid: CallId): void {
+    const agent = this.s.legs[agentLeg];
+    if (agent?.workNo === undefined || agent.status === 'gone') return;
+    this.emit(agent.workNo, 'AgentEvent_Customer_Release', { callid, number: leaver.workNo ?? leaver.number });
+  }
+
+  private addLeg(role: LegRole, number: string, workNo: string | undefined, status: Leg['status'], id?: LegId, callIds?: CallId[]): LegId {
+    const seq = this.s.seq + 1;
+    const legId = id ?? `${this.s.callId}-L${seq}`;
+    const leg: Leg = {
+      id: legId,
+      role,
+      number,
+      ...(workNo !== undefined ? { workNo } : {}),
+      status,
+      answered: status === 'up',
+      callIds: callIds ?? [this.s.callId],
+    };
+    this.s = { ...this.s, seq, legs: { ...this.s.legs, [legId]: leg } };
+    return legId;
+  }
+
+  private leg(id: LegId): Leg {
+    return this.s.legs[id] as Leg;
+  }
+
+  private updateLeg(id: LegId, patch: Partial<Omit<Leg, 'id'>>): void {
+    this.s = { ...this.s, legs: { ...this.s.legs, [id]: { ...this.leg(id), ...patch } } };
+  }
+
+  /** A leg is over: its agent gets one AgentEvent_Call_Release per call id it knew; `hangup` also ends the phone. */
+  private legGone(id: LegId, hangup: boolean): void {
+    const leg = this.leg(id);
+    if (leg.status === 'gone') return;
+    this.updateLeg(id, { status: 'gone' });
+    if (hangup) this.hangups.push({ kind: 'hangup', legId: id });
+    if (leg.workNo !== undefined) for (const callid of leg.callIds) this.emit(leg.workNo, 'AgentEvent_Call_Release', callid);
+  }
+
+  private setPhase(phase: Phase): void {
+    this.s = { ...this.s, phase };
+  }
+
+  /** Every party has gone: nothing may be left pending. */
+  private endCall(): void {
+    for (const leg of Object.values(this.s.legs)) this.legGone(leg.id, true);
+    this.clearTimer();
+    this.setPhase({ name: 'ended' });
+  }
+
+  private dial(legId: LegId, callerNumber: string): void {
+    const leg = this.leg(legId);
+    this.commands.push({
+      kind: 'dial',
+      legId,
+      number: leg.number,
+      ...(leg.workNo !== undefined ? { workNo: leg.workNo } : {}),
+      callerNumber,
+      callId: this.s.callId,
+    });
+  }
+
+  private startTimer(purpose: PendingTimer['purpose'], seconds: number): void {
+    this.clearTimer();
+    const seq = this.s.seq + 1;
+    const timer: PendingTimer = { id: `${this.s.callId}-t${seq}`, purpose };
+    this.s = { ...this.s, seq, timer };
+    this.timerCommands.push({ kind: 'startTimer', timerId: timer.id, seconds });
+  }
+
+  private clearTimer(): void {
+    if (!this.s.timer) return;
+    this.timerCommands.push({ kind: 'cancelTimer', timerId: this.s.timer.id });
+    this.s = { ...this.s, timer: null };
+  }
+
+  private emit(workNo: string, eventType: AgentEventType, content: EventContent): void {
+    this.events.push({ workNo, eventType, content });
+  }
+}

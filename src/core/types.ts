@@ -1,0 +1,239 @@
+/**
+ * The pure call core: types of its state, its inputs (events) and its outputs (commands, agent events, replies).
+ *
+ * One CallState describes one "call": a customer call (inbound from a gateway, or an agent's outbound call to a
+ * customer) or an internal agent-to-agent call, together with the help session around it. Every phone of a call is
+ * one Leg: a single dialog with us, its media anchored on the media server. Who hears whom is never stored: it is
+ * derived from the phase (see media-plan.ts), so state and media can never disagree.
+ */
+
+export type LegId = string;
+export type CallId = string;
+
+/** customer: the external party (B). agent: an agent's phone (A, or the helper C). */
+export type LegRole = 'customer' | 'agent';
+
+export type LegStatus = 'dialing' | 'ringing' | 'up' | 'gone';
+
+export interface Leg {
+  readonly id: LegId;
+  readonly role: LegRole;
+  /** The phone number: the customer's caller number, or the agent's phone. */
+  readonly number: string;
+  /** The agent's work number, for agent legs. */
+  readonly workNo?: string;
+  readonly status: LegStatus;
+  /** Whether the leg was ever up (answered): decides between "cancelled" and "released" wording. */
+  readonly answered: boolean;
+  /** The call ids this agent's desktop knows this leg by: each gets exactly one AgentEvent_Call_Release. */
+  readonly callIds: readonly CallId[];
+}
+
+/** Where a customer call is routed: a fixed agent, or a skill queue. */
+export type Route = { readonly kind: 'agent'; readonly workNo: string } | { readonly kind: 'skill'; readonly skill: string };
+
+/** What the shell tells the core about an agent when the core must choose one. */
+export interface AgentSnapshot {
+  readonly workNo: string;
+  readonly phone: string;
+  readonly signedIn: boolean;
+  /** On a call (any call, this one included) or otherwise not available. */
+  readonly busy: boolean;
+}
+
+export type HelpMode = 1 | 2;
+
+export type HelpStage = 'ringing' | 'talking' | 'conference';
+
+export interface HelpSession {
+  readonly helpCallId: CallId;
+  readonly mode: HelpMode;
+  readonly stage: HelpStage;
+  /** A: the agent who asked for help. */
+  readonly owner: LegId;
+  /** B: the customer. */
+  readonly customer: LegId;
+  /** C: the helper. */
+  readonly helper: LegId;
+  /** A left while C was still ringing: if C answers, B is handed to C; if C fails, B goes back to the queue. */
+  readonly ownerGone: boolean;
+  readonly callappdata: string;
+}
+
+export type Phase =
+  /** Nothing has happened yet: the first event decides what kind of call this is. */
+  | { readonly name: 'new' }
+  /** The API asked for an agent-initiated call: the agent's own phone is being rung first. */
+  | { readonly name: 'originating'; readonly origin: LegId; readonly target: DialTarget }
+  /** `waiting` is up (hearing ringback, or music if it had been held), `target` is being rung. */
+  | { readonly name: 'offering'; readonly waiting: LegId; readonly target: LegId; readonly waitingHears: 'ringback' | 'moh' }
+  /** A customer waits for a free agent, hearing music. */
+  | { readonly name: 'queued'; readonly customer: LegId }
+  /** Two parties talk. `held`: the agent put the other party (a customer) on hold. */
+  | { readonly name: 'connected'; readonly agent: LegId; readonly other: LegId; readonly held: boolean }
+  | { readonly name: 'help'; readonly help: HelpSession }
+  | { readonly name: 'ended' };
+
+/** What the agent dials in an agent-initiated call. */
+export type DialTarget =
+  | { readonly kind: 'agent'; readonly workNo: string; readonly phone: string }
+  | { readonly kind: 'customer'; readonly number: string };
+
+export type CallKind = 'customer' | 'internal' | 'outbound';
+
+export interface PendingTimer {
+  readonly id: string;
+  readonly purpose: 'offer-answer' | 'help-answer' | 'requeue' | 'origin-answer';
+}
+
+export interface CallState {
+  readonly callId: CallId;
+  readonly kind: CallKind;
+  /** For customer calls: the number they dialled (DID) and how it routes. */
+  readonly called: string;
+  readonly route: Route | null;
+  readonly legs: Readonly<Record<LegId, Leg>>;
+  readonly phase: Phase;
+  readonly timer: PendingTimer | null;
+  /** Agents who let this call ring out or rejected it: not offered it again until the queue retries. */
+  readonly declinedBy: readonly string[];
+  /** Counter for deterministic ids (legs, help calls, timers). */
+  readonly seq: number;
+}
+
+/* ----------------------------------------------------------------------------------------------------------------
+ * Inputs
+ * -------------------------------------------------------------------------------------------------------------- */
+
+export type FailureReason = 'busy' | 'rejected' | 'no-answer' | 'unreachable' | 'error';
+
+export type ApiRequest =
+  | {
+      readonly kind: 'innerhelp';
+      readonly workNo: string;
+      readonly mode: HelpMode;
+      /** The helper as asked: an agent id (devicetype 2) or a skill (devicetype 1). */
+      readonly helper: { readonly kind: 'agent'; readonly workNo: string } | { readonly kind: 'skill'; readonly skill: string };
+      /** Snapshots of the agents that could help, in the shell's order of preference. */
+      readonly candidates: readonly AgentSnapshot[];
+      readonly callappdata: string;
+    }
+  | { readonly kind: 'dropcall'; readonly workNo: string; readonly callid: CallId }
+  | { readonly kind: 'disconnect'; readonly workNo: string; readonly number: string }
+  | { readonly kind: 'confjoin'; readonly workNo: string; readonly callid: CallId }
+  | { readonly kind: 'hold'; readonly workNo: string }
+  | { readonly kind: 'gethold'; readonly workNo: string; readonly callid: CallId | null }
+  | { readonly kind: 'release'; readonly workNo: string };
+
+export type CallEvent =
+  /** A customer's call reached us; its leg is already answered by the media server. */
+  | {
+      readonly type: 'CustomerArrived';
+      readonly leg: { readonly id: LegId; readonly number: string };
+      readonly called: string;
+      readonly route: Route;
+      /** Agents the route may reach, in order of preference (snapshots taken as the call arrived). */
+      readonly candidates: readonly AgentSnapshot[];
+    }
+  /** An agent started a call from the API: callinner (target agent) or callout (target customer). */
+  | {
+      readonly type: 'AgentDialled';
+      readonly agent: { readonly workNo: string; readonly phone: string };
+      readonly target: DialTarget;
+    }
+  /** Fresh agent snapshots for a call that waits for an agent (answer to the findAgent command, or a change). */
+  | { readonly type: 'AgentsAvailable'; readonly candidates: readonly AgentSnapshot[] }
+  | { readonly type: 'LegRinging'; readonly legId: LegId }
+  | { readonly type: 'LegAnswered'; readonly legId: LegId }
+  | { readonly type: 'LegFailed'; readonly legId: LegId; readonly reason: FailureReason }
+  /** The phone hung up (BYE), or its channel was lost (`lost`: we must still hang the phone up). */
+  | { readonly type: 'LegHungUp'; readonly legId: LegId; readonly lost?: boolean }
+  | { readonly type: 'TimerFired'; readonly timerId: string }
+  | { readonly type: 'Api'; readonly request: ApiRequest };
+
+/* ----------------------------------------------------------------------------------------------------------------
+ * Outputs
+ * -------------------------------------------------------------------------------------------------------------- */
+
+/** What a phone hears, as the media server must arrange it. */
+export type LegMedia =
+  | { readonly kind: 'bridge'; readonly peer: LegId }
+  | { readonly kind: 'moh' }
+  | { readonly kind: 'ringback' }
+  | { readonly kind: 'room'; readonly room: string }
+  | { readonly kind: 'park' };
+
+export type Command =
+  | { readonly kind: 'dial'; readonly legId: LegId; readonly number: string; readonly workNo?: string; readonly callerNumber: string; readonly callId: CallId }
+  | { readonly kind: 'hangup'; readonly legId: LegId }
+  | { readonly kind: 'bridge'; readonly a: LegId; readonly b: LegId }
+  | { readonly kind: 'playHoldMusic'; readonly legId: LegId }
+  | { readonly kind: 'playRingback'; readonly legId: LegId }
+  | { readonly kind: 'joinRoom'; readonly room: string; readonly legId: LegId }
+  | { readonly kind: 'park'; readonly legId: LegId }
+  | { readonly kind: 'startTimer'; readonly timerId: string; readonly seconds: number }
+  | { readonly kind: 'cancelTimer'; readonly timerId: string }
+  | { readonly kind: 'findAgent'; readonly route: Route; readonly exclude: readonly string[] };
+
+export type AgentEventType =
+  | 'AgentEvent_Ringing'
+  | 'AgentEvent_Customer_Alerting'
+  | 'AgentEvent_Talking'
+  | 'AgentEvent_Hold'
+  | 'AgentEvent_Conference'
+  | 'AgentEvent_Customer_Release'
+  | 'AgentEvent_Call_Release'
+  | 'AgentEvent_Consult_Fail'
+  | 'AgentEvent_Inside_Call_Fail';
+
+export type EventContent = string | Readonly<Record<string, string | number>>;
+
+export interface AgentEvent {
+  readonly workNo: string;
+  readonly eventType: AgentEventType;
+  readonly content: EventContent;
+}
+
+export interface Refusal {
+  readonly ok: false;
+  readonly code: ErrorCode;
+  readonly message: string;
+}
+
+export type Reply = { readonly ok: true; readonly result: string | null } | Refusal;
+
+export type ErrorCode =
+  | 'NO_CUSTOMER_CALL'
+  | 'HELP_IN_PROGRESS'
+  | 'HELPER_UNKNOWN'
+  | 'HELPER_NOT_SIGNED_IN'
+  | 'HELPER_BUSY'
+  | 'HELPER_IS_SELF'
+  | 'NO_FREE_HELPER'
+  | 'NO_SUCH_CALL'
+  | 'NOT_A_PARTY'
+  | 'CANNOT_RELEASE_HELD_CUSTOMER'
+  | 'NO_HELP_IN_PROGRESS'
+  | 'NOT_ALLOWED_NOW'
+  | 'ALREADY_HELD'
+  | 'NOT_HELD'
+  | 'AGENT_NOT_SIGNED_IN'
+  | 'AGENT_BUSY'
+  | 'CALLED_UNKNOWN'
+  | 'CALLED_NOT_SIGNED_IN'
+  | 'CALLED_BUSY'
+  | 'INVALID_NUMBER';
+
+export interface Decision {
+  readonly state: CallState;
+  readonly commands: readonly Command[];
+  readonly events: readonly AgentEvent[];
+  /** Present exactly when the input was an API request. */
+  readonly reply?: Reply;
+}
+
+export interface CoreConfig {
+  readonly helpAnswerTimeoutSeconds: number;
+  readonly offerAnswerTimeoutSeconds: number;
+  readonly requeueSeconds: number;
+}

@@ -1,0 +1,33 @@
+/**
+ * What the API (and anything else that drives calls) can ask of the orchestrator.
+ */
+import type { AgentEvent, ApiRequest, CallId, HelpMode, Reply } from '../core/types.js';
+
+/** An agent request as the API makes it: the orchestrator adds the agent snapshots the core needs. */
+export type CallControlRequest =
+  | Exclude<ApiRequest, { kind: 'innerhelp' }>
+  | {
+      readonly kind: 'innerhelp';
+      readonly workNo: string;
+      readonly mode: HelpMode;
+      readonly helper: { readonly kind: 'agent'; readonly workNo: string } | { readonly kind: 'skill'; readonly skill: string };
+      readonly callappdata: string;
+    };
+
+export interface TimedAgentEvent extends AgentEvent {
+  /** Milliseconds since the epoch, when the event was generated. */
+  readonly eventGenTime: number;
+}
+
+export interface CallControl {
+  /** An agent's request about the call it is on. Replies with a refusal when the agent has no call. */
+  request(request: CallControlRequest): Promise<Reply>;
+  /** callinner: ring the agent's phone, then the other agent's. Result: the new call's id. */
+  callInner(workNo: string, calledWorkNo: string): Promise<Reply>;
+  /** callout: ring the agent's phone, then the customer's number. Result: the new call's id. */
+  callOut(workNo: string, number: string): Promise<Reply>;
+  /** Every agent event, as it is generated. Returns an unsubscribe function. */
+  onAgentEvent(listener: (event: TimedAgentEvent) => void): () => void;
+  /** Calls in progress (for /health, metrics and the simulator). */
+  activeCallCount(): number;
+}

@@ -1,0 +1,90 @@
+/**
+ * The two ports through which the orchestrator moves real (or simulated) phones.
+ *
+ * A leg is one phone's single dialog with us; its media is anchored on the media server, so every change of who
+ * hears whom is a media operation on legs, never a re-INVITE towards a phone. Leg ids are chosen by the core for
+ * the legs it dials, and by the backend for incoming calls.
+ */
+import type { CallId, FailureReason, LegId } from '../core/types.js';
+
+export interface DialRequest {
+  readonly legId: LegId;
+  readonly callId: CallId;
+  /** The phone to ring: an agent's phone number or a customer's number. */
+  readonly number: string;
+  /** Set when the phone belongs to an agent (lets the backend find the agent's contact). */
+  readonly workNo?: string;
+  /** The number shown to the called phone. */
+  readonly callerNumber: string;
+}
+
+/** How the backend reports what phones do. Every callback may be called at any time, also late or twice. */
+export interface SignallingEvents {
+  /** A phone we dial is ringing (180/183). */
+  ringing(legId: LegId): void;
+  /** A phone we dial answered, and its media is anchored on the media server. */
+  answered(legId: LegId): void;
+  /** A phone we dial will not answer: busy, rejected, unreachable, or a set-up error. */
+  failed(legId: LegId, reason: FailureReason): void;
+  /** An established phone hung up (BYE), or its media channel was lost (`lost`). */
+  hungUp(legId: LegId, lost: boolean): void;
+  /**
+   * A customer's call arrived for `to` (a DID). The backend has NOT answered it yet: it answers (anchoring it on the
+   * media server) only when this resolves `accept`, and otherwise refuses with the SIP status given.
+   */
+  incoming(call: IncomingCall): Promise<IncomingDecision>;
+  /** The incoming call was answered and anchored: from now on it is a leg like any other. */
+  incomingAnswered(legId: LegId): void;
+}
+
+export interface IncomingCall {
+  readonly legId: LegId;
+  readonly from: string;
+  readonly to: string;
+}
+
+export type IncomingDecision = { readonly accept: true } | { readonly accept: false; readonly status: number; readonly reason: string };
+
+export interface SignallingPort {
+  /** Start ringing a phone; the outcome arrives through SignallingEvents. Never throws: failures are reported. */
+  dial(request: DialRequest): void;
+  /** Hang a leg up (CANCEL while it rings, BYE when up); a leg already gone is ignored. */
+  hangup(legId: LegId): Promise<void>;
+}
+
+export interface MediaPort {
+  /** The two legs hear each other, and nothing else. */
+  bridge(a: LegId, b: LegId): Promise<void>;
+  /** The leg hears hold music that loops until the leg is moved elsewhere. */
+  playHoldMusic(legId: LegId): Promise<void>;
+  /** The leg hears a ringback tone that loops until the leg is moved elsewhere. */
+  playRingback(legId: LegId): Promise<void>;
+  /** The leg joins a mixing room by name; it survives the room's end. */
+  joinRoom(room: string, legId: LegId): Promise<void>;
+  /** The leg hears nothing (an agent whose customer is on hold). */
+  park(legId: LegId): Promise<void>;
+}
+
+/** A backend: the simulated one, or drachtio + FreeSWITCH. */
+export interface TelephonyBackend {
+  readonly name: 'sim' | 'drachtio';
+  readonly signalling: SignallingPort;
+  readonly media: MediaPort;
+  /** Connects to servers (if any) and starts delivering events. */
+  start(events: SignallingEvents): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A media operation failed because of one leg (its channel is gone, or the server refused it for that leg).
+ * The orchestrator treats that leg as lost; any other error is logged and the call goes on.
+ */
+export class LegMediaError extends Error {
+  constructor(
+    readonly legId: LegId,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'LegMediaError';
+  }
+}

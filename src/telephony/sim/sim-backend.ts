@@ -1,0 +1,259 @@
+/**
+ * A telephony backend in memory: phones that ring, answer, reject and hang up on command, and a media server that
+ * keeps a graph of who hears whom. It implements the same ports as the real drachtio + FreeSWITCH backend and
+ * copies its behaviour where it matters: bridging a leg takes it away from its former partner (who is then
+ * parked and hears nothing, like FreeSWITCH's park_after_bridge), room members survive each other, and any media
+ * operation on a leg that has gone fails.
+ */
+import type { FailureReason, LegId } from '../../core/types.js';
+import { LegMediaError, type DialRequest, type MediaPort, type SignallingEvents, type SignallingPort, type TelephonyBackend } from '../../ports/telephony.js';
+
+export type SimPhoneState = 'idle' | 'ringing' | 'talking';
+
+type SimMedia =
+  | { kind: 'none' }
+  | { kind: 'bridge'; peer: LegId }
+  | { kind: 'moh' }
+  | { kind: 'ringback' }
+  | { kind: 'room'; room: string };
+
+interface SimLeg {
+  readonly id: LegId;
+  readonly number: string;
+  readonly direction: 'in' | 'out';
+  status: 'ringing' | 'up' | 'gone';
+  media: SimMedia;
+}
+
+export interface SimPhoneView {
+  readonly state: SimPhoneState;
+  /** Phone numbers this phone hears, "moh" for hold music, "ringback" for ringback. */
+  readonly hears: string[];
+}
+
+export type PlaceCallResult = { readonly ok: true; readonly id: LegId } | { readonly ok: false; readonly status: number; readonly reason: string };
+
+export class SimError extends Error {
+  constructor(
+    message: string,
+    readonly code: 'NO_CALL' | 'NOT_RINGING' | 'BUSY' | 'LEG_GONE' | 'NOT_STARTED',
+  ) {
+    super(message);
+  }
+}
+
+/** SIP final status of a rejection -> the core's failure reason. */
+export function failureReasonForStatus(status: number): FailureReason {
+  if (status === 486 || status === 600) return 'busy';
+  if (status === 408) return 'no-answer';
+  if (status === 404 || status === 480 || status === 410 || status === 604) return 'unreachable';
+  if (status >= 500 && status < 600) return 'error';
+  return 'rejected';
+}
+
+export class SimBackend implements TelephonyBackend {
+  readonly name = 'sim' as const;
+  private events: SignallingEvents | null = null;
+  private readonly legs = new Map<LegId, SimLeg>();
+  private incomingSeq = 0;
+  /** Media operations to fail on purpose (tests of media-server failures): legId -> remaining failures. */
+  private readonly mediaFaults = new Map<LegId, number>();
+
+  readonly signalling: SignallingPort = {
+    dial: (request: DialRequest) => this.dial(request),
+    hangup: async (legId: LegId) => this.hangupLeg(legId),
+  };
+
+  readonly media: MediaPort = {
+    bridge: async (a, b) => {
+      const la = this.mediaLeg(a);
+      const lb = this.mediaLeg(b);
+      this.detach(la);
+      this.detach(lb);
+      la.media = { kind: 'bridge', peer: b };
+      lb.media = { kind: 'bridge', peer: a };
+    },
+    playHoldMusic: async (legId) => this.setMedia(legId, { kind: 'moh' }),
+    playRingback: async (legId) => this.setMedia(legId, { kind: 'ringback' }),
+    joinRoom: async (room, legId) => this.setMedia(legId, { kind: 'room', room }),
+    park: async (legId) => this.setMedia(legId, { kind: 'none' }),
+  };
+
+  async start(events: SignallingEvents): Promise<void> {
+    this.events = events;
+  }
+
+  async stop(): Promise<void> {
+    this.events = null;
+  }
+
+  /* ------------------------------------------------------------------ the phones, as a person or a test plays them */
+
+  /** A customer dials a DID. Resolves once the call is answered (anchored) or refused. */
+  async placeCustomerCall(from: string, to: string): Promise<PlaceCallResult> {
+    const events = this.requireEvents();
+    if (this.activeLegOf(from)) return { ok: false, status: 486, reason: `phone ${from} is already on a call` };
+    const legId = `sim-in-${++this.incomingSeq}`;
+    // Reserve the phone while routing is decided, as a real INVITE in progress would.
+    const leg: SimLeg = { id: legId, number: from, direction: 'in', status: 'ringing', media: { kind: 'none' } };
+    this.legs.set(legId, leg);
+    const decision = await events.incoming({ legId, from, to });
+    if (!decision.accept) {
+      leg.status = 'gone';
+      return { ok: false, status: decision.status, reason: decision.reason };
+    }
+    leg.status = 'up';
+    events.incomingAnswered(legId);
+    return { ok: true, id: legId };
+  }
+
+  answer(number: string): void {
+    const leg = this.activeLegOf(number);
+    if (!leg) throw new SimError(`phone ${number} has no call`, 'NO_CALL');
+    if (leg.status !== 'ringing' || leg.direction !== 'out') throw new SimError(`phone ${number} is not ringing`, 'NOT_RINGING');
+    leg.status = 'up';
+    this.requireEvents().answered(leg.id);
+  }
+
+  reject(number: string, status = 486): void {
+    const leg = this.activeLegOf(number);
+    if (!leg) throw new SimError(`phone ${number} has no call`, 'NO_CALL');
+    if (leg.status !== 'ringing' || leg.direction !== 'out') throw new SimError(`phone ${number} is not ringing`, 'NOT_RINGING');
+    leg.status = 'gone';
+    this.requireEvents().failed(leg.id, failureReasonForStatus(status));
+  }
+
+  /** The phone hangs up: BYE when talking; a ringing phone declines (603). */
+  hangup(number: string): void {
+    const leg = this.activeLegOf(number);
+    if (!leg) throw new SimError(`phone ${number} has no call`, 'NO_CALL');
+    if (leg.status === 'ringing') {
+      this.reject(number, 603);
+      return;
+    }
+    this.goneWithMedia(leg);
+    this.requireEvents().hungUp(leg.id, false);
+  }
+
+  /** The media server loses a leg's channel (as when FreeSWITCH restarts): the phone is still up. */
+  loseChannel(number: string): void {
+    const leg = this.activeLegOf(number);
+    if (!leg || leg.status !== 'up') throw new SimError(`phone ${number} has no established call`, 'NO_CALL');
+    this.detach(leg);
+    leg.media = { kind: 'none' };
+    this.requireEvents().hungUp(leg.id, true);
+  }
+
+  /** Make the next `count` media operations on this phone's leg fail. */
+  failMediaFor(number: string, count = 1): void {
+    const leg = this.activeLegOf(number);
+    if (!leg) throw new SimError(`phone ${number} has no call`, 'NO_CALL');
+    this.mediaFaults.set(leg.id, count);
+  }
+
+  phone(number: string): SimPhoneView {
+    const leg = this.activeLegOf(number);
+    if (!leg) return { state: 'idle', hears: [] };
+    if (leg.status === 'ringing') return { state: 'ringing', hears: [] };
+    return { state: 'talking', hears: this.hears(leg) };
+  }
+
+  /** Every phone that has or had a leg, with what it hears now. */
+  phones(): Record<string, SimPhoneView> {
+    const result: Record<string, SimPhoneView> = {};
+    for (const leg of this.legs.values()) result[leg.number] = this.phone(leg.number);
+    return result;
+  }
+
+  /** The leg id of the phone's current call, if any (tests use it to check that events name the right leg). */
+  legOf(number: string): LegId | undefined {
+    return this.activeLegOf(number)?.id;
+  }
+
+  /* ------------------------------------------------------------------ internals */
+
+  private dial(request: DialRequest): void {
+    const events = this.requireEvents();
+    if (this.activeLegOf(request.number)) {
+      // A phone with a call is busy: a real handset would answer 486.
+      queueMicrotask(() => events.failed(request.legId, 'busy'));
+      return;
+    }
+    const leg: SimLeg = { id: request.legId, number: request.number, direction: 'out', status: 'ringing', media: { kind: 'none' } };
+    this.legs.set(leg.id, leg);
+    queueMicrotask(() => {
+      if (leg.status === 'ringing') events.ringing(leg.id);
+    });
+  }
+
+  private hangupLeg(legId: LegId): void {
+    const leg = this.legs.get(legId);
+    if (!leg || leg.status === 'gone') return;
+    this.goneWithMedia(leg);
+  }
+
+  private goneWithMedia(leg: SimLeg): void {
+    this.detach(leg);
+    leg.media = { kind: 'none' };
+    leg.status = 'gone';
+  }
+
+  private setMedia(legId: LegId, media: SimMedia): void {
+    const leg = this.mediaLeg(legId);
+    this.detach(leg);
+    leg.media = media;
+  }
+
+  /** A bridge is two-sided: taking one leg out of it parks its partner. */
+  private detach(leg: SimLeg): void {
+    if (leg.media.kind !== 'bridge') return;
+    const peer = this.legs.get(leg.media.peer);
+    if (peer && peer.media.kind === 'bridge' && peer.media.peer === leg.id) peer.media = { kind: 'none' };
+    leg.media = { kind: 'none' };
+  }
+
+  private mediaLeg(legId: LegId): SimLeg {
+    const leg = this.legs.get(legId);
+    if (!leg || leg.status !== 'up') throw new LegMediaError(legId, `media operation on leg ${legId} that is not up`);
+    const faults = this.mediaFaults.get(legId) ?? 0;
+    if (faults > 0) {
+      this.mediaFaults.set(legId, faults - 1);
+      throw new LegMediaError(legId, `injected media failure on leg ${legId}`);
+    }
+    return leg;
+  }
+
+  private hears(leg: SimLeg): string[] {
+    const media = leg.media;
+    switch (media.kind) {
+      case 'none':
+        return [];
+      case 'moh':
+        return ['moh'];
+      case 'ringback':
+        return ['ringback'];
+      case 'bridge': {
+        const peer = this.legs.get(media.peer);
+        return peer && peer.status === 'up' ? [peer.number] : [];
+      }
+      case 'room': {
+        const others: string[] = [];
+        for (const other of this.legs.values()) {
+          if (other !== leg && other.status === 'up' && other.media.kind === 'room' && other.media.room === media.room) others.push(other.number);
+        }
+        // Like a conference with moh-sound: a lone member hears music, not silence.
+        return others.length > 0 ? others.sort() : ['moh'];
+      }
+    }
+  }
+
+  private activeLegOf(number: string): SimLeg | undefined {
+    for (const leg of this.legs.values()) if (leg.number === number && leg.status !== 'gone') return leg;
+    return undefined;
+  }
+
+  private requireEvents(): SignallingEvents {
+    if (!this.events) throw new SimError('the simulated backend is not started', 'NOT_STARTED');
+    return this.events;
+  }
+}
