@@ -9,7 +9,7 @@ export default defineConfig({
       include: ['src/**/*.ts'],
       reporter: ['text-summary', 'text'],
       // The core is where every rule is decided: its branches must all be exercised.
-      thresholds: { 'src/core/**': { branches: 95, lines: 98, functions: 100, statements: 98 } },
+      thresholds: { 'src/core/**': { branches: 97, lines: 99, functions: 100, statements: 99 } },
     },
   },
 });

@@ -1,7 +1,7 @@
 /**
  * What the API (and anything else that drives calls) can ask of the orchestrator.
  */
-import type { AgentEvent, ApiRequest, CallId, HelpMode, Reply } from '../core/types.js';
+import type { AgentEvent, ApiRequest, HelpMode, Reply } from '../core/types.js';
 
 /** An agent request as the API makes it: the orchestrator adds the agent snapshots the core needs. */
 export type CallControlRequest =

@@ -1,0 +1,266 @@
+/**
+ * Property-based tests of the pure core: random sequences of answers, failures, hang-ups by any party, API requests
+ * by any agent, timer expiries (current and stale) and duplicated events, with the invariants checked after every
+ * step. Events are generated from the current state (each step draws an index into the events that make sense
+ * now, plus some that do not), so the sequences reach deep into help sessions instead of dying at the start.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { agentsOnCall, decide, initialState } from '../../src/core/decide.js';
+import { mediaPlan } from '../../src/core/media-plan.js';
+import type { AgentSnapshot, CallEvent, CallState, CoreConfig, Decision, FailureReason, Leg } from '../../src/core/types.js';
+
+const CONFIG: CoreConfig = { helpAnswerTimeoutSeconds: 20, offerAnswerTimeoutSeconds: 15, requeueSeconds: 10 };
+const AGENTS = [
+  { workNo: '101', phone: '2001' },
+  { workNo: '102', phone: '2002' },
+  { workNo: '103', phone: '2003' },
+];
+const REASONS: FailureReason[] = ['busy', 'rejected', 'no-answer', 'unreachable', 'error'];
+
+function snapshots(state: CallState, signedOut: ReadonlySet<string>): AgentSnapshot[] {
+  const busy = agentsOnCall(state);
+  return AGENTS.map((a) => ({ ...a, signedIn: !signedOut.has(a.workNo), busy: busy.has(a.workNo) }));
+}
+
+/**
+ * Every event worth trying in this state, sensible or not, in groups: a step first draws a group, then an event
+ * in it, so that phone events are not drowned by the many API requests.
+ */
+function possibleEvents(state: CallState, signedOut: ReadonlySet<string>): CallEvent[][] {
+  const phones: CallEvent[] = [];
+  const others: CallEvent[] = [];
+  const api: CallEvent[] = [];
+  const candidates = snapshots(state, signedOut);
+  if (state.phase.name === 'new') {
+    const events: CallEvent[] = [];
+    events.push({ type: 'CustomerArrived', leg: { id: 'B', number: '5550100' }, called: '4001', route: { kind: 'skill', skill: 's' }, candidates });
+    events.push({ type: 'CustomerArrived', leg: { id: 'B', number: '5550100' }, called: '4000', route: { kind: 'agent', workNo: '101' }, candidates: candidates.slice(0, 1) });
+    events.push({ type: 'AgentDialled', agent: { workNo: '101', phone: '2001' }, target: { kind: 'agent', workNo: '102', phone: '2002' } });
+    events.push({ type: 'AgentDialled', agent: { workNo: '101', phone: '2001' }, target: { kind: 'customer', number: '5550100' } });
+    return [events];
+  }
+  const events = phones;
+  for (const leg of Object.values(state.legs)) {
+    events.push({ type: 'LegRinging', legId: leg.id });
+    events.push({ type: 'LegAnswered', legId: leg.id });
+    events.push({ type: 'LegAnswered', legId: leg.id });
+    for (const reason of REASONS) events.push({ type: 'LegFailed', legId: leg.id, reason });
+    events.push({ type: 'LegHungUp', legId: leg.id });
+    events.push({ type: 'LegHungUp', legId: leg.id, lost: true });
+  }
+  others.push({ type: 'LegAnswered', legId: 'unknown-leg' });
+  if (state.timer) others.push({ type: 'TimerFired', timerId: state.timer.id });
+  if (state.timer) others.push({ type: 'TimerFired', timerId: state.timer.id });
+  others.push({ type: 'TimerFired', timerId: `${state.callId}-t1` });
+  others.push({ type: 'AgentsAvailable', candidates });
+  const callIds = new Set<string>([state.callId, 'nonsense']);
+  for (const leg of Object.values(state.legs)) for (const id of leg.callIds) callIds.add(id);
+  const numbers = new Set<string>(['0000']);
+  for (const leg of Object.values(state.legs)) {
+    numbers.add(leg.number);
+    if (leg.workNo) numbers.add(leg.workNo);
+  }
+  // Requests come from the agents on the call, and from one who is not.
+  const requesters = new Set(Object.values(state.legs).filter((l) => l.workNo !== undefined && live(l)).map((l) => l.workNo as string));
+  requesters.add('103');
+  for (const workNo of requesters) {
+    for (const mode of [1, 2] as const) {
+      for (const helper of AGENTS) api.push({ type: 'Api', request: { kind: 'innerhelp', workNo, mode, helper: { kind: 'agent', workNo: helper.workNo }, candidates: candidates.filter((c) => c.workNo === helper.workNo), callappdata: '' } });
+      api.push({ type: 'Api', request: { kind: 'innerhelp', workNo, mode, helper: { kind: 'skill', skill: 's' }, candidates, callappdata: '' } });
+    }
+    api.push({ type: 'Api', request: { kind: 'innerhelp', workNo, mode: 1, helper: { kind: 'agent', workNo: '999' }, candidates: [], callappdata: '' } });
+    api.push({ type: 'Api', request: { kind: 'innerhelp', workNo, mode: 2, helper: { kind: 'skill', skill: 'nobody' }, candidates: [], callappdata: '' } });
+    for (const callid of callIds) {
+      api.push({ type: 'Api', request: { kind: 'dropcall', workNo, callid } });
+      api.push({ type: 'Api', request: { kind: 'confjoin', workNo, callid } });
+      api.push({ type: 'Api', request: { kind: 'gethold', workNo, callid } });
+    }
+    for (const number of numbers) api.push({ type: 'Api', request: { kind: 'disconnect', workNo, number } });
+    api.push({ type: 'Api', request: { kind: 'hold', workNo } });
+    api.push({ type: 'Api', request: { kind: 'gethold', workNo, callid: null } });
+    api.push({ type: 'Api', request: { kind: 'release', workNo } });
+  }
+  return [phones, others, api];
+}
+
+/** Canned openings that bring a call deep into help at once; random steps go on from there. */
+type Step = (state: CallState) => CallEvent;
+const ringingLeg = (state: CallState): string => (Object.values(state.legs).find((l) => l.status === 'dialing' || l.status === 'ringing') as Leg).id;
+const arrive: Step = (state) => ({
+  type: 'CustomerArrived',
+  leg: { id: 'B', number: '5550100' },
+  called: '4001',
+  route: { kind: 'skill', skill: 's' },
+  candidates: snapshots(state, new Set()),
+});
+const answer: Step = (state) => ({ type: 'LegAnswered', legId: ringingLeg(state) });
+const help =
+  (mode: 1 | 2): Step =>
+  (state) => ({
+    type: 'Api',
+    request: { kind: 'innerhelp', workNo: '101', mode, helper: { kind: 'agent', workNo: '102' }, candidates: snapshots(state, new Set()).filter((c) => c.workNo === '102'), callappdata: 'x' },
+  });
+const OPENINGS: Record<string, Step[]> = {
+  none: [],
+  talking: [arrive, answer],
+  held: [arrive, answer, () => ({ type: 'Api', request: { kind: 'hold', workNo: '101' } })],
+  helpRinging1: [arrive, answer, help(1)],
+  helpRinging2: [arrive, answer, help(2)],
+  helpTalking: [arrive, answer, help(1), answer],
+  conference: [arrive, answer, help(2), answer],
+  internal: [() => ({ type: 'AgentDialled', agent: { workNo: '101', phone: '2001' }, target: { kind: 'agent', workNo: '102', phone: '2002' } }), answer],
+  outbound: [() => ({ type: 'AgentDialled', agent: { workNo: '101', phone: '2001' }, target: { kind: 'customer', number: '5550100' } }), answer, answer],
+};
+
+function open(name: string): CallState {
+  let state = initialState('call');
+  for (const step of OPENINGS[name] as Step[]) state = decide(state, step(state), CONFIG).state;
+  return state;
+}
+
+function pick(groups: CallEvent[][], choice: number): CallEvent {
+  const group = groups[choice % groups.length] as CallEvent[];
+  return group[Math.floor(choice / groups.length) % group.length] as CallEvent;
+}
+
+/** Legs that are (or may become) in contact with others. */
+const live = (leg: Leg | undefined): boolean => leg !== undefined && leg.status !== 'gone';
+
+function checkInvariants(before: CallState, decision: Decision, releases: Set<string>): void {
+  const state = decision.state;
+  const legs = Object.values(state.legs);
+  const plan = mediaPlan(state);
+
+  // Every up leg hears something chosen on purpose, and only up legs are in the plan.
+  for (const leg of legs) expect(plan.has(leg.id), `up leg ${leg.id} has media`).toBe(leg.status === 'up' && state.phase.name !== 'ended');
+
+  // A customer still on the line talks to an agent or hears hold music / ringback: never silence.
+  for (const leg of legs.filter((l) => l.role === 'customer' && l.status === 'up')) {
+    const media = plan.get(leg.id);
+    expect(media?.kind, `customer media in phase ${state.phase.name}`).toMatch(/^(bridge|room|moh|ringback)$/);
+  }
+
+  // Every connected pair is a legal pair: both up, mutual, never two customers.
+  for (const [legId, media] of plan) {
+    if (media.kind === 'bridge') {
+      const peer = state.legs[media.peer];
+      expect(peer?.status).toBe('up');
+      expect(plan.get(media.peer)).toEqual({ kind: 'bridge', peer: legId });
+      expect(state.legs[legId]?.role === 'customer' && peer?.role === 'customer').toBe(false);
+    }
+    if (media.kind === 'room') {
+      const members = [...plan.values()].filter((m) => m.kind === 'room' && m.room === media.room);
+      expect(members.length).toBeGreaterThanOrEqual(2);
+    }
+  }
+
+  // Every agent leg that ended got its release events, each of its call ids exactly once over its life (the same
+  // agent may be offered the same call again later, on a new leg, and is then released again).
+  for (const e of decision.events.filter((x) => x.eventType === 'AgentEvent_Call_Release')) {
+    const leg = Object.values(before.legs).find((l) => l.workNo === e.workNo && live(l));
+    expect(leg, `release of ${e.workNo} who had no live leg`).toBeDefined();
+    const key = `${(leg as Leg).id}/${String(e.content)}`;
+    expect(releases.has(key), `duplicate release ${key}`).toBe(false);
+    releases.add(key);
+  }
+  for (const leg of Object.values(before.legs)) {
+    if (leg.workNo === undefined || leg.status === 'gone' || state.legs[leg.id]?.status !== 'gone') continue;
+    for (const callid of leg.callIds) expect(releases.has(`${leg.id}/${callid}`), `release of ${leg.workNo} for ${callid}`).toBe(true);
+  }
+
+  // An agent is in a call at most once.
+  const agentsLive = legs.filter((l) => l.workNo !== undefined && live(l)).map((l) => l.workNo);
+  expect(new Set(agentsLive).size).toBe(agentsLive.length);
+
+  // Once every party has gone, the call is over with nothing pending; an ended call has no live party.
+  const allGone = legs.length > 0 && legs.every((l) => l.status === 'gone');
+  if (allGone) {
+    expect(state.phase.name).toBe('ended');
+    expect(state.timer).toBeNull();
+  }
+  if (state.phase.name === 'ended') expect(allGone).toBe(true);
+
+  // A timer runs exactly while someone is being waited for.
+  const waiting = ['originating', 'offering', 'queued'].includes(state.phase.name) || (state.phase.name === 'help' && state.phase.help.stage === 'ringing');
+  expect(state.timer !== null).toBe(waiting);
+
+  // The phase only names legs in a state that fits it.
+  const phase = state.phase;
+  const status = (id: string): string | undefined => state.legs[id]?.status;
+  if (phase.name === 'connected') {
+    expect(status(phase.agent)).toBe('up');
+    expect(status(phase.other)).toBe('up');
+  }
+  if (phase.name === 'offering') {
+    expect(status(phase.waiting)).toBe('up');
+    expect(['dialing', 'ringing']).toContain(status(phase.target));
+  }
+  if (phase.name === 'help') {
+    const h = phase.help;
+    expect(status(h.customer)).toBe('up');
+    expect(status(h.owner)).toBe(h.ownerGone ? 'gone' : 'up');
+    expect(h.stage === 'ringing' ? ['dialing', 'ringing'] : ['up']).toContain(status(h.helper));
+  }
+}
+
+describe('core properties', () => {
+  it('holds every invariant, and replaying any event changes nothing, over random sequences', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.nat({ max: 1_000_000 }), { minLength: 1, maxLength: 60 }),
+        fc.subarray(['101', '102', '103']),
+        fc.array(fc.boolean(), { minLength: 60, maxLength: 60 }),
+        fc.constantFrom(...Object.keys(OPENINGS)),
+        (choices, signedOutList, duplicate, opening) => {
+          const signedOut = new Set(signedOutList);
+          let state = open(opening);
+          const releases = new Set<string>();
+          choices.forEach((choice, step) => {
+            const event = pick(possibleEvents(state, signedOut), choice);
+            const decision = decide(state, event, CONFIG);
+            if (process.env.CORE_TRACE) console.log(JSON.stringify(event), '=>', decision.state.phase.name, JSON.stringify(decision.events.map((e) => [e.workNo, e.eventType, e.content])));
+            if (event.type === 'Api') expect(decision.reply).toBeDefined();
+            else expect(decision.reply).toBeUndefined();
+            checkInvariants(state, decision, releases);
+            // Replaying the same event at once changes nothing.
+            const replay = decide(decision.state, event, CONFIG);
+            expect(replay.state).toEqual(decision.state);
+            expect(replay.events.filter((e) => e.eventType === 'AgentEvent_Call_Release')).toEqual([]);
+            // Sometimes the duplicate is really delivered: it must be harmless to go on from there.
+            state = duplicate[step] ? replay.state : decision.state;
+          });
+        },
+      ),
+      { numRuns: 4000 },
+    );
+  });
+
+  it('ends every call cleanly when all its parties hang up, in any order', () => {
+    fc.assert(
+      fc.property(fc.array(fc.nat({ max: 1_000_000 }), { minLength: 1, maxLength: 40 }), fc.nat(), fc.constantFrom(...Object.keys(OPENINGS)), (choices, orderSeed, opening) => {
+        let state = open(opening);
+        const releases = new Set<string>();
+        for (const choice of choices) {
+          state = decide(state, pick(possibleEvents(state, new Set()), choice), CONFIG).state;
+        }
+        // Now everyone still there hangs up (up legs) or fails (ringing legs), in a random order.
+        const remaining = Object.values(state.legs).filter(live);
+        const order = remaining.map((l, i) => remaining[(i + orderSeed) % remaining.length] as Leg);
+        for (const leg of order) {
+          const current = state.legs[leg.id];
+          if (!current || current.status === 'gone') continue;
+          const event: CallEvent = current.status === 'up' ? { type: 'LegHungUp', legId: leg.id } : { type: 'LegFailed', legId: leg.id, reason: 'no-answer' };
+          const decision = decide(state, event, CONFIG);
+          checkInvariants(state, decision, releases);
+          state = decision.state;
+        }
+        // A customer whose agents left may be waiting in the queue, or rung to a new agent: that is not "over".
+        const stillLive = Object.values(state.legs).filter(live);
+        if (stillLive.length === 0 && Object.keys(state.legs).length > 0) expect(state.phase.name).toBe('ended');
+        else for (const leg of stillLive) expect(leg.role === 'customer' || ['dialing', 'ringing'].includes(leg.status)).toBe(true);
+      }),
+      { numRuns: 1500 },
+    );
+  });
+});
