@@ -170,8 +170,15 @@ export class Orchestrator implements CallControl {
         this.options.backend.signalling.hangup(legId).catch((error: unknown) => this.options.logger.error({ legId, err: error }, 'hangup failed'));
       }
     },
-    failed: (legId, reason) => this.legEvent(legId, { type: 'LegFailed', legId, reason }),
-    hungUp: (legId, lost) => this.legEvent(legId, { type: 'LegHungUp', legId, lost }),
+    failed: (legId, reason) => {
+      // An incoming call cancelled before it was answered is forgotten here.
+      if (this.pendingIncoming.delete(legId)) return;
+      this.legEvent(legId, { type: 'LegFailed', legId, reason });
+    },
+    hungUp: (legId, lost) => {
+      if (this.pendingIncoming.delete(legId)) return;
+      this.legEvent(legId, { type: 'LegHungUp', legId, lost });
+    },
     incoming: async (call): Promise<IncomingDecision> => {
       const entry = this.options.routes.find((r) => r.did === call.to);
       if (!entry) {

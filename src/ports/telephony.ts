@@ -24,7 +24,10 @@ export interface SignallingEvents {
   ringing(legId: LegId): void;
   /** A phone we dial answered, and its media is anchored on the media server. */
   answered(legId: LegId): void;
-  /** A phone we dial will not answer: busy, rejected, unreachable, or a set-up error. */
+  /**
+   * A phone we dial will not answer: busy, rejected, unreachable, or a set-up error. Also for an incoming call
+   * that the caller cancelled (or that could not be anchored) after `incoming` accepted it.
+   */
   failed(legId: LegId, reason: FailureReason): void;
   /** An established phone hung up (BYE), or its media channel was lost (`lost`). */
   hungUp(legId: LegId, lost: boolean): void;
