@@ -1,0 +1,107 @@
+/**
+ * The HTTP application: the vendor-compatible agent API under /agentgateway/resource, the simulator's control API
+ * (sim backend only), health, metrics and the OpenAPI description. Built as Fastify plugins, one per area.
+ */
+import swagger from '@fastify/swagger';
+import websocket from '@fastify/websocket';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { AppConfig } from '../config/config.js';
+import type { AgentDirectory } from '../orchestrator/agent-directory.js';
+import type { CallControl } from '../orchestrator/call-control.js';
+import type { SimBackend } from '../telephony/sim/sim-backend.js';
+import { failure } from './envelope.js';
+import { Metrics } from './metrics.js';
+import { Retcodes } from './retcodes.js';
+import { agentRoutes } from './routes/agents.js';
+import { eventRoutes } from './routes/events.js';
+import { opsRoutes } from './routes/ops.js';
+import { simRoutes } from './routes/sim.js';
+import { voicecallRoutes } from './routes/voicecall.js';
+import { AgentSessions } from './sessions.js';
+
+export interface AppDeps {
+  readonly config: AppConfig;
+  readonly callControl: CallControl;
+  readonly directory: AgentDirectory;
+  readonly logger: Logger;
+  /** Present when the backend is the simulator: enables /sim and the answer interface. */
+  readonly sim?: SimBackend;
+  readonly backendName: 'sim' | 'drachtio';
+}
+
+export interface AppContext extends AppDeps {
+  readonly sessions: AgentSessions;
+  readonly metrics: Metrics;
+}
+
+export const API_PREFIX = '/agentgateway/resource';
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config, logger } = deps;
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // Our own access log (below) leaves out query strings, where a WebSocket client may carry its Guid.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.http.bodyLimitBytes,
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+  });
+
+  const sessions = new AgentSessions({
+    directory: deps.directory,
+    callControl: deps.callControl,
+    pollTimeoutMs: config.events.pollTimeoutSeconds * 1000,
+    heartbeatTimeoutMs: config.events.heartbeatTimeoutSeconds * 1000,
+    queueLimit: config.events.queueLimit,
+    logger: logger.child({ component: 'sessions' }),
+  });
+  const metrics = new Metrics(deps.callControl, sessions);
+  const context: AppContext = { ...deps, sessions, metrics };
+  app.addHook('onClose', async () => {
+    sessions.close();
+    metrics.close();
+  });
+
+  // JSON bodies; an empty body counts as none (desktops send Content-Type on bodiless POSTs too).
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    const text = String(body);
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text) as unknown);
+    } catch {
+      done(Object.assign(new Error('invalid JSON'), { code: 'BAD_JSON', statusCode: 400 }), undefined);
+    }
+  });
+
+  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    if (error.code === 'BAD_JSON') return failure(reply, Retcodes.badJson);
+    if (error.validation) return failure(reply, Retcodes.badParameter, `${error.validationContext ?? 'request'}${error.message.replace(/^[a-z]+/, '')}`);
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return failure(reply, Retcodes.bodyTooLarge);
+    if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return failure(reply, Retcodes.badContentType);
+    if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) return failure(reply, Retcodes.badParameter, error.message);
+    request.log.error({ err: error, url: request.routeOptions.url }, 'request failed');
+    return failure(reply, Retcodes.internal);
+  });
+  app.setNotFoundHandler((_request, reply) => failure(reply, Retcodes.noSuchInterface));
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unknown';
+    metrics.observeRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+    request.log.info({ method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Call control for contact centers: agent API', version: '0.1.0', description: 'Vendor-compatible agent gateway API (see README).' },
+      components: { securitySchemes: { guid: { type: 'apiKey', in: 'header', name: 'Guid' } } },
+    },
+  });
+  await app.register(websocket);
+  await app.register(agentRoutes(context), { prefix: API_PREFIX });
+  await app.register(eventRoutes(context), { prefix: API_PREFIX });
+  await app.register(voicecallRoutes(context), { prefix: API_PREFIX });
+  if (deps.sim) await app.register(simRoutes(context, deps.sim), { prefix: '/sim' });
+  await app.register(opsRoutes(context));
+  return app;
+}

@@ -1,0 +1,59 @@
+/** Sign in, force sign in, sign out, force sign out. */
+import type { FastifyPluginAsync } from 'fastify';
+import type { AppContext } from '../app.js';
+import { failure, success } from '../envelope.js';
+import { verifyPassword } from '../passwords.js';
+import { Retcodes } from '../retcodes.js';
+import { requireSession } from './auth.js';
+import { agentIdParam, envelopeSchema, guidHeader, phoneNumber } from './schemas.js';
+
+const signInBody = {
+  type: 'object',
+  required: ['password'],
+  properties: { password: { type: 'string', minLength: 1, maxLength: 256 }, phonenum: phoneNumber },
+} as const;
+
+interface SignIn {
+  Params: { agentid: string };
+  Body: { password: string; phonenum?: string };
+}
+
+export function agentRoutes(context: AppContext): FastifyPluginAsync {
+  return async (app) => {
+    const signIn = (force: boolean) => async (request: { params: SignIn['Params']; body: SignIn['Body'] }, reply: Parameters<typeof failure>[0]) => {
+      const { agentid } = request.params;
+      const agent = context.config.agents.find((a) => a.workNo === agentid);
+      // Unknown agent and wrong password get the same answer: no probing for work numbers.
+      if (!agent || !verifyPassword(request.body.password, agent)) return failure(reply, Retcodes.signInFailed);
+      const result = context.sessions.signIn(agentid, request.body.phonenum ?? agent.phone, force);
+      if (!result.ok) return failure(reply, Retcodes.alreadySignedIn);
+      void reply.header('Set-GUID', result.token);
+      return success({ workNo: agentid, phonenum: request.body.phonenum ?? agent.phone });
+    };
+    const schema = { params: agentIdParam, body: signInBody, response: { 200: envelopeSchema } };
+    app.put<SignIn>('/onlineagent/:agentid', { schema: { ...schema, summary: 'Sign in (Set-GUID header carries the session token)' } }, signIn(false));
+    app.put<SignIn>('/onlineagent/:agentid/forcelogin', { schema: { ...schema, summary: 'Sign in, taking over an existing session' } }, signIn(true));
+
+    const guarded = { preHandler: requireSession(context) };
+    app.delete<{ Params: { agentid: string } }>(
+      '/onlineagent/:agentid/logout',
+      { ...guarded, schema: { params: agentIdParam, headers: guidHeader, summary: 'Sign out (refused while on a call)' } },
+      async (request, reply) => {
+        const { agentid } = request.params;
+        if (context.directory.isBusy(agentid)) return failure(reply, Retcodes.hasCalls);
+        context.sessions.signOut(agentid, 'logout');
+        return success();
+      },
+    );
+    app.delete<{ Params: { agentid: string } }>(
+      '/onlineagent/:agentid/forcelogout',
+      { ...guarded, schema: { params: agentIdParam, headers: guidHeader, summary: "Sign out, releasing the agent's calls" } },
+      async (request) => {
+        const { agentid } = request.params;
+        if (context.directory.isBusy(agentid)) await context.callControl.request({ kind: 'release', workNo: agentid });
+        context.sessions.signOut(agentid, 'forcelogout');
+        return success();
+      },
+    );
+  };
+}

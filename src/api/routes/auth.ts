@@ -1,0 +1,21 @@
+/** The session check every agent interface but sign-in goes through. */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AppContext } from '../app.js';
+import { failure } from '../envelope.js';
+import { Retcodes } from '../retcodes.js';
+
+/** The Guid must be current and belong to the agent in the path. */
+export function requireSession(context: AppContext) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+    const { agentid } = request.params as { agentid: string };
+    const header = request.headers.guid;
+    const query = (request.query as { guid?: string } | undefined)?.guid;
+    const token = typeof header === 'string' ? header : query;
+    const owner = context.sessions.agentOf(token);
+    if (owner === undefined) {
+      return reply.send(context.sessions.isSignedIn(agentid) ? failure(reply, Retcodes.noSession) : failure(reply, { ...Retcodes.notSignedIn, httpStatus: 401 }));
+    }
+    if (owner !== agentid) return reply.send(failure(reply, Retcodes.notYourAgent));
+    return undefined;
+  };
+}

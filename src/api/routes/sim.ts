@@ -1,0 +1,53 @@
+/** The simulator's phones, for a person or a test to play (registered only on the simulated backend). */
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { SimError, type SimBackend } from '../../telephony/sim/sim-backend.js';
+import type { AppContext } from '../app.js';
+import { failure, success } from '../envelope.js';
+import { Retcodes } from '../retcodes.js';
+import { envelopeSchema, phoneNumber } from './schemas.js';
+
+const numberParam = { type: 'object', required: ['number'], properties: { number: phoneNumber } } as const;
+
+export function simRoutes(_context: AppContext, sim: SimBackend): FastifyPluginAsync {
+  const act = (reply: FastifyReply, action: () => void) => {
+    try {
+      action();
+      return success();
+    } catch (error) {
+      if (error instanceof SimError) return failure(reply, error.code === 'NOT_RINGING' ? Retcodes.simNotRinging : Retcodes.simNoCall);
+      throw error;
+    }
+  };
+  return async (app) => {
+    app.post<{ Body: { from: string; to: string } }>(
+      '/calls',
+      {
+        schema: {
+          body: { type: 'object', required: ['from', 'to'], properties: { from: phoneNumber, to: phoneNumber } },
+          response: { 200: envelopeSchema },
+          summary: 'A customer calls a DID; result {id}',
+        },
+      },
+      async (request, reply) => {
+        const placed = await sim.placeCustomerCall(request.body.from, request.body.to);
+        if (!placed.ok) return failure(reply, Retcodes.simRefused, `${placed.status} ${placed.reason}`);
+        return success({ id: placed.id });
+      },
+    );
+    type Phone = { Params: { number: string } };
+    app.post<Phone>('/phones/:number/answer', { schema: { params: numberParam, summary: 'The phone answers' } }, async (request, reply) =>
+      act(reply, () => sim.answer(request.params.number)),
+    );
+    app.post<Phone & { Body: { status?: number } | undefined }>(
+      '/phones/:number/reject',
+      { schema: { params: numberParam, body: { type: 'object', properties: { status: { type: 'integer', minimum: 400, maximum: 699 } } }, summary: 'The phone rejects (default 486)' } },
+      async (request, reply) => act(reply, () => sim.reject(request.params.number, request.body?.status ?? 486)),
+    );
+    app.post<Phone>('/phones/:number/hangup', { schema: { params: numberParam, summary: 'The phone hangs up' } }, async (request, reply) =>
+      act(reply, () => sim.hangup(request.params.number)),
+    );
+    app.get<Phone>('/phones/:number', { schema: { params: numberParam, summary: 'What the phone does and hears: {state, hears}' } }, async (request) =>
+      success(sim.phone(request.params.number)),
+    );
+  };
+}

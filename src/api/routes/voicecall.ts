@@ -1,0 +1,106 @@
+/** Call control interfaces: internal help and what goes with it, hold, release, answer, internal and outbound calls. */
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { HelpMode } from '../../core/types.js';
+import type { CallControlRequest } from '../../orchestrator/call-control.js';
+import { SimError } from '../../telephony/sim/sim-backend.js';
+import type { AppContext } from '../app.js';
+import { failure, fromReply, success } from '../envelope.js';
+import { Retcodes } from '../retcodes.js';
+import { requireSession } from './auth.js';
+import { agentIdParam, envelopeSchema, guidHeader, phoneNumber } from './schemas.js';
+
+const callId = { type: 'string', minLength: 1, maxLength: 128 } as const;
+const withCallId = (name: string) => ({ type: 'object', required: [name], properties: { ...agentIdParam.properties, [name]: callId } }) as const;
+
+const innerhelpBody = {
+  type: 'object',
+  required: ['dstaddress'],
+  properties: {
+    dstaddress: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$', description: "helper's agent id (devicetype 2) or skill (devicetype 1)" },
+    devicetype: { type: 'integer', enum: [1, 2], default: 2 },
+    mode: { type: 'integer', enum: [1, 2], default: 1, description: '1 two-party, 2 three-party' },
+    callappdata: { type: 'string', maxLength: 1024, default: '' },
+  },
+} as const;
+
+interface Agent {
+  Params: { agentid: string };
+}
+
+export function voicecallRoutes(context: AppContext): FastifyPluginAsync {
+  const { callControl } = context;
+  const ask = async (request: CallControlRequest) => fromReply(await callControl.request(request));
+  return async (app) => {
+    app.addHook('preHandler', requireSession(context));
+    const base = { params: agentIdParam, headers: guidHeader, response: { 200: envelopeSchema } };
+
+    app.post<Agent & { Body: { dstaddress: string; devicetype: 1 | 2; mode: HelpMode; callappdata: string } }>(
+      '/voicecall/:agentid/innerhelp',
+      { schema: { ...base, body: innerhelpBody, summary: 'Ask for internal help; result: the help call id' } },
+      async (request) => {
+        const { dstaddress, devicetype, mode, callappdata } = request.body;
+        if (devicetype === 2 && !/^[0-9]+$/.test(dstaddress)) return fromReply({ ok: false, code: 'HELPER_UNKNOWN', message: 'the helper is not a known agent or skill' });
+        const helper = devicetype === 1 ? { kind: 'skill' as const, skill: dstaddress } : { kind: 'agent' as const, workNo: dstaddress };
+        return ask({ kind: 'innerhelp', workNo: request.params.agentid, mode, helper, callappdata });
+      },
+    );
+    app.post<{ Params: { agentid: string; callid: string } }>(
+      '/voicecall/:agentid/dropcall/:callid',
+      { schema: { ...base, params: withCallId('callid'), summary: 'Disconnect the call with this id (the A–C call during two-party help)' } },
+      async (request) => ask({ kind: 'dropcall', workNo: request.params.agentid, callid: request.params.callid }),
+    );
+    app.post<{ Params: { agentid: string; number: string } }>(
+      '/voicecall/:agentid/disconnect/:number',
+      {
+        schema: {
+          ...base,
+          params: { type: 'object', required: ['number'], properties: { ...agentIdParam.properties, number: phoneNumber } },
+          summary: "Release a party of the current call by number (C's agent id during three-party help)",
+        },
+      },
+      async (request) => ask({ kind: 'disconnect', workNo: request.params.agentid, number: request.params.number }),
+    );
+    app.post<Agent>('/voicecall/:agentid/hold', { schema: { ...base, summary: 'Put the customer on hold (music)' } }, async (request) =>
+      ask({ kind: 'hold', workNo: request.params.agentid }),
+    );
+    app.post<Agent & { Querystring: { callid?: string } }>(
+      '/voicecall/:agentid/gethold',
+      { schema: { ...base, querystring: { type: 'object', properties: { callid: callId } }, summary: 'Take the customer off hold' } },
+      async (request) => ask({ kind: 'gethold', workNo: request.params.agentid, callid: request.query.callid ?? null }),
+    );
+    app.post<Agent & { Body: { callid: string } }>(
+      '/voicecall/:agentid/confjoin',
+      { schema: { ...base, body: { type: 'object', required: ['callid'], properties: { callid: callId } }, summary: 'Turn two-party help into three-party (callid: the held call)' } },
+      async (request) => ask({ kind: 'confjoin', workNo: request.params.agentid, callid: request.body.callid }),
+    );
+    app.delete<Agent>('/voicecall/:agentid/release', { schema: { ...base, summary: "Release the agent's own call" } }, async (request) =>
+      ask({ kind: 'release', workNo: request.params.agentid }),
+    );
+    app.put<Agent & { Querystring: { callid?: string } }>(
+      '/voicecall/:agentid/answer',
+      { schema: { ...base, querystring: { type: 'object', properties: { callid: callId } }, summary: "Answer the agent's ringing phone (simulated backend only)" } },
+      async (request, reply: FastifyReply) => {
+        if (!context.sim) return failure(reply, Retcodes.notSupported);
+        const phone = context.directory.phoneOf(request.params.agentid) as string;
+        try {
+          context.sim.answer(phone);
+        } catch (error) {
+          if (error instanceof SimError) return failure(reply, Retcodes.notRinging);
+          throw error;
+        }
+        return success();
+      },
+    );
+    const called = { type: 'object', required: ['called'], properties: { called: phoneNumber } } as const;
+    app.put<Agent & { Body: { called: string } }>(
+      '/voicecall/:agentid/callinner',
+      { schema: { ...base, body: called, summary: "Call another agent: the agent's phone rings first; result: the call id" } },
+      async (request) => fromReply(await callControl.callInner(request.params.agentid, request.body.called)),
+    );
+    app.put<Agent & { Body: { called: string } }>(
+      '/voicecall/:agentid/callout',
+      { schema: { ...base, body: called, summary: "Call a customer through the gateway: the agent's phone rings first; result: the call id" } },
+      async (request) => fromReply(await callControl.callOut(request.params.agentid, request.body.called)),
+    );
+  };
+}

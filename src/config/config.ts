@@ -1,0 +1,299 @@
+/**
+ * Configuration: config/default.json, then the JSON file named by CONFIG_FILE (merged over it), then environment
+ * variables. Validated once at start with a JSON schema; every bad field is reported by its path.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import AjvModule from 'ajv';
+import type { CoreConfig, Route } from '../core/types.js';
+
+export interface AgentConfig {
+  readonly workNo: string;
+  /** Plain password (demo and tests) or passwordHash (production): exactly one of them. */
+  readonly password?: string;
+  readonly passwordHash?: string;
+  readonly phone: string;
+  readonly skills: readonly string[];
+  /** Static SIP URI of the agent's phone (drachtio backend). */
+  readonly contact?: string;
+}
+
+export interface RouteConfig {
+  readonly did: string;
+  readonly agent?: string;
+  readonly skill?: string;
+}
+
+export interface AppConfig {
+  readonly http: { readonly port: number; readonly host: string; readonly bodyLimitBytes: number };
+  readonly telephony: { readonly backend: 'sim' | 'drachtio' };
+  readonly agents: readonly AgentConfig[];
+  readonly routes: readonly RouteConfig[];
+  readonly help: { readonly answerTimeoutSeconds: number };
+  readonly routing: { readonly offerTimeoutSeconds: number; readonly requeueSeconds: number };
+  readonly events: { readonly pollTimeoutSeconds: number; readonly heartbeatTimeoutSeconds: number; readonly queueLimit: number };
+  readonly drachtio: { readonly host: string; readonly port: number; readonly secret: string };
+  readonly freeswitch: {
+    readonly host: string;
+    readonly port: number;
+    readonly secret: string;
+    readonly listenAddress: string;
+    readonly listenPort: number;
+    readonly advertisedAddress: string | null;
+  };
+  /** How customers' numbers are reached (callout), e.g. "sip:{number}@gateway.example.com". */
+  readonly gateway: { readonly uriTemplate: string };
+  readonly log: { readonly level: string };
+}
+
+const digits = { type: 'string', pattern: '^[0-9]+$' };
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['http', 'telephony', 'agents', 'routes', 'help', 'routing', 'events', 'drachtio', 'freeswitch', 'gateway', 'log'],
+  properties: {
+    http: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['port', 'host', 'bodyLimitBytes'],
+      properties: {
+        port: { type: 'integer', minimum: 0, maximum: 65535 },
+        host: { type: 'string', minLength: 1 },
+        bodyLimitBytes: { type: 'integer', minimum: 256, maximum: 1048576 },
+      },
+    },
+    telephony: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['backend'],
+      properties: { backend: { enum: ['sim', 'drachtio'] } },
+    },
+    agents: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['workNo', 'phone'],
+        properties: {
+          workNo: { type: 'string', pattern: '^[1-9][0-9]{2,5}$' },
+          password: { type: 'string', minLength: 1 },
+          passwordHash: { type: 'string', pattern: '^scrypt\\$[A-Za-z0-9+/=]+\\$[A-Za-z0-9+/=]+$' },
+          phone: { ...digits, maxLength: 32 },
+          skills: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
+          contact: { type: 'string', pattern: '^sips?:' },
+        },
+        oneOf: [{ required: ['password'] }, { required: ['passwordHash'] }],
+      },
+    },
+    routes: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['did'],
+        properties: { did: { ...digits, maxLength: 32 }, agent: digits, skill: { type: 'string', minLength: 1 } },
+        oneOf: [{ required: ['agent'] }, { required: ['skill'] }],
+      },
+    },
+    help: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['answerTimeoutSeconds'],
+      properties: { answerTimeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 300 } },
+    },
+    routing: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['offerTimeoutSeconds', 'requeueSeconds'],
+      properties: {
+        offerTimeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 300 },
+        requeueSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600 },
+      },
+    },
+    events: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['pollTimeoutSeconds', 'heartbeatTimeoutSeconds', 'queueLimit'],
+      properties: {
+        pollTimeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 60 },
+        heartbeatTimeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600 },
+        queueLimit: { type: 'integer', minimum: 1, maximum: 100000 },
+      },
+    },
+    drachtio: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['host', 'port', 'secret'],
+      properties: { host: { type: 'string', minLength: 1 }, port: { type: 'integer', minimum: 1, maximum: 65535 }, secret: { type: 'string' } },
+    },
+    freeswitch: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['host', 'port', 'secret', 'listenAddress', 'listenPort', 'advertisedAddress'],
+      properties: {
+        host: { type: 'string', minLength: 1 },
+        port: { type: 'integer', minimum: 1, maximum: 65535 },
+        secret: { type: 'string' },
+        listenAddress: { type: 'string', minLength: 1 },
+        listenPort: { type: 'integer', minimum: 1, maximum: 65535 },
+        advertisedAddress: { type: ['string', 'null'] },
+      },
+    },
+    gateway: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['uriTemplate'],
+      properties: { uriTemplate: { type: 'string', pattern: '^sips?:.*\\{number\\}' } },
+    },
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['level'],
+      properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } },
+    },
+  },
+} as const;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+function isObject(value: unknown): value is Record<string, Json> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Objects merge key by key; anything else (arrays included) replaces. */
+export function deepMerge(base: Json, over: Json): Json {
+  if (!isObject(base) || !isObject(over)) return over;
+  const result: Record<string, Json> = { ...base };
+  for (const [key, value] of Object.entries(over)) result[key] = key in base ? deepMerge(base[key] as Json, value) : value;
+  return result;
+}
+
+function readJson(path: string): Json {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError([`${path}: cannot be read (${(error as Error).message})`]);
+  }
+  try {
+    return JSON.parse(text) as Json;
+  } catch (error) {
+    throw new ConfigError([`${path}: not valid JSON (${(error as Error).message})`]);
+  }
+}
+
+/** Environment variables that override single settings: name -> [path, type]. */
+const ENV_OVERRIDES: Record<string, [string[], 'string' | 'int' | 'nullable']> = {
+  HTTP_PORT: [['http', 'port'], 'int'],
+  HTTP_HOST: [['http', 'host'], 'string'],
+  TELEPHONY_BACKEND: [['telephony', 'backend'], 'string'],
+  DRACHTIO_HOST: [['drachtio', 'host'], 'string'],
+  DRACHTIO_PORT: [['drachtio', 'port'], 'int'],
+  DRACHTIO_SECRET: [['drachtio', 'secret'], 'string'],
+  FREESWITCH_HOST: [['freeswitch', 'host'], 'string'],
+  FREESWITCH_PORT: [['freeswitch', 'port'], 'int'],
+  FREESWITCH_SECRET: [['freeswitch', 'secret'], 'string'],
+  FREESWITCH_LISTEN_ADDRESS: [['freeswitch', 'listenAddress'], 'string'],
+  FREESWITCH_LISTEN_PORT: [['freeswitch', 'listenPort'], 'int'],
+  FREESWITCH_ADVERTISED_ADDRESS: [['freeswitch', 'advertisedAddress'], 'nullable'],
+  GATEWAY_URI_TEMPLATE: [['gateway', 'uriTemplate'], 'string'],
+  LOG_LEVEL: [['log', 'level'], 'string'],
+};
+
+function envOverrides(env: NodeJS.ProcessEnv, problems: string[]): Json {
+  const result: Record<string, Json> = {};
+  for (const [name, [path, type]] of Object.entries(ENV_OVERRIDES)) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    let value: Json = raw;
+    if (type === 'int') {
+      if (!/^[0-9]+$/.test(raw)) {
+        problems.push(`${name}: must be a whole number, got "${raw}"`);
+        continue;
+      }
+      value = Number(raw);
+    }
+    let node = result;
+    for (const key of path.slice(0, -1)) node = (node[key] ??= {}) as Record<string, Json>;
+    node[path[path.length - 1] as string] = value;
+  }
+  return result;
+}
+
+const Ajv = AjvModule as unknown as typeof AjvModule.default;
+const validate = new Ajv({ allErrors: true, useDefaults: true }).compile(schema);
+
+export function defaultConfigPath(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), '../../config/default.json');
+}
+
+/** Builds and validates the configuration; throws ConfigError listing every problem. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaultsPath = defaultConfigPath()): AppConfig {
+  let merged = readJson(defaultsPath);
+  if (env.CONFIG_FILE) merged = deepMerge(merged, readJson(env.CONFIG_FILE));
+  const problems: string[] = [];
+  merged = deepMerge(merged, envOverrides(env, problems));
+  return validateConfig(merged, problems);
+}
+
+export function validateConfig(candidate: unknown, problems: string[] = []): AppConfig {
+  if (!validate(candidate)) {
+    for (const error of validate.errors ?? []) {
+      const where = error.instancePath.replace(/^\//, '').replace(/\/(\d+)/g, '[$1]').replace(/\//g, '.') || '(root)';
+      if (error.keyword === 'oneOf') continue; // explained by the errors of its branches, or below
+      const extra = error.keyword === 'additionalProperties' ? ` (${String((error.params as { additionalProperty: string }).additionalProperty)})` : '';
+      problems.push(`${where}: ${error.message ?? 'is invalid'}${extra}`);
+    }
+    for (const error of validate.errors ?? []) {
+      if (error.keyword !== 'oneOf') continue;
+      const where = error.instancePath.replace(/^\//, '').replace(/\/(\d+)/g, '[$1]').replace(/\//g, '.');
+      problems.push(`${where}: ${where.startsWith('agents') ? 'needs exactly one of password or passwordHash' : 'needs exactly one of agent or skill'}`);
+    }
+  }
+  if (problems.length === 0) problems.push(...crossChecks(candidate as AppConfig));
+  if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
+  return candidate as AppConfig;
+}
+
+/** What a schema cannot say: unique work numbers and DIDs, routes that name known agents and skills. */
+function crossChecks(config: AppConfig): string[] {
+  const problems: string[] = [];
+  const workNos = new Set<string>();
+  const skills = new Set<string>();
+  config.agents.forEach((agent, i) => {
+    if (workNos.has(agent.workNo)) problems.push(`agents[${i}].workNo: ${agent.workNo} is used twice`);
+    workNos.add(agent.workNo);
+    for (const s of agent.skills) skills.add(s);
+  });
+  const dids = new Set<string>();
+  config.routes.forEach((route, i) => {
+    if (dids.has(route.did)) problems.push(`routes[${i}].did: ${route.did} is used twice`);
+    dids.add(route.did);
+    if (route.agent !== undefined && !workNos.has(route.agent)) problems.push(`routes[${i}].agent: no agent ${route.agent}`);
+    if (route.skill !== undefined && !skills.has(route.skill)) problems.push(`routes[${i}].skill: no agent has skill ${route.skill}`);
+  });
+  return problems;
+}
+
+export function coreConfigOf(config: AppConfig): CoreConfig {
+  return {
+    helpAnswerTimeoutSeconds: config.help.answerTimeoutSeconds,
+    offerAnswerTimeoutSeconds: config.routing.offerTimeoutSeconds,
+    requeueSeconds: config.routing.requeueSeconds,
+  };
+}
+
+export function routesOf(config: AppConfig): { did: string; route: Route }[] {
+  return config.routes.map((r) => ({
+    did: r.did,
+    route: r.agent !== undefined ? { kind: 'agent', workNo: r.agent } : { kind: 'skill', skill: r.skill as string },
+  }));
+}

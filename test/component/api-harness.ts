@@ -1,0 +1,122 @@
+/**
+ * Boots the whole service (config -> orchestrator on the simulated backend -> HTTP API) on 127.0.0.1 with a free
+ * port, and offers small helpers to talk to it as an agent desktop and to play the simulated phones.
+ */
+import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
+import { buildApp } from '../../src/api/app.js';
+import { coreConfigOf, routesOf, validateConfig, type AppConfig } from '../../src/config/config.js';
+import { AgentDirectory } from '../../src/orchestrator/agent-directory.js';
+import { Orchestrator } from '../../src/orchestrator/orchestrator.js';
+import { SimBackend } from '../../src/telephony/sim/sim-backend.js';
+
+export const BASE = '/agentgateway/resource';
+
+export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
+  return validateConfig({
+    http: { port: 0, host: '127.0.0.1', bodyLimitBytes: 4096 },
+    telephony: { backend: 'sim' },
+    agents: [
+      { workNo: '101', password: 'pw101', phone: '2001', skills: ['support'] },
+      { workNo: '102', password: 'pw102', phone: '2002', skills: ['support'] },
+      // The production form of a password: scrypt hash of "pw103".
+      { workNo: '103', passwordHash: 'scrypt$c2FsdHNhbHRzYWx0c2FsdA==$bRDrWt8bp66pQAIHjvuXmVc1vFzS2MYNYEwshizrsL4=', phone: '2003', skills: ['support', 'billing'] },
+    ],
+    routes: [
+      { did: '4000', agent: '101' },
+      { did: '4001', skill: 'support' },
+    ],
+    help: { answerTimeoutSeconds: 0.3 },
+    routing: { offerTimeoutSeconds: 5, requeueSeconds: 5 },
+    events: { pollTimeoutSeconds: 0.2, heartbeatTimeoutSeconds: 30, queueLimit: 100 },
+    drachtio: { host: '127.0.0.1', port: 9022, secret: 'x' },
+    freeswitch: { host: '127.0.0.1', port: 8021, secret: 'x', listenAddress: '127.0.0.1', listenPort: 8085, advertisedAddress: null },
+    gateway: { uriTemplate: 'sip:{number}@127.0.0.1:5090' },
+    log: { level: 'silent' },
+    ...overrides,
+  });
+}
+
+export interface Response {
+  readonly status: number;
+  readonly body: { message: string; retcode: string; result?: unknown; event?: { eventType: string; workNo: string; eventGenTime: number; content: unknown } | null };
+  readonly headers: Headers;
+}
+
+export interface Service {
+  readonly url: string;
+  readonly app: FastifyInstance;
+  readonly sim: SimBackend;
+  readonly orchestrator: Orchestrator;
+  http(method: string, path: string, options?: { body?: unknown; raw?: string; guid?: string; contentType?: string }): Promise<Response>;
+  signIn(workNo: string, password?: string): Promise<string>;
+  /** Polls until an event of the type arrives for the agent (other events are kept in `seen`). */
+  waitForEvent(workNo: string, guid: string, eventType: string): Promise<{ eventType: string; content: unknown }>;
+  hears(number: string): Promise<string[]>;
+  phoneState(number: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startService(config: AppConfig = testConfig()): Promise<Service> {
+  const logger = pino({ level: 'silent' });
+  const sim = new SimBackend();
+  const directory = new AgentDirectory(config.agents.map((a) => ({ workNo: a.workNo, phone: a.phone, skills: a.skills })));
+  const orchestrator = new Orchestrator({ backend: sim, directory, routes: routesOf(config), core: coreConfigOf(config), logger });
+  await orchestrator.start();
+  const app = await buildApp({ config, callControl: orchestrator, directory, logger, sim, backendName: 'sim' });
+  const address = await app.listen({ port: 0, host: '127.0.0.1' });
+
+  const http: Service['http'] = async (method, path, options = {}) => {
+    const headers: Record<string, string> = {};
+    if (options.guid) headers.Guid = options.guid;
+    let body: string | undefined;
+    if (options.raw !== undefined) body = options.raw;
+    else if (options.body !== undefined) body = JSON.stringify(options.body);
+    if (body !== undefined) headers['Content-Type'] = options.contentType ?? 'application/json;charset=UTF-8';
+    const response = await fetch(`${address}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
+    const text = await response.text();
+    return { status: response.status, body: JSON.parse(text) as Response['body'], headers: response.headers };
+  };
+
+  const service: Service = {
+    url: address,
+    app,
+    sim,
+    orchestrator,
+    http,
+    async signIn(workNo, password = `pw${workNo}`) {
+      const response = await http('PUT', `${BASE}/onlineagent/${workNo}`, { body: { password, phonenum: config.agents.find((a) => a.workNo === workNo)?.phone } });
+      const guid = response.headers.get('set-guid');
+      if (response.body.retcode !== '0' || !guid) throw new Error(`sign-in of ${workNo} failed: ${JSON.stringify(response.body)}`);
+      return guid;
+    },
+    async waitForEvent(workNo, guid, eventType) {
+      for (let i = 0; i < 50; i++) {
+        const response = await http('GET', `${BASE}/agentevent/${workNo}`, { guid });
+        const event = response.body.event;
+        if (event && event.eventType === eventType) return event;
+      }
+      throw new Error(`no ${eventType} for ${workNo}`);
+    },
+    async hears(number) {
+      await settle(orchestrator);
+      return ((await http('GET', `/sim/phones/${number}`)).body.result as { hears: string[] }).hears;
+    },
+    async phoneState(number) {
+      await settle(orchestrator);
+      return ((await http('GET', `/sim/phones/${number}`)).body.result as { state: string }).state;
+    },
+    async stop() {
+      await app.close();
+      await orchestrator.stop();
+    },
+  };
+  return service;
+}
+
+async function settle(orchestrator: Orchestrator): Promise<void> {
+  for (let i = 0; i < 10; i++) {
+    await new Promise((resolve) => setImmediate(resolve));
+    await orchestrator.settle();
+  }
+}
