@@ -1,0 +1,107 @@
+/** Configuration: defaults, CONFIG_FILE merged over them, environment over both, and one clear line per bad field. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { hashPassword, verifyPassword } from '../../src/api/passwords.js';
+import { ConfigError, coreConfigOf, deepMerge, loadConfig, routesOf } from '../../src/config/config.js';
+
+function file(content: unknown): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'cfg-')), 'config.json');
+  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
+  return path;
+}
+
+function problems(env: NodeJS.ProcessEnv): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return [...error.problems];
+    throw error;
+  }
+  return [];
+}
+
+describe('configuration', () => {
+  it('the shipped defaults are valid and run on the simulator', () => {
+    const config = loadConfig({});
+    expect(config.telephony.backend).toBe('sim');
+    expect(config.http.port).toBe(8043);
+    expect(routesOf(config)).toEqual([
+      { did: '4000', route: { kind: 'agent', workNo: '101' } },
+      { did: '4001', route: { kind: 'skill', skill: 'support' } },
+    ]);
+    expect(coreConfigOf(config)).toEqual({ helpAnswerTimeoutSeconds: 20, offerAnswerTimeoutSeconds: 20, requeueSeconds: 10 });
+  });
+
+  it('CONFIG_FILE is merged over the defaults, and the environment over both', () => {
+    const path = file({ http: { port: 9000 }, help: { answerTimeoutSeconds: 7 } });
+    const config = loadConfig({ CONFIG_FILE: path, HTTP_PORT: '9100', TELEPHONY_BACKEND: 'drachtio', FREESWITCH_ADVERTISED_ADDRESS: '10.0.0.9' });
+    expect(config.http).toMatchObject({ port: 9100, host: '127.0.0.1' });
+    expect(config.help.answerTimeoutSeconds).toBe(7);
+    expect(config.telephony.backend).toBe('drachtio');
+    expect(config.freeswitch.advertisedAddress).toBe('10.0.0.9');
+  });
+
+  it('names every bad field', () => {
+    const path = file({
+      agents: [
+        { workNo: '12', password: 'x', phone: '2001' },
+        { workNo: '102', phone: 'abc', password: 'x', passwordHash: 'scrypt$a$b' },
+        { workNo: '103', phone: '2003', skills: ['s'], color: 'blue' },
+      ],
+      routes: [{ did: '4000', agent: '999' }],
+    });
+    const found = problems({ CONFIG_FILE: path, HTTP_PORT: 'eighty', TELEPHONY_BACKEND: 'asterisk' });
+    expect(found).toEqual(
+      expect.arrayContaining([
+        'HTTP_PORT: must be a whole number, got "eighty"',
+        'telephony.backend: must be equal to one of the allowed values',
+        'agents[0].workNo: must match pattern "^[1-9][0-9]{2,5}$"',
+        'agents[1].phone: must match pattern "^[0-9]+$"',
+        'agents[1]: needs exactly one of password or passwordHash',
+        'agents[2]: must NOT have additional properties (color)',
+      ]),
+    );
+  });
+
+  it('checks what a schema cannot: duplicates and routes to nobody', () => {
+    const path = file({
+      agents: [
+        { workNo: '101', password: 'x', phone: '2001', skills: ['a'] },
+        { workNo: '101', password: 'y', phone: '2002' },
+      ],
+      routes: [
+        { did: '4000', agent: '999' },
+        { did: '4000', skill: 'b' },
+      ],
+    });
+    expect(problems({ CONFIG_FILE: path })).toEqual([
+      'agents[1].workNo: 101 is used twice',
+      'routes[0].agent: no agent 999',
+      'routes[1].did: 4000 is used twice',
+      'routes[1].skill: no agent has skill b',
+    ]);
+  });
+
+  it('reports unreadable and malformed files', () => {
+    expect(problems({ CONFIG_FILE: '/nonexistent/config.json' })[0]).toMatch(/cannot be read/);
+    expect(problems({ CONFIG_FILE: file('{ nope') })[0]).toMatch(/not valid JSON/);
+  });
+
+  it('merges objects key by key and replaces arrays', () => {
+    expect(deepMerge({ a: { b: 1, c: [1, 2] } }, { a: { c: [3] }, d: 4 })).toEqual({ a: { b: 1, c: [3] }, d: 4 });
+  });
+});
+
+describe('passwords', () => {
+  it('verifies scrypt hashes and plain passwords, and nothing else', () => {
+    const hash = hashPassword('s3cret');
+    expect(hash).toMatch(/^scrypt\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/);
+    expect(verifyPassword('s3cret', { passwordHash: hash })).toBe(true);
+    expect(verifyPassword('s3cres', { passwordHash: hash })).toBe(false);
+    expect(verifyPassword('plain', { password: 'plain' })).toBe(true);
+    expect(verifyPassword('plain!', { password: 'plain' })).toBe(false);
+    expect(verifyPassword('x', {})).toBe(false);
+  });
+});
