@@ -1,6 +1,6 @@
 /**
  * Our retcodes, in the vendor's "xxx-yyy" form ("0" is success). 000: request and session, 100: agent state,
- * 200: call control, 300: the simulator. Each has one message; the README's table is generated from this list.
+ * 200: call control, 300: the simulator. Each has one message; a test keeps the README's table in step with this list.
  */
 import type { ErrorCode } from '../core/types.js';
 
@@ -23,7 +23,7 @@ export const Retcodes = {
   badContentType: r('000-008', 415, 'the request body must be application/json'),
   signInFailed: r('100-001', 200, 'unknown agent or wrong password'),
   alreadySignedIn: r('100-002', 200, 'the agent is already signed in'),
-  notSignedIn: r('100-006', 200, 'the agent is not signed in'),
+  notSignedIn: r('100-006', 401, 'the agent is not signed in'),
   hasCalls: r('100-007', 200, 'the agent is on a call: use forcelogout to release it'),
   notSupported: r('200-020', 200, 'not supported with this telephony backend: the phone must answer itself'),
   notRinging: r('200-021', 200, 'the agent has no ringing call'),

@@ -13,7 +13,7 @@ export function requireSession(context: AppContext) {
     const token = typeof header === 'string' ? header : query;
     const owner = context.sessions.agentOf(token);
     if (owner === undefined) {
-      return reply.send(context.sessions.isSignedIn(agentid) ? failure(reply, Retcodes.noSession) : failure(reply, { ...Retcodes.notSignedIn, httpStatus: 401 }));
+      return reply.send(context.sessions.isSignedIn(agentid) ? failure(reply, Retcodes.noSession) : failure(reply, Retcodes.notSignedIn));
     }
     if (owner !== agentid) return reply.send(failure(reply, Retcodes.notYourAgent));
     return undefined;
