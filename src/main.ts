@@ -25,7 +25,7 @@ async function main(): Promise<void> {
     // Secrets never reach the log, whatever object they ride in on.
     redact: ['password', 'passwordHash', 'secret', '*.password', '*.passwordHash', '*.secret', 'headers.guid', 'guid'],
   });
-  const backend = await createBackend(config, logger);
+  const backend = createBackend(config, logger);
   if (backend.name === 'sim') {
     logger.warn('*** SIMULATED TELEPHONY: no real phones are connected. Play them through /sim (see README). Set TELEPHONY_BACKEND=drachtio for real servers. ***');
   }

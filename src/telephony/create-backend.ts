@@ -1,12 +1,26 @@
 /** Picks the telephony backend named in the configuration. */
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config/config.js';
+import { createDrachtioBackend, type DrachtioBackend } from './drachtio/index.js';
 import { SimBackend } from './sim/sim-backend.js';
 
-export type Backend = SimBackend | import('../ports/telephony.js').TelephonyBackend;
+/** Agents are reached at their configured contact; any other number through the gateway. */
+export function contactResolver(config: AppConfig): (number: string, workNo?: string) => string | undefined {
+  const byPhone = new Map<string, string>();
+  for (const agent of config.agents) if (agent.contact) byPhone.set(agent.phone, agent.contact);
+  return (number, workNo) => {
+    const agent = workNo !== undefined ? config.agents.find((a) => a.workNo === workNo) : undefined;
+    if (agent?.contact && agent.phone === number) return agent.contact;
+    return byPhone.get(number) ?? (workNo === undefined ? config.gateway.uriTemplate.replace('{number}', number) : undefined);
+  };
+}
 
-export async function createBackend(config: AppConfig, logger: Logger): Promise<SimBackend | (import('../ports/telephony.js').TelephonyBackend & { name: 'drachtio' })> {
+export function createBackend(config: AppConfig, logger: Logger): SimBackend | DrachtioBackend {
   if (config.telephony.backend === 'sim') return new SimBackend();
-  logger.error('the drachtio backend is not part of this build yet');
-  throw new Error('TELEPHONY_BACKEND=drachtio is not available in this build');
+  return createDrachtioBackend({
+    drachtio: config.drachtio,
+    freeswitch: config.freeswitch,
+    contactFor: contactResolver(config),
+    logger,
+  });
 }

@@ -5,7 +5,8 @@
  * parked and hears nothing, like FreeSWITCH's park_after_bridge), room members survive each other, and any media
  * operation on a leg that has gone fails.
  */
-import type { FailureReason, LegId } from '../../core/types.js';
+import type { LegId } from '../../core/types.js';
+import { failureReasonForStatus } from '../sip-status.js';
 import { LegMediaError, type DialRequest, type MediaPort, type SignallingEvents, type SignallingPort, type TelephonyBackend } from '../../ports/telephony.js';
 
 export type SimPhoneState = 'idle' | 'ringing' | 'talking';
@@ -31,6 +32,8 @@ export interface SimPhoneView {
   readonly hears: string[];
 }
 
+export { failureReasonForStatus };
+
 export type PlaceCallResult = { readonly ok: true; readonly id: LegId } | { readonly ok: false; readonly status: number; readonly reason: string };
 
 export class SimError extends Error {
@@ -40,15 +43,6 @@ export class SimError extends Error {
   ) {
     super(message);
   }
-}
-
-/** SIP final status of a rejection -> the core's failure reason. */
-export function failureReasonForStatus(status: number): FailureReason {
-  if (status === 486 || status === 600) return 'busy';
-  if (status === 408) return 'no-answer';
-  if (status === 404 || status === 480 || status === 410 || status === 604) return 'unreachable';
-  if (status >= 500 && status < 600) return 'error';
-  return 'rejected';
 }
 
 export class SimBackend implements TelephonyBackend {

@@ -1,0 +1,46 @@
+/** Just what we use of drachtio-fsmrf 4.1.x (it ships no typings), as read in its lib/ sources. */
+declare module 'drachtio-fsmrf' {
+  import type { EventEmitter } from 'node:events';
+
+  namespace Mrf {
+    interface EslEvent {
+      getBody(): string;
+      getHeader(name: string): string | undefined;
+    }
+    interface Endpoint extends EventEmitter {
+      readonly uuid: string;
+      readonly local: { sdp: string };
+      readonly remote: { sdp: string };
+      /** Resolves with the raw ESL response event (body "+OK ..." or "-ERR ..."). */
+      api(command: string, args?: string | string[]): Promise<EslEvent>;
+      /** Waits for CHANNEL_EXECUTE_COMPLETE: never use it for apps that loop. */
+      execute(app: string, arg?: string): Promise<EslEvent>;
+      executeAsync(app: string, arg?: string): string;
+      bridge(other: Endpoint | string): Promise<void>;
+      /** re-INVITEs FreeSWITCH with new remote SDP, then refreshes `local`/`remote`. */
+      modify(sdp: string): Promise<unknown>;
+      destroy(): Promise<void>;
+    }
+    interface MediaServer extends EventEmitter {
+      readonly address: string;
+      createEndpoint(opts?: { remoteSdp?: string; codecs?: string | string[]; headers?: Record<string, string> }): Promise<Endpoint>;
+      api(command: string): Promise<string>;
+      disconnect(): void;
+      connected(): boolean;
+    }
+    interface ConnectOptions {
+      address: string;
+      port?: number;
+      secret?: string;
+      listenAddress?: string;
+      listenPort?: number;
+      advertisedAddress?: string;
+      profile?: string;
+    }
+  }
+  class Mrf extends EventEmitter {
+    constructor(srf: unknown, opts?: Record<string, unknown>);
+    connect(opts: Mrf.ConnectOptions): Promise<Mrf.MediaServer>;
+  }
+  export = Mrf;
+}
