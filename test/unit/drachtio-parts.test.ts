@@ -1,0 +1,83 @@
+/** The pure parts of the real backend: re-INVITE classification, SDP answers, contacts, deadlines, SIP statuses. */
+import { describe, expect, it } from 'vitest';
+import { validateConfig } from '../../src/config/config.js';
+import { contactResolver } from '../../src/telephony/create-backend.js';
+import { answerDirection, classifyReInvite, isSecureOffer } from '../../src/telephony/drachtio/sdp.js';
+import { OperationTimeout, withTimeout } from '../../src/telephony/drachtio/timeouts.js';
+import { failureReasonForStatus } from '../../src/telephony/sip-status.js';
+import { testConfig } from '../component/api-harness.js';
+
+function sdp(options: { ip?: string; port?: number; direction?: string; codecs?: string; version?: number } = {}): string {
+  const { ip = '192.0.2.5', port = 4000, direction = 'sendrecv', codecs = '0 8 101', version = 1 } = options;
+  const rtpmaps: Record<string, string> = { '0': 'PCMU/8000', '8': 'PCMA/8000', '9': 'G722/8000', '101': 'telephone-event/8000' };
+  return [
+    'v=0',
+    `o=phone 1000 ${version} IN IP4 ${ip}`,
+    's=-',
+    `c=IN IP4 ${ip}`,
+    't=0 0',
+    `m=audio ${port} RTP/AVP ${codecs}`,
+    ...codecs.split(' ').map((pt) => `a=rtpmap:${pt} ${rtpmaps[pt]}`),
+    `a=${direction}`,
+    '',
+  ].join('\r\n');
+}
+
+describe('phone re-INVITEs', () => {
+  it('tells a session refresh, a hold, a resume and a real media change apart', () => {
+    expect(classifyReInvite(sdp(), sdp({ version: 2 }))).toBe('refresh');
+    expect(classifyReInvite(sdp(), sdp({ direction: 'sendonly' }))).toBe('hold');
+    expect(classifyReInvite(sdp(), sdp({ direction: 'inactive' }))).toBe('hold');
+    expect(classifyReInvite(sdp(), sdp({ ip: '0.0.0.0' }))).toBe('hold');
+    expect(classifyReInvite(sdp({ direction: 'sendonly' }), sdp())).toBe('resume');
+    expect(classifyReInvite(sdp(), sdp({ port: 4002 }))).toBe('media-change');
+    expect(classifyReInvite(sdp(), sdp({ ip: '192.0.2.6' }))).toBe('media-change');
+    expect(classifyReInvite(sdp(), sdp({ codecs: '9 101' }))).toBe('media-change');
+  });
+
+  it('answers a hold with recvonly (inactive with inactive) and a new SDP version', () => {
+    const ours = sdp({ ip: '127.0.0.1', port: 20000, version: 7 });
+    const held = answerDirection(ours, sdp({ direction: 'sendonly' }));
+    expect(held).toMatch(/a=recvonly/);
+    expect(held).not.toMatch(/a=sendrecv/);
+    expect(held).toMatch(/o=phone 1000 8 IN IP4 127.0.0.1/);
+    expect(answerDirection(ours, sdp({ direction: 'inactive' }))).toMatch(/a=inactive/);
+    expect(answerDirection(ours, sdp({ direction: 'recvonly' }))).toMatch(/a=sendonly/);
+    expect(answerDirection(ours, sdp())).toMatch(/a=sendrecv/);
+  });
+
+  it('recognises offers that need SRTP', () => {
+    expect(isSecureOffer(sdp())).toBe(false);
+    expect(isSecureOffer(sdp().replace('RTP/AVP', 'RTP/SAVP'))).toBe(true);
+    expect(isSecureOffer(sdp().replace('RTP/AVP', 'UDP/TLS/RTP/SAVPF'))).toBe(true);
+  });
+});
+
+describe('contacts', () => {
+  it('reaches agents at their contact and everyone else through the gateway', () => {
+    const config = validateConfig({
+      ...testConfig(),
+      agents: [{ workNo: '101', password: 'x', phone: '2001', skills: [], contact: 'sip:2001@127.0.0.1:5071' }],
+      routes: [],
+    });
+    const contactFor = contactResolver(config);
+    expect(contactFor('2001', '101')).toBe('sip:2001@127.0.0.1:5071');
+    expect(contactFor('2001')).toBe('sip:2001@127.0.0.1:5071');
+    expect(contactFor('5550100')).toBe('sip:5550100@127.0.0.1:5090');
+    // An agent's phone with no contact is unreachable rather than sent to the gateway.
+    expect(contactFor('2009', '101')).toBeUndefined();
+  });
+});
+
+describe('deadlines and statuses', () => {
+  it('rejects an operation that does not complete in time, and passes one that does', async () => {
+    await expect(withTimeout(new Promise(() => undefined), 20, 'uuid_bridge')).rejects.toBeInstanceOf(OperationTimeout);
+    await expect(withTimeout(Promise.resolve(5), 20, 'x')).resolves.toBe(5);
+  });
+
+  it('maps final SIP statuses to failure reasons', () => {
+    expect([486, 600, 408, 487, 404, 480, 410, 604, 500, 503, 603, 403].map(failureReasonForStatus)).toEqual([
+      'busy', 'busy', 'no-answer', 'no-answer', 'unreachable', 'unreachable', 'unreachable', 'unreachable', 'error', 'error', 'rejected', 'rejected',
+    ]);
+  });
+});
