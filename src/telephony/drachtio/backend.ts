@@ -104,6 +104,7 @@ export class DrachtioBackend implements TelephonyBackend {
   private readonly timeoutMs: number;
   private readonly log: Logger;
   private stopping = false;
+  private drachtioUp = false;
 
   constructor(private readonly options: DrachtioBackendOptions) {
     this.srf = new Srf() as unknown as SrfLike;
@@ -150,10 +151,14 @@ export class DrachtioBackend implements TelephonyBackend {
   async start(events: SignallingEvents): Promise<void> {
     this.events = events;
     this.srf.on('connect', (err, hostport) => {
+      this.drachtioUp = !err;
       if (err) this.log.error({ err: err.message }, 'drachtio-server refused us');
       else this.log.info({ hostport }, 'connected to drachtio-server');
     });
-    this.srf.on('reconnecting', () => this.log.warn('drachtio-server connection lost: reconnecting'));
+    this.srf.on('reconnecting', () => {
+      this.drachtioUp = false;
+      this.log.warn('drachtio-server connection lost: reconnecting');
+    });
     this.srf.on('error', (err) => this.log.warn({ err: String(err) }, 'drachtio-server connection error'));
     this.srf.invite((req, res) => void this.incoming(req, res));
     // drachtio-srf reconnects by itself, with backoff.
@@ -166,6 +171,16 @@ export class DrachtioBackend implements TelephonyBackend {
     await Promise.all([...this.legs.keys()].map((id) => this.hangup(id).catch(() => undefined)));
     this.mediaServer?.disconnect();
     this.srf.disconnect();
+  }
+
+  /** The FreeSWITCH channel (uuid) anchoring a leg, for diagnostics and the integration suite. */
+  channelOf(legId: LegId): string | undefined {
+    return this.legs.get(legId)?.endpoint?.uuid;
+  }
+
+  /** Whether both servers are connected (for /health). */
+  get connected(): { drachtio: boolean; freeswitch: boolean } {
+    return { drachtio: this.drachtioUp, freeswitch: this.mediaServer !== null };
   }
 
   /* ------------------------------------------------------------------------------------------ media server */

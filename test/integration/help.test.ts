@@ -1,0 +1,198 @@
+/**
+ * The seed's rules against a real drachtio-server and FreeSWITCH, with SIPp phones on 127.0.0.1. What each phone
+ * is connected to is read from FreeSWITCH itself (bridge partner, room, running application).
+ * Skipped, with the reason printed, when the servers are not configured (see docs/telephony.md).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Reply } from '../../src/core/types.js';
+import { startSipp, uacScenario, uasScenario, type Answer, type Ending, type SippPhone } from './support/sipp.js';
+import { AGENTS, channelState, integrationEnv, startStack, type Stack } from './support/stack.js';
+
+const env = integrationEnv();
+const B = '5550100';
+const [A, C] = [AGENTS[0]!, AGENTS[1]!];
+
+if (typeof env === 'string') {
+  console.log(`integration suite skipped: ${env}`);
+}
+
+describe.skipIf(typeof env === 'string')('internal help on real servers', () => {
+  let stack: Stack;
+  const phones: SippPhone[] = [];
+
+  beforeAll(async () => {
+    stack = await startStack(env as Exclude<typeof env, string>);
+  }, 30_000);
+  afterAll(async () => {
+    for (const p of phones) p.stop();
+    await stack?.stop();
+  });
+
+  function agentPhone(agent: (typeof AGENTS)[number], answer: Answer): SippPhone {
+    const phone = startSipp({ scenario: uasScenario(answer), port: agent.sipPort, rtpPort: agent.rtpPort });
+    phones.push(phone);
+    return phone;
+  }
+
+  function customerCalls(did: string, end: Ending): SippPhone {
+    const sipPort = (env as Exclude<typeof env, string>).sipPort;
+    const phone = startSipp({ scenario: uacScenario(end), port: 5090, rtpPort: 16100, call: { target: `127.0.0.1:${sipPort}`, service: did, from: B } });
+    phones.push(phone);
+    return phone;
+  }
+
+  function ok(reply: Reply): string {
+    if (!reply.ok) throw new Error(`${reply.code}: ${reply.message}`);
+    return reply.result ?? '';
+  }
+
+  const since = (): number => stack.events.length;
+  const waitEvent = (from: number, workNo: string, type: string) =>
+    stack.waitFor((e) => stack.events.indexOf(e) >= from && e.workNo === workNo && e.eventType === type, `${type} for ${workNo}`);
+
+  /** Waits until FreeSWITCH says the two phones' channels are bridged to each other. */
+  async function expectBridged(x: string, y: string): Promise<void> {
+    const deadline = Date.now() + 5000;
+    let last = '';
+    while (Date.now() < deadline) {
+      const cx = stack.channelOfPhone(x);
+      const cy = stack.channelOfPhone(y);
+      if (cx && cy) {
+        const [sx, sy] = [await channelState(stack, cx), await channelState(stack, cy)];
+        if (sx.bridgedTo === cy && sy.bridgedTo === cx) return;
+        last = JSON.stringify({ [x]: sx, [y]: sy });
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`${x} and ${y} are not bridged on FreeSWITCH: ${last}`);
+  }
+
+  async function expectInRoom(numbers: string[]): Promise<void> {
+    const rooms = await Promise.all(numbers.map(async (n) => (await channelState(stack, stack.channelOfPhone(n) as string)).room));
+    expect(rooms[0]).toBeTruthy();
+    expect(new Set(rooms).size).toBe(1);
+  }
+
+  async function expectPlaying(number: string): Promise<void> {
+    const state = await channelState(stack, stack.channelOfPhone(number) as string);
+    expect(state.app).toBe('endless_playback');
+    expect(state.bridgedTo === null || state.bridgedTo === '').toBe(true);
+  }
+
+  async function talking(): Promise<{ a: SippPhone; b: SippPhone }> {
+    const from = since();
+    const a = agentPhone(A, { kind: 'answer', afterMs: 300, then: { kind: 'stay' } });
+    const b = customerCalls('4000', { kind: 'stay' });
+    await waitEvent(from, A.workNo, 'AgentEvent_Talking');
+    await expectBridged(A.phone, B);
+    return { a, b };
+  }
+
+  async function everyoneDone(list: SippPhone[]): Promise<void> {
+    const codes = await Promise.all(list.map((p) => Promise.race([p.done, new Promise<number>((r) => setTimeout(() => r(-99), 20_000))])));
+    expect(codes, list.map((p) => p.output().slice(-400)).join('\n---\n')).toEqual(list.map(() => 0));
+  }
+
+  it('two-party help: B hears music while A and C talk; C leaves: A and B talk again', async () => {
+    const { a, b } = await talking();
+    const c = agentPhone(C, { kind: 'answer', afterMs: 500, then: { kind: 'bye', afterMs: 2500 } });
+    const from = since();
+    const helpCallId = ok(await stack.orchestrator.request({ kind: 'innerhelp', workNo: A.workNo, mode: 1, helper: { kind: 'agent', workNo: C.workNo }, callappdata: '' }));
+    await waitEvent(from, C.workNo, 'AgentEvent_Talking');
+    await expectBridged(A.phone, C.phone);
+    await expectPlaying(B);
+    await waitEvent(from, A.workNo, 'AgentEvent_Customer_Release');
+    await expectBridged(A.phone, B);
+    expect(helpCallId).toBeTruthy();
+    ok(await stack.orchestrator.request({ kind: 'release', workNo: A.workNo }));
+    await everyoneDone([a, b, c]);
+  });
+
+  it('two-party help: A leaves first, B is transferred to C', async () => {
+    const from = since();
+    const a = agentPhone(A, { kind: 'answer', afterMs: 300, then: { kind: 'bye', afterMs: 4000 } });
+    const b = customerCalls('4000', { kind: 'stay' });
+    await waitEvent(from, A.workNo, 'AgentEvent_Talking');
+    const c = agentPhone(C, { kind: 'answer', afterMs: 300, then: { kind: 'stay' } });
+    ok(await stack.orchestrator.request({ kind: 'innerhelp', workNo: A.workNo, mode: 1, helper: { kind: 'agent', workNo: C.workNo }, callappdata: '' }));
+    await waitEvent(from, C.workNo, 'AgentEvent_Talking');
+    await stack.waitFor((e) => e.workNo === C.workNo && e.eventType === 'AgentEvent_Customer_Release' && stack.events.indexOf(e) >= from, 'A left');
+    await expectBridged(B, C.phone);
+    ok(await stack.orchestrator.request({ kind: 'release', workNo: C.workNo }));
+    await everyoneDone([a, b, c]);
+  });
+
+  it('two-party help: A drops the A–C call by its id and gets B back', async () => {
+    const { a, b } = await talking();
+    const c = agentPhone(C, { kind: 'answer', afterMs: 300, then: { kind: 'stay' } });
+    const from = since();
+    const helpCallId = ok(await stack.orchestrator.request({ kind: 'innerhelp', workNo: A.workNo, mode: 1, helper: { kind: 'agent', workNo: C.workNo }, callappdata: '' }));
+    await waitEvent(from, C.workNo, 'AgentEvent_Talking');
+    ok(await stack.orchestrator.request({ kind: 'dropcall', workNo: A.workNo, callid: helpCallId }));
+    await expectBridged(A.phone, B);
+    ok(await stack.orchestrator.request({ kind: 'release', workNo: A.workNo }));
+    await everyoneDone([a, b, c]);
+  });
+
+  it('two-party help: C busy (486): A gets AgentEvent_Consult_Fail and talks with B again', async () => {
+    const { a, b } = await talking();
+    const c = agentPhone(C, { kind: 'reject', afterMs: 300, status: 486 });
+    const from = since();
+    ok(await stack.orchestrator.request({ kind: 'innerhelp', workNo: A.workNo, mode: 1, helper: { kind: 'agent', workNo: C.workNo }, callappdata: '' }));
+    await waitEvent(from, A.workNo, 'AgentEvent_Consult_Fail');
+    await expectBridged(A.phone, B);
+    ok(await stack.orchestrator.request({ kind: 'release', workNo: A.workNo }));
+    await everyoneDone([a, b, c]);
+  });
+
+  it('two-party help: C does not answer in time: the INVITE is cancelled and B is back with A', async () => {
+    const { a, b } = await talking();
+    const c = agentPhone(C, { kind: 'ring-until-cancel' });
+    const from = since();
+    ok(await stack.orchestrator.request({ kind: 'innerhelp', workNo: A.workNo, mode: 1, helper: { kind: 'agent', workNo: C.workNo }, callappdata: '' }));
+    await stack.waitFor((e) => stack.events.indexOf(e) >= from && e.eventType === 'AgentEvent_Consult_Fail', 'consult fail', 15_000);
+    await expectBridged(A.phone, B);
+    ok(await stack.orchestrator.request({ kind: 'release', workNo: A.workNo }));
+    await everyoneDone([a, b, c]);
+  });
+
+  it('three-party help: A, B and C in one room; C leaves: A and B talk', async () => {
+    const { a, b } = await talking();
+    const c = agentPhone(C, { kind: 'answer', afterMs: 300, then: { kind: 'bye', afterMs: 3000 } });
+    const from = since();
+    ok(await stack.orchestrator.request({ kind: 'innerhelp', workNo: A.workNo, mode: 2, helper: { kind: 'agent', workNo: C.workNo }, callappdata: '' }));
+    await waitEvent(from, A.workNo, 'AgentEvent_Conference');
+    await new Promise((r) => setTimeout(r, 300));
+    await expectInRoom([A.phone, B, C.phone]);
+    await waitEvent(from, A.workNo, 'AgentEvent_Customer_Release');
+    await expectBridged(A.phone, B);
+    ok(await stack.orchestrator.request({ kind: 'release', workNo: A.workNo }));
+    await everyoneDone([a, b, c]);
+  });
+
+  it('three-party help: A releases C by number and keeps B', async () => {
+    const { a, b } = await talking();
+    const c = agentPhone(C, { kind: 'answer', afterMs: 300, then: { kind: 'stay' } });
+    const from = since();
+    ok(await stack.orchestrator.request({ kind: 'innerhelp', workNo: A.workNo, mode: 2, helper: { kind: 'agent', workNo: C.workNo }, callappdata: '' }));
+    await waitEvent(from, A.workNo, 'AgentEvent_Conference');
+    ok(await stack.orchestrator.request({ kind: 'disconnect', workNo: A.workNo, number: C.workNo }));
+    await expectBridged(A.phone, B);
+    ok(await stack.orchestrator.request({ kind: 'release', workNo: A.workNo }));
+    await everyoneDone([a, b, c]);
+  });
+
+  it('three-party help: B leaves: A and C stay as an internal call', async () => {
+    const from = since();
+    const a = agentPhone(A, { kind: 'answer', afterMs: 300, then: { kind: 'stay' } });
+    const b = customerCalls('4000', { kind: 'bye', afterMs: 5000 });
+    await waitEvent(from, A.workNo, 'AgentEvent_Talking');
+    const c = agentPhone(C, { kind: 'answer', afterMs: 300, then: { kind: 'stay' } });
+    ok(await stack.orchestrator.request({ kind: 'innerhelp', workNo: A.workNo, mode: 2, helper: { kind: 'agent', workNo: C.workNo }, callappdata: '' }));
+    await waitEvent(from, A.workNo, 'AgentEvent_Conference');
+    await stack.waitFor((e) => stack.events.indexOf(e) >= from && e.workNo === A.workNo && e.eventType === 'AgentEvent_Customer_Release', 'B left');
+    await expectBridged(A.phone, C.phone);
+    ok(await stack.orchestrator.request({ kind: 'release', workNo: A.workNo }));
+    await everyoneDone([a, b, c]);
+  });
+});

@@ -1,0 +1,213 @@
+/**
+ * SIPp phones for the integration suite. Each phone is one SIPp process playing one call, with a scenario made
+ * for the test (ring time, answer or reject, who hangs up when), RTP echoed back so media really flows.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export type Ending = { kind: 'stay' } | { kind: 'bye'; afterMs: number };
+export type Answer = { kind: 'answer'; afterMs: number; then: Ending } | { kind: 'reject'; afterMs: number; status: number } | { kind: 'ring-until-cancel' };
+
+const SDP = `v=0
+o=sipp 1 1 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=sendrecv`;
+
+function ending(end: Ending): string {
+  if (end.kind === 'stay') {
+    return `<recv request="BYE"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>`;
+  }
+  return `<pause milliseconds="${end.afterMs}"/>
+  <send retrans="500"><![CDATA[
+BYE [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+CSeq: [cseq] BYE
+Contact: <sip:[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="200" crlf="true"/>`;
+}
+
+export function uasScenario(answer: Answer): string {
+  const ringing = `<recv request="INVITE" crlf="true"/>
+  <send><![CDATA[
+SIP/2.0 180 Ringing
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+Content-Length: 0
+
+]]></send>`;
+  let body: string;
+  if (answer.kind === 'answer') {
+    body = `<pause milliseconds="${answer.afterMs}"/>
+  <send retrans="500"><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+${SDP}
+]]></send>
+  <recv request="ACK" rtd="true" crlf="true"/>
+  ${ending(answer.then)}`;
+  } else if (answer.kind === 'reject') {
+    body = `<pause milliseconds="${answer.afterMs}"/>
+  <send><![CDATA[
+SIP/2.0 ${answer.status} Rejected
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+  <recv request="ACK"/>`;
+  } else {
+    body = `<recv request="CANCEL"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+  <send><![CDATA[
+SIP/2.0 487 Request Terminated
+Via: [$via]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+CSeq: [$cseq] INVITE
+Content-Length: 0
+
+]]></send>
+  <recv request="ACK"/>`;
+    // Keep the INVITE's Via and CSeq for the 487 (the CANCEL's are in last_*).
+    return `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="uas">
+  <recv request="INVITE" crlf="true">
+    <action>
+      <ereg regexp="^Via: (.*)$" search_in="msg" check_it="true" assign_to="via_all,via"/>
+      <ereg regexp="CSeq: ([0-9]+) INVITE" search_in="msg" check_it="true" assign_to="cseq_all,cseq"/>
+    </action>
+  </recv>
+  <send><![CDATA[
+SIP/2.0 180 Ringing
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+  ${body}
+</scenario>`;
+  }
+  return `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="uas">
+  ${ringing}
+  ${body}
+</scenario>`;
+}
+
+export function uacScenario(end: Ending): string {
+  return `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="uac">
+  <send retrans="500"><![CDATA[
+INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:[field0]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:[field0]@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+${SDP}
+]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200" rtd="true"/>
+  <send><![CDATA[
+ACK [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:[field0]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+[last_To:]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Contact: <sip:[field0]@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  ${ending(end)}
+</scenario>`;
+}
+
+export interface SippPhone {
+  readonly port: number;
+  /** Resolves with SIPp's exit code (0: the scenario ran as written). */
+  readonly done: Promise<number>;
+  readonly output: () => string;
+  stop(): void;
+}
+
+let fileSeq = 0;
+
+/** Starts one SIPp phone on 127.0.0.1. `call` makes it a caller (to `target`, dialling `service`). */
+export function startSipp(options: { scenario: string; port: number; rtpPort: number; call?: { target: string; service: string; from: string }; timeoutSeconds?: number }): SippPhone {
+  const dir = mkdtempSync(join(tmpdir(), 'sipp-'));
+  const file = join(dir, `s${++fileSeq}.xml`);
+  writeFileSync(file, options.scenario);
+  const args = ['-sf', file, '-i', '127.0.0.1', '-p', String(options.port), '-mi', '127.0.0.1', '-mp', String(options.rtpPort), '-rtp_echo', '-m', '1', '-timeout', `${options.timeoutSeconds ?? 40}s`, '-timeout_error', '-nostdin'];
+  if (options.call) {
+    const inf = join(dir, 'from.csv');
+    writeFileSync(inf, `SEQUENTIAL\n${options.call.from};\n`);
+    args.push('-inf', inf, '-s', options.call.service, options.call.target);
+  }
+  let log = '';
+  const child: ChildProcess = spawn('sipp', args.filter((a) => a !== ''), { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+  const done = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
+  return { port: options.port, done, output: () => log, stop: () => child.kill('SIGKILL') };
+}

@@ -1,0 +1,136 @@
+/**
+ * The service on the real backend, for the integration suite: drachtio-server and FreeSWITCH must be running
+ * (INTEGRATION_* variables), agents' phones are SIPp processes on 127.0.0.1, and FreeSWITCH is asked directly
+ * (its event socket) who is bridged to whom and who is in which room.
+ */
+import { Connection } from 'modesl';
+import pino from 'pino';
+import { AgentDirectory } from '../../../src/orchestrator/agent-directory.js';
+import type { TimedAgentEvent } from '../../../src/orchestrator/call-control.js';
+import { Orchestrator } from '../../../src/orchestrator/orchestrator.js';
+import { DrachtioBackend } from '../../../src/telephony/drachtio/backend.js';
+
+export interface IntegrationEnv {
+  readonly drachtio: { host: string; port: number; secret: string };
+  readonly freeswitch: { host: string; port: number; secret: string; listenAddress: string; listenPort: number };
+  /** Where drachtio-server takes SIP from phones. */
+  readonly sipPort: number;
+}
+
+/** The environment, or why the suite cannot run. */
+export function integrationEnv(env: NodeJS.ProcessEnv = process.env): IntegrationEnv | string {
+  const drachtioHost = env.INTEGRATION_DRACHTIO_HOST;
+  const fsHost = env.INTEGRATION_FREESWITCH_HOST;
+  if (!drachtioHost || !fsHost) {
+    return 'INTEGRATION_DRACHTIO_HOST and INTEGRATION_FREESWITCH_HOST are not set (start drachtio-server and FreeSWITCH, e.g. with docker-compose, then set them; see docs/telephony.md)';
+  }
+  return {
+    drachtio: { host: drachtioHost, port: Number(env.INTEGRATION_DRACHTIO_PORT ?? 9022), secret: env.INTEGRATION_DRACHTIO_SECRET ?? 'cymru' },
+    freeswitch: {
+      host: fsHost,
+      port: Number(env.INTEGRATION_FREESWITCH_PORT ?? 8021),
+      secret: env.INTEGRATION_FREESWITCH_SECRET ?? 'ClueCon',
+      listenAddress: env.INTEGRATION_LISTEN_ADDRESS ?? '127.0.0.1',
+      listenPort: Number(env.INTEGRATION_LISTEN_PORT ?? 8085),
+    },
+    sipPort: Number(env.INTEGRATION_SIP_PORT ?? 5060),
+  };
+}
+
+export const AGENTS = [
+  { workNo: '101', phone: '2001', sipPort: 5071, rtpPort: 16000 },
+  { workNo: '102', phone: '2002', sipPort: 5072, rtpPort: 16010 },
+  { workNo: '103', phone: '2003', sipPort: 5073, rtpPort: 16020 },
+];
+
+export interface Stack {
+  readonly backend: DrachtioBackend;
+  readonly orchestrator: Orchestrator;
+  readonly directory: AgentDirectory;
+  readonly events: TimedAgentEvent[];
+  waitFor(predicate: (e: TimedAgentEvent) => boolean, what: string, ms?: number): Promise<TimedAgentEvent>;
+  /** The FreeSWITCH channel of the phone's current leg. */
+  channelOfPhone(number: string): string | undefined;
+  /** Runs an API command on FreeSWITCH's event socket. */
+  fsApi(command: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startStack(env: IntegrationEnv, helpAnswerTimeoutSeconds = 5): Promise<Stack> {
+  const logger = pino({ level: process.env.INTEGRATION_LOG_LEVEL ?? 'warn' });
+  const backend = new DrachtioBackend({
+    drachtio: env.drachtio,
+    freeswitch: env.freeswitch,
+    contactFor: (number) => {
+      const agent = AGENTS.find((a) => a.phone === number);
+      return agent ? `sip:${number}@127.0.0.1:${agent.sipPort}` : undefined;
+    },
+    logger,
+    operationTimeoutMs: 4000,
+  });
+  const directory = new AgentDirectory(AGENTS.map((a) => ({ workNo: a.workNo, phone: a.phone, skills: ['support'] })));
+  const orchestrator = new Orchestrator({
+    backend,
+    directory,
+    routes: [
+      { did: '4000', route: { kind: 'agent', workNo: '101' } },
+      { did: '4001', route: { kind: 'skill', skill: 'support' } },
+    ],
+    core: { helpAnswerTimeoutSeconds, offerAnswerTimeoutSeconds: 10, requeueSeconds: 10 },
+    logger,
+  });
+  await orchestrator.start();
+  for (const a of AGENTS) directory.signIn(a.workNo);
+  const events: TimedAgentEvent[] = [];
+  orchestrator.onAgentEvent((e) => events.push(e));
+
+  const started = Date.now();
+  while (!(backend.connected.drachtio && backend.connected.freeswitch)) {
+    if (Date.now() - started > 15_000) throw new Error(`servers not reachable: ${JSON.stringify(backend.connected)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  // A separate inbound event-socket connection for checks (modesl, not the service's own).
+  const esl = await new Promise<Connection>((resolve, reject) => {
+    const c = new Connection(env.freeswitch.host, env.freeswitch.port, env.freeswitch.secret, () => resolve(c));
+    c.on('error', reject);
+  });
+
+  const stack: Stack = {
+    backend,
+    orchestrator,
+    directory,
+    events,
+    async waitFor(predicate, what, ms = 15_000) {
+      const deadline = Date.now() + ms;
+      while (Date.now() < deadline) {
+        const found = events.find(predicate);
+        if (found) return found;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`timed out waiting for ${what}; events: ${JSON.stringify(events.map((e) => [e.workNo, e.eventType]))}`);
+    },
+    channelOfPhone(number) {
+      for (const state of orchestrator.callStates()) {
+        for (const leg of Object.values(state.legs)) if (leg.number === number && leg.status === 'up') return backend.channelOf(leg.id);
+      }
+      return undefined;
+    },
+    fsApi: (command) => new Promise((resolve) => esl.api(command, (res) => resolve(res.getBody()))),
+    async stop() {
+      await orchestrator.stop();
+      esl.disconnect();
+    },
+  };
+  return stack;
+}
+
+
+/** What FreeSWITCH says a channel is doing: bridged to which channel, in which room, playing what. */
+export async function channelState(stack: Stack, uuid: string): Promise<{ bridgedTo: string | null; room: string | null; app: string | null }> {
+  const get = async (name: string): Promise<string | null> => {
+    const value = (await stack.fsApi(`uuid_getvar ${uuid} ${name}`)).trim();
+    return value === '' || value === '_undef_' || value.startsWith('-ERR') ? null : value;
+  };
+  return { bridgedTo: await get('bridge_uuid'), room: await get('conference_name'), app: await get('current_application') };
+}
