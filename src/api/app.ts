@@ -28,6 +28,8 @@ export interface AppDeps {
   /** Present when the backend is the simulator: enables /sim and the answer interface. */
   readonly sim?: SimBackend;
   readonly backendName: 'sim' | 'drachtio';
+  /** Connectivity of the backend's servers, for /health (real backend only). */
+  readonly backendStatus?: () => Record<string, boolean>;
 }
 
 export interface AppContext extends AppDeps {

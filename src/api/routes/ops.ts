@@ -4,12 +4,19 @@ import type { AppContext } from '../app.js';
 
 export function opsRoutes(context: AppContext): FastifyPluginAsync {
   return async (app) => {
-    app.get('/health', { schema: { hide: true } }, async () => ({
-      status: 'ok',
-      backend: context.backendName,
-      activeCalls: context.callControl.activeCallCount(),
-      signedInAgents: context.sessions.signedInCount(),
-    }));
+    app.get('/health', { schema: { hide: true } }, async (_request, reply) => {
+      const servers = context.backendStatus?.();
+      const down = servers !== undefined && Object.values(servers).some((up) => !up);
+      // 503 while a server is unreachable, so a load balancer or orchestrator sees it.
+      if (down) void reply.code(503);
+      return {
+        status: down ? 'degraded' : 'ok',
+        backend: context.backendName,
+        ...(servers ? { servers } : {}),
+        activeCalls: context.callControl.activeCallCount(),
+        signedInAgents: context.sessions.signedInCount(),
+      };
+    });
     app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
       void reply.type(context.metrics.registry.contentType);
       return context.metrics.registry.metrics();
