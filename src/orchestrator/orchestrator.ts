@@ -253,12 +253,13 @@ export class Orchestrator implements CallControl {
         record.state = decision.state;
         if (decision.reply) reply = decision.reply;
         this.afterDecision(record);
+        for (const command of decision.commands) await this.execute(record, command);
+        // Told after the media server did it: "talking" or "conference" means the parties can hear each other.
         const now = Date.now();
         for (const e of decision.events) {
           record.log.info({ workNo: e.workNo, eventType: e.eventType }, 'agent event');
           for (const listener of this.listeners) listener({ ...e, eventGenTime: now });
         }
-        for (const command of decision.commands) await this.execute(record, command);
         if (record.state.phase.name === 'ended') this.forget(record);
       })
       .then(() => reply);

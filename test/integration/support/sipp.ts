@@ -20,7 +20,7 @@ a=rtpmap:0 PCMU/8000
 a=rtpmap:101 telephone-event/8000
 a=sendrecv`;
 
-function ending(end: Ending): string {
+function ending(end: Ending, role: 'uac' | 'uas'): string {
   if (end.kind === 'stay') {
     return `<recv request="BYE"/>
   <send><![CDATA[
@@ -34,13 +34,17 @@ Content-Length: 0
 
 ]]></send>`;
   }
+  // The side that hangs up is the From of its BYE: a called phone swaps the INVITE's From and To.
+  const fromTo =
+    role === 'uac'
+      ? 'From: <sip:[field0]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]\nTo: [$peer_to]'
+      : 'From: [$inv_to];tag=[pid]SIPpTag01[call_number]\nTo: [$inv_from]';
   return `<pause milliseconds="${end.afterMs}"/>
   <send retrans="500"><![CDATA[
 BYE [next_url] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
+${fromTo}
+Call-ID: [call_id]
 CSeq: [cseq] BYE
 Contact: <sip:[local_ip]:[local_port]>
 Max-Forwards: 70
@@ -50,8 +54,30 @@ Content-Length: 0
   <recv response="200" crlf="true"/>`;
 }
 
+/** Receives the INVITE, keeping the headers a later message needs (SIPp refuses variables it never uses). */
+function receiveInvite(keep: { dialog?: boolean; transaction?: boolean }): string {
+  const actions = [
+    ...(keep.dialog
+      ? ['<ereg regexp=".*" search_in="hdr" header="From:" check_it="true" assign_to="inv_from"/>', '<ereg regexp=".*" search_in="hdr" header="To:" check_it="true" assign_to="inv_to"/>']
+      : []),
+    ...(keep.transaction
+      ? ['<ereg regexp=".*" search_in="hdr" header="Via:" check_it="true" assign_to="via"/>', '<ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" check_it="true" assign_to="cseq"/>']
+      : []),
+  ];
+  if (actions.length === 0) return '<recv request="INVITE" crlf="true" rrs="true"/>';
+  return `<recv request="INVITE" crlf="true" rrs="true">
+    <action>
+      ${actions.join('\n      ')}
+    </action>
+  </recv>`;
+}
+
 export function uasScenario(answer: Answer): string {
-  const ringing = `<recv request="INVITE" crlf="true"/>
+  const invite = receiveInvite({
+    dialog: answer.kind === 'answer' && answer.then.kind === 'bye',
+    transaction: answer.kind === 'ring-until-cancel',
+  });
+  const ringing = `${invite}
   <send><![CDATA[
 SIP/2.0 180 Ringing
 [last_Via:]
@@ -80,7 +106,7 @@ Content-Length: [len]
 ${SDP}
 ]]></send>
   <recv request="ACK" rtd="true" crlf="true"/>
-  ${ending(answer.then)}`;
+  ${ending(answer.then, 'uas')}`;
   } else if (answer.kind === 'reject') {
     body = `<pause milliseconds="${answer.afterMs}"/>
   <send><![CDATA[
@@ -117,27 +143,7 @@ Content-Length: 0
 
 ]]></send>
   <recv request="ACK"/>`;
-    // Keep the INVITE's Via and CSeq for the 487 (the CANCEL's are in last_*).
-    return `<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="uas">
-  <recv request="INVITE" crlf="true">
-    <action>
-      <ereg regexp="^Via: (.*)$" search_in="msg" check_it="true" assign_to="via_all,via"/>
-      <ereg regexp="CSeq: ([0-9]+) INVITE" search_in="msg" check_it="true" assign_to="cseq_all,cseq"/>
-    </action>
-  </recv>
-  <send><![CDATA[
-SIP/2.0 180 Ringing
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
-  ${body}
-</scenario>`;
+    // The 487 carries the INVITE's Via and CSeq, kept by receiveInvite (the CANCEL's are in last_*).
   }
   return `<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="uas">
@@ -166,7 +172,15 @@ ${SDP}
   <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
   <recv response="183" optional="true"/>
-  <recv response="200" rtd="true"/>
+  ${
+    end.kind === 'bye'
+      ? `<recv response="200" rtd="true" rrs="true">
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="To:" check_it="true" assign_to="peer_to"/>
+    </action>
+  </recv>`
+      : '<recv response="200" rtd="true" rrs="true"/>'
+  }
   <send><![CDATA[
 ACK [next_url] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
@@ -179,7 +193,7 @@ Max-Forwards: 70
 Content-Length: 0
 
 ]]></send>
-  ${ending(end)}
+  ${ending(end, 'uac')}
 </scenario>`;
 }
 
@@ -199,6 +213,9 @@ export function startSipp(options: { scenario: string; port: number; rtpPort: nu
   const file = join(dir, `s${++fileSeq}.xml`);
   writeFileSync(file, options.scenario);
   const args = ['-sf', file, '-i', '127.0.0.1', '-p', String(options.port), '-mi', '127.0.0.1', '-mp', String(options.rtpPort), '-rtp_echo', '-m', '1', '-timeout', `${options.timeoutSeconds ?? 40}s`, '-timeout_error', '-nostdin'];
+  // Every SIP message of the phone, for reading after a failure.
+  const trace = join(dir, 'messages.log');
+  args.push('-trace_msg', '-message_file', trace);
   if (options.call) {
     const inf = join(dir, 'from.csv');
     writeFileSync(inf, `SEQUENTIAL\n${options.call.from};\n`);
@@ -209,5 +226,5 @@ export function startSipp(options: { scenario: string; port: number; rtpPort: nu
   child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
   const done = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
-  return { port: options.port, done, output: () => log, stop: () => child.kill('SIGKILL') };
+  return { port: options.port, done, output: () => `${log}\n(SIP messages: ${trace})`, stop: () => child.kill('SIGKILL') };
 }
