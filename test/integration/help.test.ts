@@ -5,6 +5,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Reply } from '../../src/core/types.js';
+import { heard } from './support/audio.js';
 import { startSipp, uacScenario, uasScenario, type Answer, type Ending, type SippPhone } from './support/sipp.js';
 import { AGENTS, channelState, integrationEnv, startStack, type Stack } from './support/stack.js';
 
@@ -35,15 +36,21 @@ describe.skipIf(typeof env === 'string')('internal help on real servers', () => 
     while (stack.orchestrator.activeCallCount() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   });
 
-  function agentPhone(agent: (typeof AGENTS)[number], answer: Answer): SippPhone {
-    const phone = startSipp({ scenario: uasScenario(answer), port: agent.sipPort, rtpPort: agent.rtpPort });
+  function agentPhone(agent: (typeof AGENTS)[number], answer: Answer, toneHz?: number): SippPhone {
+    const phone = startSipp({ scenario: uasScenario(answer, toneHz !== undefined), port: agent.sipPort, rtpPort: agent.rtpPort, ...(toneHz !== undefined ? { toneHz } : {}) });
     phones.push(phone);
     return phone;
   }
 
-  function customerCalls(did: string, end: Ending): SippPhone {
+  function customerCalls(did: string, end: Ending, toneHz?: number): SippPhone {
     const sipPort = (env as Exclude<typeof env, string>).sipPort;
-    const phone = startSipp({ scenario: uacScenario(end), port: 5090, rtpPort: 16100, call: { target: `127.0.0.1:${sipPort}`, service: did, from: B } });
+    const phone = startSipp({
+      scenario: uacScenario(end, toneHz !== undefined),
+      port: 5090,
+      rtpPort: 16100,
+      call: { target: `127.0.0.1:${sipPort}`, service: did, from: B },
+      ...(toneHz !== undefined ? { toneHz } : {}),
+    });
     phones.push(phone);
     return phone;
   }
@@ -204,5 +211,47 @@ describe.skipIf(typeof env === 'string')('internal help on real servers', () => 
     await expectBridged(A.phone, C.phone);
     ok(await stack.orchestrator.request({ kind: 'release', workNo: A.workNo }));
     await everyoneDone([a, b, c]);
+  });
+
+  describe('by ear: each phone sends its own tone, FreeSWITCH records what each phone is sent', () => {
+    const TONES = { A: 1000, B: 1500, C: 2100 };
+    const who = { [A.phone]: 'A', [B]: 'B', [C.phone]: 'C' };
+
+    /** What each phone hears now, recorded at the same time. */
+    async function ears(numbers: string[]): Promise<Record<string, string[]>> {
+      const recordings = await Promise.all(numbers.map((n) => stack.recordHeard(n, 1200)));
+      return Object.fromEntries(numbers.map((n, i) => [who[n] as string, heard(recordings[i] as Int16Array, TONES)]));
+    }
+
+    it('two-party help: A–B, then B hears music while A and C hear each other, then A–B again when C leaves', async () => {
+      const from = since();
+      const a = agentPhone(A, { kind: 'answer', afterMs: 200, then: { kind: 'stay' } }, TONES.A);
+      const b = customerCalls('4000', { kind: 'stay' }, TONES.B);
+      await waitEvent(from, A.workNo, 'AgentEvent_Talking');
+      expect(await ears([A.phone, B])).toEqual({ A: ['B'], B: ['A'] });
+      const c = agentPhone(C, { kind: 'answer', afterMs: 200, then: { kind: 'bye', afterMs: 4000 } }, TONES.C);
+      ok(await stack.orchestrator.request({ kind: 'innerhelp', workNo: A.workNo, mode: 1, helper: { kind: 'agent', workNo: C.workNo }, callappdata: '' }));
+      await waitEvent(from, C.workNo, 'AgentEvent_Talking');
+      expect(await ears([A.phone, B, C.phone])).toEqual({ A: ['C'], B: ['moh'], C: ['A'] });
+      await waitEvent(from, A.workNo, 'AgentEvent_Customer_Release');
+      expect(await ears([A.phone, B])).toEqual({ A: ['B'], B: ['A'] });
+      ok(await stack.orchestrator.request({ kind: 'release', workNo: A.workNo }));
+      await everyoneDone([a, b, c]);
+    });
+
+    it('three-party help: each hears the other two; A leaves: B and C hear each other', async () => {
+      const from = since();
+      const a = agentPhone(A, { kind: 'answer', afterMs: 200, then: { kind: 'bye', afterMs: 4500 } }, TONES.A);
+      const b = customerCalls('4000', { kind: 'stay' }, TONES.B);
+      await waitEvent(from, A.workNo, 'AgentEvent_Talking');
+      const c = agentPhone(C, { kind: 'answer', afterMs: 200, then: { kind: 'stay' } }, TONES.C);
+      ok(await stack.orchestrator.request({ kind: 'innerhelp', workNo: A.workNo, mode: 2, helper: { kind: 'agent', workNo: C.workNo }, callappdata: '' }));
+      await waitEvent(from, A.workNo, 'AgentEvent_Conference');
+      expect(await ears([A.phone, B, C.phone])).toEqual({ A: ['B', 'C'], B: ['A', 'C'], C: ['A', 'B'] });
+      await stack.waitFor((e) => stack.events.indexOf(e) >= from && e.workNo === C.workNo && e.eventType === 'AgentEvent_Customer_Release', 'A left');
+      expect(await ears([B, C.phone])).toEqual({ B: ['C'], C: ['B'] });
+      ok(await stack.orchestrator.request({ kind: 'release', workNo: C.workNo }));
+      await everyoneDone([a, b, c]);
+    });
   });
 });

@@ -129,22 +129,13 @@ export class DrachtioBackend implements TelephonyBackend {
     playHoldMusic: (legId) => this.loop(legId, HOLD_MUSIC),
     playRingback: (legId) => this.loop(legId, RINGBACK),
     joinRoom: async (room, legId) => {
-      const endpoint = this.endpointOf(legId);
-      await this.api(legId, endpoint, 'uuid_break', `${endpoint.uuid} all`);
+      const endpoint = await this.detach(legId);
       endpoint.executeAsync('conference', `${room}@${this.options.roomProfile ?? 'help'}`);
       // fsmrf's join() has no failure path; we check membership ourselves, within the deadline.
-      const deadline = Date.now() + this.timeoutMs;
-      while (Date.now() < deadline) {
-        const reply = await this.api(legId, endpoint, 'uuid_getvar', `${endpoint.uuid} conference_name`);
-        if (reply.trim() === room) return;
-        await delay(50);
-      }
-      throw new LegMediaError(legId, `leg ${legId} did not join room ${room}`);
+      await this.until(legId, endpoint, 'conference_name', room);
     },
     park: async (legId) => {
-      const endpoint = this.endpointOf(legId);
-      await this.api(legId, endpoint, 'uuid_break', `${endpoint.uuid} all`);
-      await this.api(legId, endpoint, 'uuid_park', endpoint.uuid);
+      await this.detach(legId);
     },
   };
 
@@ -402,10 +393,36 @@ export class DrachtioBackend implements TelephonyBackend {
     return body;
   }
 
-  /** Plays a looping source until the leg is moved elsewhere (endless_playback never completes, so no await on it). */
-  private async loop(legId: LegId, source: string): Promise<void> {
+  /**
+   * Takes a leg out of whatever it is doing (a playback, a bridge, a room) and parks it. An application sent to a
+   * bridged channel only starts once the bridge ends (seen on FreeSWITCH 1.10: hold music queued behind a bridge
+   * started later, over the next bridge), so every change that is not itself a bridge starts from a parked leg.
+   * Its bridge partner is parked too (park_after_bridge); the core moves it in the same decision.
+   */
+  private async detach(legId: LegId): Promise<Mrf.Endpoint> {
     const endpoint = this.endpointOf(legId);
     await this.api(legId, endpoint, 'uuid_break', `${endpoint.uuid} all`);
+    await this.api(legId, endpoint, 'uuid_transfer', `${endpoint.uuid} park inline`);
+    return endpoint;
+  }
+
+  /** Plays a looping source until the leg is moved elsewhere; resolves once it really plays. */
+  private async loop(legId: LegId, source: string): Promise<void> {
+    const endpoint = await this.detach(legId);
+    // endless_playback never completes, so it is sent without waiting for its end...
     endpoint.executeAsync('endless_playback', source);
+    // ...and we wait for it to start, or a later uuid_break would miss it.
+    await this.until(legId, endpoint, 'current_application', 'endless_playback');
+  }
+
+  /** Polls a channel variable until it has the value, within the deadline. */
+  private async until(legId: LegId, endpoint: Mrf.Endpoint, variable: string, value: string): Promise<void> {
+    const deadline = Date.now() + this.timeoutMs;
+    while (Date.now() < deadline) {
+      const reply = await this.api(legId, endpoint, 'uuid_getvar', `${endpoint.uuid} ${variable}`);
+      if (reply.trim() === value) return;
+      await delay(20);
+    }
+    throw new LegMediaError(legId, `leg ${legId}: ${variable} did not become ${value}`);
   }
 }

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { writeToneFile } from './audio.js';
 
 export type Ending = { kind: 'stay' } | { kind: 'bye'; afterMs: number };
 export type Answer = { kind: 'answer'; afterMs: number; then: Ending } | { kind: 'reject'; afterMs: number; status: number } | { kind: 'ring-until-cancel' };
@@ -72,7 +73,9 @@ function receiveInvite(keep: { dialog?: boolean; transaction?: boolean }): strin
   </recv>`;
 }
 
-export function uasScenario(answer: Answer): string {
+const STREAM = '<nop><action><exec rtp_stream="[tone_file],-1,0"/></action></nop>';
+
+export function uasScenario(answer: Answer, tone = false): string {
   const invite = receiveInvite({
     dialog: answer.kind === 'answer' && answer.then.kind === 'bye',
     transaction: answer.kind === 'ring-until-cancel',
@@ -106,6 +109,7 @@ Content-Length: [len]
 ${SDP}
 ]]></send>
   <recv request="ACK" rtd="true" crlf="true"/>
+  ${tone ? STREAM : ''}
   ${ending(answer.then, 'uas')}`;
   } else if (answer.kind === 'reject') {
     body = `<pause milliseconds="${answer.afterMs}"/>
@@ -152,7 +156,7 @@ Content-Length: 0
 </scenario>`;
 }
 
-export function uacScenario(end: Ending): string {
+export function uacScenario(end: Ending, tone = false): string {
   return `<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="uac">
   <send retrans="500"><![CDATA[
@@ -193,6 +197,7 @@ Max-Forwards: 70
 Content-Length: 0
 
 ]]></send>
+  ${tone ? STREAM : ''}
   ${ending(end, 'uac')}
 </scenario>`;
 }
@@ -208,11 +213,21 @@ export interface SippPhone {
 let fileSeq = 0;
 
 /** Starts one SIPp phone on 127.0.0.1. `call` makes it a caller (to `target`, dialling `service`). */
-export function startSipp(options: { scenario: string; port: number; rtpPort: number; call?: { target: string; service: string; from: string }; timeoutSeconds?: number }): SippPhone {
+export function startSipp(options: {
+  scenario: string;
+  port: number;
+  rtpPort: number;
+  call?: { target: string; service: string; from: string };
+  /** The phone sends this tone (Hz) instead of echoing what it receives. */
+  toneHz?: number;
+  timeoutSeconds?: number;
+}): SippPhone {
   const dir = mkdtempSync(join(tmpdir(), 'sipp-'));
   const file = join(dir, `s${++fileSeq}.xml`);
-  writeFileSync(file, options.scenario);
-  const args = ['-sf', file, '-i', '127.0.0.1', '-p', String(options.port), '-mi', '127.0.0.1', '-mp', String(options.rtpPort), '-rtp_echo', '-m', '1', '-timeout', `${options.timeoutSeconds ?? 40}s`, '-timeout_error', '-nostdin'];
+  const scenario = options.toneHz !== undefined ? options.scenario.replaceAll('[tone_file]', writeToneFile(dir, options.toneHz)) : options.scenario;
+  writeFileSync(file, scenario);
+  const media = options.toneHz !== undefined ? [] : ['-rtp_echo'];
+  const args = ['-sf', file, '-i', '127.0.0.1', '-p', String(options.port), '-mi', '127.0.0.1', '-mp', String(options.rtpPort), ...media, '-m', '1', '-timeout', `${options.timeoutSeconds ?? 40}s`, '-timeout_error', '-nostdin'];
   // Every SIP message of the phone, for reading after a failure.
   const trace = join(dir, 'messages.log');
   args.push('-trace_msg', '-message_file', trace);

@@ -3,12 +3,16 @@
  * (INTEGRATION_* variables), agents' phones are SIPp processes on 127.0.0.1, and FreeSWITCH is asked directly
  * (its event socket) who is bridged to whom and who is in which room.
  */
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Connection } from 'modesl';
 import pino from 'pino';
 import { AgentDirectory } from '../../../src/orchestrator/agent-directory.js';
 import type { TimedAgentEvent } from '../../../src/orchestrator/call-control.js';
 import { Orchestrator } from '../../../src/orchestrator/orchestrator.js';
 import { DrachtioBackend } from '../../../src/telephony/drachtio/backend.js';
+import { readWav } from './audio.js';
 
 export interface IntegrationEnv {
   readonly drachtio: { host: string; port: number; secret: string };
@@ -53,10 +57,13 @@ export interface Stack {
   channelOfPhone(number: string): string | undefined;
   /** Runs an API command on FreeSWITCH's event socket. */
   fsApi(command: string): Promise<string>;
+  /** Records, on FreeSWITCH, what it sends to the phone for `ms` (FreeSWITCH must share this machine's /tmp). */
+  recordHeard(number: string, ms: number): Promise<Int16Array>;
   stop(): Promise<void>;
 }
 
 export async function startStack(env: IntegrationEnv, helpAnswerTimeoutSeconds = 5): Promise<Stack> {
+  const recordDir = mkdtempSync(join(tmpdir(), 'heard-'));
   const logger = pino({ level: process.env.INTEGRATION_LOG_LEVEL ?? 'warn' });
   const backend = new DrachtioBackend({
     drachtio: env.drachtio,
@@ -117,6 +124,21 @@ export async function startStack(env: IntegrationEnv, helpAnswerTimeoutSeconds =
       return undefined;
     },
     fsApi: (command) => new Promise((resolve) => esl.api(command, (res) => resolve(res.getBody()))),
+    async recordHeard(number, ms) {
+      const uuid = stack.channelOfPhone(number);
+      if (!uuid) throw new Error(`${number} has no channel`);
+      await stack.fsApi(`uuid_setvar ${uuid} RECORD_WRITE_ONLY true`);
+      // A recording started while uuid_bridge is still moving the channel can be lost: then record again.
+      for (let attempt = 1; ; attempt++) {
+        const path = join(recordDir, `heard-${number}-${Date.now()}.wav`);
+        const started = await stack.fsApi(`uuid_record ${uuid} start ${path}`);
+        if (!started.startsWith('+OK')) throw new Error(`uuid_record: ${started}`);
+        await new Promise((r) => setTimeout(r, ms));
+        await stack.fsApi(`uuid_record ${uuid} stop ${path}`);
+        await new Promise((r) => setTimeout(r, 200));
+        if (existsSync(path) || attempt === 3) return readWav(path);
+      }
+    },
     async stop() {
       await orchestrator.stop();
       esl.disconnect();
