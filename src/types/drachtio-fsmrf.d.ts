@@ -23,6 +23,8 @@ declare module 'drachtio-fsmrf' {
     }
     interface MediaServer extends EventEmitter {
       readonly address: string;
+      /** The inbound event-socket connection (drachtio-modesl): it reconnects by itself and emits esl::ready again. */
+      readonly conn: EventEmitter & { reconnectOpts: { retryMaxDelay?: number | null } };
       createEndpoint(opts?: { remoteSdp?: string; codecs?: string | string[]; headers?: Record<string, string> }): Promise<Endpoint>;
       api(command: string): Promise<string>;
       disconnect(): void;

@@ -8,6 +8,7 @@ declare module 'modesl' {
     constructor(host: string, port: number, password: string, ready: () => void);
     api(command: string, callback: (response: EslEvent) => void): void;
     on(event: 'error', listener: (error: Error) => void): this;
+    on(event: 'esl::end', listener: () => void): this;
     disconnect(): void;
   }
 }

@@ -3,6 +3,7 @@
  * is connected to is read from FreeSWITCH itself (bridge partner, room, running application).
  * Skipped, with the reason printed, when the servers are not configured (see docs/telephony.md).
  */
+import { execSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Reply } from '../../src/core/types.js';
 import { heard } from './support/audio.js';
@@ -30,7 +31,10 @@ describe.skipIf(typeof env === 'string')('internal help on real servers', () => 
   });
   // Each test starts from a quiet system, whatever the previous one left.
   afterEach(async () => {
-    for (const p of phones.splice(0)) p.stop();
+    // The next test's phones reuse the ports: wait until these processes are gone.
+    const leaving = phones.splice(0);
+    for (const p of leaving) p.stop();
+    await Promise.all(leaving.map((p) => p.done));
     for (const a of AGENTS) await stack.orchestrator.request({ kind: 'release', workNo: a.workNo });
     const deadline = Date.now() + 5000;
     while (stack.orchestrator.activeCallCount() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
@@ -254,4 +258,21 @@ describe.skipIf(typeof env === 'string')('internal help on real servers', () => 
       await everyoneDone([a, b, c]);
     });
   });
+
+  // Needs a command that restarts FreeSWITCH (e.g. "docker compose restart freeswitch"): INTEGRATION_FREESWITCH_RESTART.
+  it.skipIf(!process.env.INTEGRATION_FREESWITCH_RESTART)('FreeSWITCH restarts: every call it carried ends cleanly towards the phones; new calls work once it is back', async () => {
+    const { a, b } = await talking();
+    const from = since();
+    execSync(process.env.INTEGRATION_FREESWITCH_RESTART as string, { stdio: 'inherit' });
+    // Both phones get a BYE (their SIPp scenarios end with success), both releases are told, nothing is left.
+    await everyoneDone([a, b]);
+    await waitEvent(from, A.workNo, 'AgentEvent_Call_Release');
+    expect(stack.orchestrator.activeCallCount()).toBe(0);
+    const deadline = Date.now() + 30_000;
+    while (!stack.backend.connected.freeswitch && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(stack.backend.connected.freeswitch).toBe(true);
+    const again = await talking();
+    ok(await stack.orchestrator.request({ kind: 'release', workNo: A.workNo }));
+    await everyoneDone([again.a, again.b]);
+  }, 60_000);
 });

@@ -105,6 +105,7 @@ export class DrachtioBackend implements TelephonyBackend {
   private readonly log: Logger;
   private stopping = false;
   private drachtioUp = false;
+  private mediaUp = false;
 
   constructor(private readonly options: DrachtioBackendOptions) {
     this.srf = new Srf() as unknown as SrfLike;
@@ -171,12 +172,16 @@ export class DrachtioBackend implements TelephonyBackend {
 
   /** Whether both servers are connected (for /health). */
   get connected(): { drachtio: boolean; freeswitch: boolean } {
-    return { drachtio: this.drachtioUp, freeswitch: this.mediaServer !== null };
+    return { drachtio: this.drachtioUp, freeswitch: this.mediaUp };
   }
 
   /* ------------------------------------------------------------------------------------------ media server */
 
-  /** Connects to FreeSWITCH and reconnects whenever it goes away; calls it carried are ended cleanly. */
+  /**
+   * Connects to FreeSWITCH, retrying until it answers. Afterwards fsmrf's event-socket connection reconnects by
+   * itself (the MediaServer and its listening socket for per-call connections stay), so we only follow it: when
+   * it drops, every call FreeSWITCH carried is ended towards the phones; when it is back, new calls are taken.
+   */
   private async keepMediaServer(): Promise<void> {
     const fs = this.options.freeswitch;
     let wait = 500;
@@ -191,14 +196,23 @@ export class DrachtioBackend implements TelephonyBackend {
           ...(fs.advertisedAddress ? { advertisedAddress: fs.advertisedAddress } : {}),
           profile: fs.profile ?? 'drachtio_mrf',
         });
+        // drachtio-modesl's backoff has no ceiling by default: keep retries at most 5 s apart.
+        ms.conn.reconnectOpts.retryMaxDelay = 5000;
+        ms.on('end', () => {
+          if (!this.mediaUp) return;
+          this.mediaUp = false;
+          this.log.error('lost FreeSWITCH: ending every call it carried');
+          for (const leg of this.legs.values()) if (leg.endpoint) this.channelLost(leg);
+        });
+        ms.conn.on('esl::ready', () => {
+          if (this.mediaUp || this.stopping) return;
+          this.mediaUp = true;
+          this.log.info('FreeSWITCH is back');
+        });
         this.mediaServer = ms;
-        wait = 500;
+        this.mediaUp = true;
         this.log.info({ address: fs.host }, 'connected to FreeSWITCH');
-        await new Promise<void>((resolve) => ms.once('end', () => resolve()));
-        this.log.error('lost FreeSWITCH: ending every call it carried');
-        this.mediaServer = null;
-        ms.disconnect();
-        for (const leg of this.legs.values()) if (leg.endpoint) this.channelLost(leg);
+        return;
       } catch (error) {
         this.log.warn({ err: (error as Error).message, retryInMs: wait }, 'cannot reach FreeSWITCH');
         await delay(wait);
@@ -208,7 +222,7 @@ export class DrachtioBackend implements TelephonyBackend {
   }
 
   private requireMediaServer(): Mrf.MediaServer {
-    if (!this.mediaServer) throw new Error('FreeSWITCH is not connected');
+    if (!this.mediaServer || !this.mediaUp) throw new Error('FreeSWITCH is not connected');
     return this.mediaServer;
   }
 

@@ -12,6 +12,7 @@ import { AgentDirectory } from '../../../src/orchestrator/agent-directory.js';
 import type { TimedAgentEvent } from '../../../src/orchestrator/call-control.js';
 import { Orchestrator } from '../../../src/orchestrator/orchestrator.js';
 import { DrachtioBackend } from '../../../src/telephony/drachtio/backend.js';
+import { withTimeout } from '../../../src/telephony/drachtio/timeouts.js';
 import { readWav } from './audio.js';
 
 export interface IntegrationEnv {
@@ -97,11 +98,23 @@ export async function startStack(env: IntegrationEnv, helpAnswerTimeoutSeconds =
     await new Promise((r) => setTimeout(r, 100));
   }
 
-  // A separate inbound event-socket connection for checks (modesl, not the service's own).
-  const esl = await new Promise<Connection>((resolve, reject) => {
-    const c = new Connection(env.freeswitch.host, env.freeswitch.port, env.freeswitch.secret, () => resolve(c));
-    c.on('error', reject);
-  });
+  // A separate inbound event-socket connection for checks (modesl, not the service's own), made again after
+  // FreeSWITCH restarts (modesl does not reconnect by itself).
+  let esl: Promise<Connection> | null = null;
+  const connectEsl = (): Promise<Connection> =>
+    new Promise<Connection>((resolve, reject) => {
+      const c = new Connection(env.freeswitch.host, env.freeswitch.port, env.freeswitch.secret, () => resolve(c));
+      c.on('error', (error) => {
+        esl = null;
+        reject(error);
+      });
+      c.on('esl::end', () => (esl = null));
+    });
+  const fsApi = async (command: string): Promise<string> => {
+    esl ??= connectEsl();
+    const connection = await esl;
+    return withTimeout(new Promise<string>((resolve) => connection.api(command, (res) => resolve(res.getBody()))), 3000, command);
+  };
 
   const stack: Stack = {
     backend,
@@ -123,7 +136,7 @@ export async function startStack(env: IntegrationEnv, helpAnswerTimeoutSeconds =
       }
       return undefined;
     },
-    fsApi: (command) => new Promise((resolve) => esl.api(command, (res) => resolve(res.getBody()))),
+    fsApi,
     async recordHeard(number, ms) {
       const uuid = stack.channelOfPhone(number);
       if (!uuid) throw new Error(`${number} has no channel`);
@@ -141,7 +154,7 @@ export async function startStack(env: IntegrationEnv, helpAnswerTimeoutSeconds =
     },
     async stop() {
       await orchestrator.stop();
-      esl.disconnect();
+      if (esl) (await esl.catch(() => null))?.disconnect();
     },
   };
   return stack;
