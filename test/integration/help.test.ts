@@ -275,4 +275,17 @@ describe.skipIf(typeof env === 'string')('internal help on real servers', () => 
     ok(await stack.orchestrator.request({ kind: 'release', workNo: A.workNo }));
     await everyoneDone([again.a, again.b]);
   }, 60_000);
+
+  it('a phone that holds and resumes by re-INVITE is answered by us (recvonly, then sendrecv) and the call goes on', async () => {
+    const from = since();
+    const a = agentPhone(A, { kind: 'answer', afterMs: 200, then: { kind: 'hold-and-resume', afterMs: 800 } });
+    const b = customerCalls('4000', { kind: 'stay' });
+    await waitEvent(from, A.workNo, 'AgentEvent_Talking');
+    // The SIPp phone checks the answers itself (a=recvonly, then a=sendrecv): wait past both re-INVITEs.
+    await new Promise((r) => setTimeout(r, 2500));
+    await expectBridged(A.phone, B);
+    expect(stack.orchestrator.activeCallCount()).toBe(1);
+    ok(await stack.orchestrator.request({ kind: 'release', workNo: A.workNo }));
+    await everyoneDone([a, b]);
+  });
 });

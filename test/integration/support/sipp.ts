@@ -8,7 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeToneFile } from './audio.js';
 
-export type Ending = { kind: 'stay' } | { kind: 'bye'; afterMs: number };
+export type Ending =
+  | { kind: 'stay' }
+  | { kind: 'bye'; afterMs: number }
+  /** The called phone puts the call on hold by re-INVITE (sendonly), takes it back (sendrecv), then stays. */
+  | { kind: 'hold-and-resume'; afterMs: number };
 export type Answer = { kind: 'answer'; afterMs: number; then: Ending } | { kind: 'reject'; afterMs: number; status: number } | { kind: 'ring-until-cancel' };
 
 const SDP = `v=0
@@ -21,7 +25,58 @@ a=rtpmap:0 PCMU/8000
 a=rtpmap:101 telephone-event/8000
 a=sendrecv`;
 
+/** A re-INVITE from the called phone (From and To swapped), whose answer must carry `expect`. */
+function reInvite(direction: string, expect: string, n: number): string {
+  return `<send retrans="500"><![CDATA[
+INVITE [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: [$inv_to];tag=[pid]SIPpTag01[call_number]
+To: [$inv_from]
+Call-ID: [call_id]
+CSeq: ${n} INVITE
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=sipp 1 ${n} IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=${direction}
+]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="200">
+    <action>
+      <ereg regexp="a=${expect}" search_in="body" check_it="true" assign_to="answer${n}"/>
+    </action>
+  </recv>
+  <send><![CDATA[
+ACK [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: [$inv_to];tag=[pid]SIPpTag01[call_number]
+To: [$inv_from]
+Call-ID: [call_id]
+CSeq: ${n} ACK
+X-Answer: [$answer${n}]
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>`;
+}
+
 function ending(end: Ending, role: 'uac' | 'uas'): string {
+  if (end.kind === 'hold-and-resume') {
+    return `<pause milliseconds="${end.afterMs}"/>
+  ${reInvite('sendonly', 'recvonly', 2)}
+  <pause milliseconds="500"/>
+  ${reInvite('sendrecv', 'sendrecv', 3)}
+  ${ending({ kind: 'stay' }, role)}`;
+  }
   if (end.kind === 'stay') {
     return `<recv request="BYE"/>
   <send><![CDATA[
@@ -77,7 +132,7 @@ const STREAM = '<nop><action><exec rtp_stream="[tone_file],-1,0"/></action></nop
 
 export function uasScenario(answer: Answer, tone = false): string {
   const invite = receiveInvite({
-    dialog: answer.kind === 'answer' && answer.then.kind === 'bye',
+    dialog: answer.kind === 'answer' && answer.then.kind !== 'stay',
     transaction: answer.kind === 'ring-until-cancel',
   });
   const ringing = `${invite}
