@@ -76,9 +76,12 @@ class Draft {
   }
 
   finish(): Decision {
-    // Media first, so that survivors are reconnected before anyone else is hung up; dials and look-ups last.
+    // Dials first (they only start ringing, and a phone takes longest), then media, so that survivors are
+    // reconnected before anyone else is hung up; look-ups last.
     const media = mediaCommands(mediaPlan(this.before), mediaPlan(this.s));
-    const commands = [...this.timerCommands, ...media, ...this.hangups, ...this.commands];
+    const dials = this.commands.filter((c) => c.kind === 'dial');
+    const others = this.commands.filter((c) => c.kind !== 'dial');
+    const commands = [...this.timerCommands, ...dials, ...media, ...this.hangups, ...others];
     const decision: Decision = { state: this.s, commands, events: this.events };
     return this.reply ? { ...decision, reply: this.reply } : decision;
   }
