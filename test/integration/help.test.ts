@@ -288,4 +288,14 @@ describe.skipIf(typeof env === 'string')('internal help on real servers', () => 
     ok(await stack.orchestrator.request({ kind: 'release', workNo: A.workNo }));
     await everyoneDone([a, b]);
   });
+
+  it('the customer hangs up while the agent’s phone rings: the INVITE to the agent is cancelled', async () => {
+    const from = since();
+    const a = agentPhone(A, { kind: 'ring-until-cancel' });
+    const b = customerCalls('4000', { kind: 'bye', afterMs: 1000 });
+    await waitEvent(from, A.workNo, 'AgentEvent_Ringing');
+    await waitEvent(from, A.workNo, 'AgentEvent_Call_Release');
+    await everyoneDone([a, b]);
+    expect(stack.orchestrator.activeCallCount()).toBe(0);
+  });
 });
