@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Reply } from '../../src/core/types.js';
 import { heard } from './support/audio.js';
 import { startSipp, uacScenario, uasScenario, type Answer, type Ending, type SippPhone } from './support/sipp.js';
-import { AGENTS, channelState, integrationEnv, startStack, type Stack } from './support/stack.js';
+import { AGENTS, channelState, integrationEnv, portShift, startStack, type Stack } from './support/stack.js';
 
 const env = integrationEnv();
 const B = '5550100';
@@ -35,13 +35,19 @@ describe.skipIf(typeof env === 'string')('internal help on real servers', () => 
     const leaving = phones.splice(0);
     for (const p of leaving) p.stop();
     await Promise.all(leaving.map((p) => p.done));
+    portShift.value += 100;
     for (const a of AGENTS) await stack.orchestrator.request({ kind: 'release', workNo: a.workNo });
     const deadline = Date.now() + 5000;
     while (stack.orchestrator.activeCallCount() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   });
 
   function agentPhone(agent: (typeof AGENTS)[number], answer: Answer, toneHz?: number): SippPhone {
-    const phone = startSipp({ scenario: uasScenario(answer, toneHz !== undefined), port: agent.sipPort, rtpPort: agent.rtpPort, ...(toneHz !== undefined ? { toneHz } : {}) });
+    const phone = startSipp({
+      scenario: uasScenario(answer, toneHz !== undefined),
+      port: agent.sipPort + portShift.value,
+      rtpPort: agent.rtpPort + 2 * portShift.value,
+      ...(toneHz !== undefined ? { toneHz } : {}),
+    });
     phones.push(phone);
     return phone;
   }
@@ -50,8 +56,8 @@ describe.skipIf(typeof env === 'string')('internal help on real servers', () => 
     const sipPort = (env as Exclude<typeof env, string>).sipPort;
     const phone = startSipp({
       scenario: uacScenario(end, toneHz !== undefined),
-      port: 5090,
-      rtpPort: 16100,
+      port: 5090 + portShift.value,
+      rtpPort: 16100 + 2 * portShift.value,
       call: { target: `127.0.0.1:${sipPort}`, service: did, from: B },
       ...(toneHz !== undefined ? { toneHz } : {}),
     });

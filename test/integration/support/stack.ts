@@ -42,6 +42,12 @@ export function integrationEnv(env: NodeJS.ProcessEnv = process.env): Integratio
   };
 }
 
+/**
+ * The agents' SIPp phones. Each test moves them to fresh ports (`portShift`), so a phone of the previous test, or
+ * a late retransmission to it, never meets the next test's phone on the same port.
+ */
+export const portShift = { value: 0 };
+
 export const AGENTS = [
   { workNo: '101', phone: '2001', sipPort: 5071, rtpPort: 16000 },
   { workNo: '102', phone: '2002', sipPort: 5072, rtpPort: 16010 },
@@ -71,7 +77,7 @@ export async function startStack(env: IntegrationEnv, helpAnswerTimeoutSeconds =
     freeswitch: env.freeswitch,
     contactFor: (number) => {
       const agent = AGENTS.find((a) => a.phone === number);
-      return agent ? `sip:${number}@127.0.0.1:${agent.sipPort}` : undefined;
+      return agent ? `sip:${number}@127.0.0.1:${agent.sipPort + portShift.value}` : undefined;
     },
     logger,
     operationTimeoutMs: 4000,
