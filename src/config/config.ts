@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import AjvModule from 'ajv';
 import type { CoreConfig, Route } from '../core/types.js';
+import type { DrachtioBackendOptions } from '../telephony/drachtio/backend.js';
 
 export interface AgentConfig {
   readonly workNo: string;
@@ -33,15 +34,9 @@ export interface AppConfig {
   readonly help: { readonly answerTimeoutSeconds: number };
   readonly routing: { readonly offerTimeoutSeconds: number; readonly requeueSeconds: number };
   readonly events: { readonly pollTimeoutSeconds: number; readonly heartbeatTimeoutSeconds: number; readonly queueLimit: number };
-  readonly drachtio: { readonly host: string; readonly port: number; readonly secret: string };
-  readonly freeswitch: {
-    readonly host: string;
-    readonly port: number;
-    readonly secret: string;
-    readonly listenAddress: string;
-    readonly listenPort: number;
-    readonly advertisedAddress: string | null;
-  };
+  /** The real backend's connection settings, as its options name them (the profile is always drachtio_mrf). */
+  readonly drachtio: DrachtioBackendOptions['drachtio'];
+  readonly freeswitch: Required<Omit<DrachtioBackendOptions['freeswitch'], 'profile'>>;
   /** How customers' numbers are reached (callout), e.g. "sip:{number}@gateway.example.com". */
   readonly gateway: { readonly uriTemplate: string };
   readonly log: { readonly level: string };

@@ -110,6 +110,20 @@ Content-Length: 0
   <recv response="200" crlf="true"/>`;
 }
 
+/** A response without body to the last request received, carrying the called phone's To tag. */
+function reply(status: string): string {
+  return `<send><![CDATA[
+SIP/2.0 ${status}
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>`;
+}
+
 /** Receives the INVITE, keeping the headers a later message needs (SIPp refuses variables it never uses). */
 function receiveInvite(keep: { dialog?: boolean; transaction?: boolean }): string {
   const actions = [
@@ -168,29 +182,11 @@ ${SDP}
   ${ending(answer.then, 'uas')}`;
   } else if (answer.kind === 'reject') {
     body = `<pause milliseconds="${answer.afterMs}"/>
-  <send><![CDATA[
-SIP/2.0 ${answer.status} Rejected
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
+  ${reply(`${answer.status} Rejected`)}
   <recv request="ACK"/>`;
   } else {
     body = `<recv request="CANCEL"/>
-  <send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
+  ${reply('200 OK')}
   <send><![CDATA[
 SIP/2.0 487 Request Terminated
 Via: [$via]
