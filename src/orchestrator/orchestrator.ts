@@ -240,8 +240,8 @@ export class Orchestrator implements CallControl {
   }
 
   /**
-   * Queues one step for the call: the event is built when its turn comes (so snapshots are fresh), decided, and
-   * its commands carried out before the next event of that call is looked at.
+   * Queues one step for the call: the event is built when its turn comes (so snapshots are fresh), decided, its
+   * commands issued, and its agent events told, before the next event of that call is looked at.
    */
   private enqueue(record: CallRecord, makeEvent: () => CallEvent | null): Promise<Reply> {
     let reply: Reply = refuse('NO_SUCH_CALL');
@@ -253,8 +253,10 @@ export class Orchestrator implements CallControl {
         record.state = decision.state;
         if (decision.reply) reply = decision.reply;
         this.afterDecision(record);
-        for (const command of decision.commands) await this.execute(record, command);
-        // Told after the media server did it: "talking" or "conference" means the parties can hear each other.
+        // Issued, not awaited: no command waits on another, and the call's next event (a hang-up crossing this
+        // one) is decided at once. A command that fails later comes back as that leg lost, and the core decides
+        // what it means for the others (those are the events that then tell the desktops).
+        for (const command of decision.commands) void this.execute(record, command);
         const now = Date.now();
         for (const e of decision.events) {
           record.log.info({ workNo: e.workNo, eventType: e.eventType }, 'agent event');

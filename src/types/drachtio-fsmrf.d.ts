@@ -11,6 +11,8 @@ declare module 'drachtio-fsmrf' {
       readonly uuid: string;
       readonly local: { sdp: string };
       readonly remote: { sdp: string };
+      /** Our SIP dialog with FreeSWITCH for this channel (a drachtio-srf Dialog); BYE on it ends the channel. */
+      readonly dialog: { destroy(opts: object, callback: (err: unknown) => void): void } | null;
       /** Resolves with the raw ESL response event (body "+OK ..." or "-ERR ..."). */
       api(command: string, args?: string | string[]): Promise<EslEvent>;
       /** Waits for CHANNEL_EXECUTE_COMPLETE: never use it for apps that loop. */

@@ -16,6 +16,8 @@ const PHONES = [...CUSTOMERS, ...AGENT_PHONES];
 type Action =
   | { kind: 'call'; from: string; to: string }
   | { kind: 'answer' | 'hangup' | 'lose'; n: number }
+  /** The phone's channel starts going away: its media commands get no answer until it hangs up, at the next settle. */
+  | { kind: 'dying'; n: number }
   | { kind: 'reject'; n: number; status: number }
   | { kind: 'request'; pick: number; n: number; mode: 1 | 2; target: string }
   | { kind: 'timers' }
@@ -27,6 +29,7 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   fc.record({ kind: fc.constant('call' as const), from: fc.constantFrom(...CUSTOMERS), to: fc.constantFrom('4000', '4001', '4001', '4999') }),
   { arbitrary: fc.record({ kind: fc.constantFrom('answer' as const, 'hangup' as const), n }), weight: 3 },
   fc.record({ kind: fc.constant('lose' as const), n }),
+  fc.record({ kind: fc.constant('dying' as const), n }),
   fc.record({ kind: fc.constant('reject' as const), n, status: fc.constantFrom(486, 603, 480, 500) }),
   {
     arbitrary: fc.record({
@@ -80,7 +83,7 @@ function request(w: World, a: Extract<Action, { kind: 'request' }>): CallControl
 }
 
 /** Runs an action without waiting for the orchestrator (except `settle`). */
-function perform(w: World, a: Action, pending: Promise<unknown>[]): void {
+function perform(w: World, a: Action, pending: Promise<unknown>[], dying: Set<string>): void {
   const quietly = (f: () => void): void => {
     try {
       f();
@@ -98,6 +101,13 @@ function perform(w: World, a: Action, pending: Promise<unknown>[]): void {
       return quietly(() => w.backend.hangup(nth([...phonesIn(w, 'talking'), ...phonesIn(w, 'ringing')], a.n) ?? 'none'));
     case 'lose':
       return quietly(() => w.backend.loseChannel(nth(phonesIn(w, 'talking'), a.n) ?? 'none'));
+    case 'dying': {
+      const phone = nth(phonesIn(w, 'talking'), a.n);
+      if (phone === undefined) return;
+      w.backend.stallMediaFor(phone);
+      dying.add(phone);
+      return;
+    }
     case 'reject':
       return quietly(() => w.backend.reject(nth(phonesIn(w, 'ringing'), a.n) ?? 'none', a.status));
     case 'request':
@@ -132,17 +142,23 @@ describe('orchestrator races on the simulated backend', () => {
         const w = await createWorld();
         try {
           const pending: Promise<unknown>[] = [];
+          const dying = new Set<string>();
           for (const a of actions) {
-            perform(w, a, pending);
+            perform(w, a, pending, dying);
             if (a.kind === 'settle') {
+              // Phones whose channel was going away are gone now: their pending commands fail.
+              for (const phone of dying) if (w.backend.phone(phone).state === 'talking') w.backend.hangup(phone);
+              dying.clear();
               await Promise.all(pending);
               await w.settle();
               checkPhones(w);
             }
           }
+          for (const phone of dying) if (w.backend.phone(phone).state === 'talking') w.backend.hangup(phone);
           await Promise.all(pending);
           await w.settle();
           checkPhones(w);
+          expect(w.backend.stalledOperations).toBe(0);
           // Everyone leaves: every call must end, every agent must be free, no timer may be left.
           for (let round = 0; round < 6; round++) {
             for (const phone of PHONES) {

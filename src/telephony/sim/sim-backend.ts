@@ -59,19 +59,26 @@ export class SimBackend implements TelephonyBackend {
   };
 
   readonly media: MediaPort = {
-    bridge: async (a, b) => {
-      const la = this.mediaLeg(a);
-      const lb = this.mediaLeg(b);
-      this.detach(la);
-      this.detach(lb);
-      la.media = { kind: 'bridge', peer: b };
-      lb.media = { kind: 'bridge', peer: a };
-    },
-    playHoldMusic: async (legId) => this.setMedia(legId, { kind: 'moh' }),
-    playRingback: async (legId) => this.setMedia(legId, { kind: 'ringback' }),
-    joinRoom: async (room, legId) => this.setMedia(legId, { kind: 'room', room }),
-    park: async (legId) => this.setMedia(legId, { kind: 'none' }),
+    bridge: (a, b) =>
+      this.operate([a, b], () => {
+        const la = this.mediaLeg(a);
+        const lb = this.mediaLeg(b);
+        this.detach(la);
+        this.detach(lb);
+        la.media = { kind: 'bridge', peer: b };
+        lb.media = { kind: 'bridge', peer: a };
+      }),
+    playHoldMusic: (legId) => this.operate([legId], () => this.setMedia(legId, { kind: 'moh' })),
+    playRingback: (legId) => this.operate([legId], () => this.setMedia(legId, { kind: 'ringback' })),
+    joinRoom: (room, legId) => this.operate([legId], () => this.setMedia(legId, { kind: 'room', room })),
+    park: (legId) => this.operate([legId], () => this.setMedia(legId, { kind: 'none' })),
   };
+
+  /**
+   * Legs whose media operations get no answer, as FreeSWITCH gives none to a command sent on a channel that is
+   * going away: each waits until its leg is gone and then fails (the real adapter fails it the same way, at once).
+   */
+  private readonly stalled = new Map<LegId, { fail: () => void }[]>();
 
   async start(events: SignallingEvents): Promise<void> {
     this.events = events;
@@ -135,7 +142,25 @@ export class SimBackend implements TelephonyBackend {
     if (!leg || leg.status !== 'up') throw new SimError(`phone ${number} has no established call`, 'NO_CALL');
     this.detach(leg);
     leg.media = { kind: 'none' };
+    this.failStalled(leg.id);
     this.requireEvents().hungUp(leg.id, true);
+  }
+
+  /**
+   * From now on, media operations on this phone's leg are never answered while the leg is up; when it goes (the
+   * phone hangs up, or its channel is lost) they fail. Models a command crossing a hang-up on the media server.
+   */
+  stallMediaFor(number: string): void {
+    const leg = this.activeLegOf(number);
+    if (!leg) throw new SimError(`phone ${number} has no call`, 'NO_CALL');
+    if (!this.stalled.has(leg.id)) this.stalled.set(leg.id, []);
+  }
+
+  /** Media operations waiting for an answer that will not come while their leg is up. */
+  get stalledOperations(): number {
+    let count = 0;
+    for (const waiting of this.stalled.values()) count += waiting.length;
+    return count;
   }
 
   /** Make the next `count` media operations on this phone's leg fail. */
@@ -190,6 +215,30 @@ export class SimBackend implements TelephonyBackend {
     this.detach(leg);
     leg.media = { kind: 'none' };
     leg.status = 'gone';
+    this.failStalled(leg.id);
+  }
+
+  /** Runs a media operation, or leaves it unanswered while one of its legs is stalled. */
+  private operate(legIds: LegId[], apply: () => void): Promise<void> {
+    const stalledLeg = legIds.find((id) => this.stalled.has(id) && this.legs.get(id)?.status === 'up');
+    if (stalledLeg === undefined) {
+      try {
+        apply();
+        return Promise.resolve();
+      } catch (error) {
+        return Promise.reject(error as Error);
+      }
+    }
+    return new Promise<void>((_resolve, reject) => {
+      this.stalled.get(stalledLeg)?.push({ fail: () => reject(new LegMediaError(stalledLeg, `leg ${stalledLeg} went away while its media operation was pending`)) });
+    });
+  }
+
+  private failStalled(legId: LegId): void {
+    const waiting = this.stalled.get(legId);
+    if (!waiting) return;
+    this.stalled.delete(legId);
+    for (const operation of waiting) operation.fail();
   }
 
   private setMedia(legId: LegId, media: SimMedia): void {

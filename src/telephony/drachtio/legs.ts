@@ -1,0 +1,49 @@
+/** One record per phone: the only thing the real backend's parts share. */
+import type Mrf from 'drachtio-fsmrf';
+import type { CallId, LegId } from '../../core/types.js';
+import type { SipDialog, SipRequest } from './sip-types.js';
+
+export type LegState = 'setting-up' | 'ringing' | 'up' | 'gone';
+
+export interface Leg {
+  readonly id: LegId;
+  /** Known for legs we dial; an incoming leg's call is made by the orchestrator after it is anchored. */
+  readonly callId?: CallId;
+  state: LegState;
+  /** The phone's FreeSWITCH channel (fsmrf endpoint). */
+  endpoint?: Mrf.Endpoint;
+  /** The phone's dialog with us. */
+  dialog?: SipDialog;
+  /** Our INVITE to the phone, to CANCEL it. */
+  invite?: SipRequest;
+  /** We were asked to hang up while the leg was still being set up. */
+  hangupRequested: boolean;
+}
+
+export class LegTable {
+  private readonly legs = new Map<LegId, Leg>();
+
+  add(leg: Leg): void {
+    this.legs.set(leg.id, leg);
+  }
+
+  get(id: LegId): Leg | undefined {
+    return this.legs.get(id);
+  }
+
+  remove(id: LegId): void {
+    this.legs.delete(id);
+  }
+
+  has(id: LegId): boolean {
+    return this.legs.has(id);
+  }
+
+  ids(): LegId[] {
+    return [...this.legs.keys()];
+  }
+
+  all(): Leg[] {
+    return [...this.legs.values()];
+  }
+}

@@ -1,0 +1,334 @@
+/**
+ * The MediaPort on FreeSWITCH: who hears whom is changed by one API command per leg, sent on our own control
+ * connection (see freeswitch-control.ts), and each leg's state is followed from FreeSWITCH's channel events.
+ *
+ * - One command per change. `uuid_transfer <uuid> <app> inline` moves a channel out of whatever it does (a
+ *   playback, a bridge, a room) straight into the new application: it sets CF_TRANSFER and a new state, and
+ *   switch_channel_ready() is false from then on, so a running endless_playback or park ends at once and no park
+ *   or uuid_break is needed first; an application sent with sendmsg, by contrast, queues behind a running bridge.
+ *   `uuid_bridge` moves both channels the same way (switch_ivr_uuid_bridge sets CF_TRANSFER on both).
+ * - Order per leg. Two commands for the same leg run in the order they were issued (the second is sent when the
+ *   first is answered: about a millisecond); commands for other legs never wait.
+ * - A leg that is gone (FreeSWITCH said CHANNEL_HANGUP, or we are hanging it up) fails its pending and later
+ *   commands at once with LegMediaError, so the core decides for the others without waiting for a deadline.
+ */
+import type { EslEvent } from 'modesl';
+import type { Logger } from 'pino';
+import type { LegId } from '../../core/types.js';
+import { LegMediaError, type MediaPort } from '../../ports/telephony.js';
+import type { FreeSwitchCommands } from './freeswitch-control.js';
+import { withTimeout } from './timeouts.js';
+
+/** Hold music made by FreeSWITCH itself: a soft arpeggio, repeated; no file we do not ship. */
+export const HOLD_MUSIC = 'tone_stream://%(400,50,523);%(400,50,659);%(400,50,784);%(800,600,659);%(400,50,587);%(400,50,698);%(400,50,880);%(800,1200,698);loops=-1';
+/** North-American ringback, repeated. */
+export const RINGBACK = 'tone_stream://%(2000,4000,440,480);loops=-1';
+
+/**
+ * An inline dialplan of one application. The tone sources contain commas, the inline dialplan's default separator,
+ * so the separator is set to '|' with its `m:|:` prefix (mod_dptools inline_dialplan_hunt).
+ */
+export function inlineApp(app: string, data?: string): string {
+  return `m:|:${app}${data === undefined ? '' : `:${data}`}`;
+}
+
+/** What FreeSWITCH last told us about a leg's channel. */
+export interface ChannelView {
+  readonly uuid: string;
+  readonly application: string | null;
+  readonly bridgedTo: string | null;
+  readonly room: string | null;
+  readonly gone: boolean;
+}
+
+/** The change a command asked for, to time when FreeSWITCH reports it done. */
+type Expected = { readonly kind: 'app'; readonly app: string } | { readonly kind: 'bridge'; readonly peer: string } | { readonly kind: 'room'; readonly room: string };
+
+interface TrackedChannel {
+  readonly legId: LegId;
+  readonly uuid: string;
+  application: string | null;
+  bridgedTo: string | null;
+  room: string | null;
+  /** FreeSWITCH hung it up, or we are hanging it up. */
+  gone: boolean;
+  /** We hung it up (so its end is not a loss to report). */
+  releasing: boolean;
+  /** Rejects when the channel goes: every pending command races it. */
+  readonly lost: Promise<never>;
+  loseNow: (reason: string) => void;
+  /** Settles when the last command issued for this leg has been answered. */
+  tail: Promise<void>;
+  expected: { readonly what: Expected; readonly op: string; readonly issuedAt: number } | null;
+}
+
+export interface FreeSwitchMediaOptions {
+  readonly logger: Logger;
+  /** Deadline of one command (default 2000 ms); past it the leg counts as lost. */
+  readonly timeoutMs?: number;
+  /** Conference profile of help rooms (freeswitch/conf/autoload_configs/conference.conf.xml). */
+  readonly roomProfile?: string;
+  /** FreeSWITCH ended a leg's channel without us: the phone must be told and the core must decide. */
+  readonly onChannelLost: (legId: LegId, cause: string) => void;
+  /** A change asked for took effect on FreeSWITCH after `ms` (for metrics and the integration suite). */
+  readonly onEffect?: (op: string, ms: number, legId: LegId) => void;
+}
+
+export class FreeSwitchMedia implements MediaPort {
+  private readonly byLeg = new Map<LegId, TrackedChannel>();
+  private readonly byUuid = new Map<string, TrackedChannel>();
+  private readonly timeoutMs: number;
+  private readonly log: Logger;
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly fs: FreeSwitchCommands,
+    private readonly options: FreeSwitchMediaOptions,
+  ) {
+    this.timeoutMs = options.timeoutMs ?? 2000;
+    this.log = options.logger.child({ component: 'media' });
+    this.unsubscribe = fs.onEvent((event) => this.onEvent(event));
+  }
+
+  close(): void {
+    this.unsubscribe();
+  }
+
+  /* ------------------------------------------------------------------------------------------ MediaPort */
+
+  async bridge(a: LegId, b: LegId): Promise<void> {
+    const [ca, cb] = [this.require(a), this.require(b)];
+    return this.operate([ca, cb], 'bridge', 'uuid_bridge', `${ca.uuid} ${cb.uuid}`, { kind: 'bridge', peer: cb.uuid });
+  }
+
+  async playHoldMusic(legId: LegId): Promise<void> {
+    return this.transfer(legId, 'hold music', 'endless_playback', HOLD_MUSIC);
+  }
+
+  async playRingback(legId: LegId): Promise<void> {
+    return this.transfer(legId, 'ringback', 'endless_playback', RINGBACK);
+  }
+
+  async joinRoom(room: string, legId: LegId): Promise<void> {
+    const channel = this.require(legId);
+    const target = inlineApp('conference', `${room}@${this.options.roomProfile ?? 'help'}`);
+    return this.operate([channel], 'join room', 'uuid_transfer', `${channel.uuid} ${target} inline`, { kind: 'room', room });
+  }
+
+  async park(legId: LegId): Promise<void> {
+    return this.transfer(legId, 'park', 'park');
+  }
+
+  /* ------------------------------------------------------------------------------------------ channels */
+
+  /** A leg's channel exists on FreeSWITCH from now on. */
+  track(legId: LegId, uuid: string): void {
+    let loseNow: (reason: string) => void = () => undefined;
+    const lost = new Promise<never>((_resolve, reject) => {
+      loseNow = (reason) => reject(new LegMediaError(legId, `leg ${legId}: ${reason}`));
+    });
+    lost.catch(() => undefined); // raced by commands; nobody else waits on it
+    const channel: TrackedChannel = {
+      legId,
+      uuid,
+      application: null,
+      bridgedTo: null,
+      room: null,
+      gone: false,
+      releasing: false,
+      lost,
+      loseNow,
+      tail: Promise.resolve(),
+      expected: null,
+    };
+    this.byLeg.set(legId, channel);
+    this.byUuid.set(uuid, channel);
+  }
+
+  /**
+   * Hangs the leg's channel up on FreeSWITCH with uuid_kill on the control connection, whatever else is pending
+   * for it (those commands fail at once). Resolves once FreeSWITCH has answered; never throws.
+   */
+  async hangup(legId: LegId): Promise<boolean> {
+    const channel = this.byLeg.get(legId);
+    if (!channel) return true;
+    const alreadyGone = channel.gone && !channel.releasing;
+    channel.releasing = true;
+    this.markGone(channel, 'hung up by the service');
+    if (alreadyGone) return true;
+    try {
+      const reply = await withTimeout(this.fs.run('uuid_kill', channel.uuid), this.timeoutMs, 'uuid_kill');
+      // "-ERR No such channel!": it had already ended, which is what we wanted.
+      if (reply.startsWith('-ERR') && !/no such channel/i.test(reply)) {
+        this.log.warn({ legId, uuid: channel.uuid, reply: reply.trim() }, 'uuid_kill refused');
+        return false;
+      }
+      return true;
+    } catch (error) {
+      this.log.warn({ legId, uuid: channel.uuid, err: (error as Error).message }, 'uuid_kill not answered');
+      return false;
+    }
+  }
+
+  /** The FreeSWITCH channel of a leg, while we know it. */
+  channelOf(legId: LegId): string | undefined {
+    return this.byLeg.get(legId)?.uuid;
+  }
+
+  /** What FreeSWITCH last said about the leg's channel (from its events, no polling). */
+  view(legId: LegId): ChannelView | undefined {
+    const c = this.byLeg.get(legId);
+    return c && { uuid: c.uuid, application: c.application, bridgedTo: c.bridgedTo, room: c.room, gone: c.gone };
+  }
+
+  /** Channels of legs that are live (not hung up): what the reconciler must leave alone. */
+  liveChannels(): Set<string> {
+    const live = new Set<string>();
+    for (const c of this.byLeg.values()) if (!c.gone) live.add(c.uuid);
+    return live;
+  }
+
+  /** Every leg's channel is gone at once (FreeSWITCH went away): pending commands fail now. */
+  loseAll(reason: string): LegId[] {
+    const lost: LegId[] = [];
+    for (const c of this.byLeg.values()) {
+      if (c.gone) continue;
+      this.markGone(c, reason);
+      lost.push(c.legId);
+    }
+    return lost;
+  }
+
+  /* ------------------------------------------------------------------------------------------ internals */
+
+  private transfer(legId: LegId, op: string, app: string, data?: string): Promise<void> {
+    const channel = this.require(legId);
+    return this.operate([channel], op, 'uuid_transfer', `${channel.uuid} ${inlineApp(app, data)} inline`, { kind: 'app', app });
+  }
+
+  private require(legId: LegId): TrackedChannel {
+    const channel = this.byLeg.get(legId);
+    if (!channel || channel.gone) throw new LegMediaError(legId, `leg ${legId} has no media channel`);
+    return channel;
+  }
+
+  /**
+   * Sends one command once the previous commands of its legs are answered; fails at once if one of its legs
+   * goes, and at the deadline if FreeSWITCH never answers (then the first leg counts as lost).
+   */
+  private operate(channels: TrackedChannel[], op: string, command: string, args: string, expected: Expected): Promise<void> {
+    const previous = channels.map((c) => c.tail);
+    const work = (async () => {
+      await Promise.all(previous);
+      const gone = channels.find((c) => c.gone);
+      if (gone) throw new LegMediaError(gone.legId, `leg ${gone.legId} went away before ${op}`);
+      const first = channels[0] as TrackedChannel;
+      // Timed from now, by the next matching event (a state it already had does not count).
+      first.expected = { what: expected, op, issuedAt: Date.now() };
+      const reply = await this.fs.run(command, args);
+      if (reply.startsWith('-ERR')) throw new LegMediaError(await this.blame(channels), `${command}: ${reply.trim()}`);
+    })();
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    for (const c of channels) c.tail = settled;
+    const raced = Promise.race([work, ...channels.map((c) => c.lost)]);
+    return withTimeout(raced, this.timeoutMs, command).catch((error: unknown) => {
+      if (error instanceof LegMediaError) throw error;
+      const first = channels[0] as TrackedChannel;
+      throw new LegMediaError(first.legId, `${op} failed: ${(error as Error).message}`);
+    });
+  }
+
+  /** Which leg made a command fail: the first whose channel FreeSWITCH no longer has. */
+  private async blame(channels: TrackedChannel[]): Promise<LegId> {
+    for (const c of channels) {
+      if (c.gone) return c.legId;
+      const exists = await this.fs.run('uuid_exists', c.uuid).catch(() => 'false');
+      if (exists.trim() !== 'true') return c.legId;
+    }
+    return (channels[0] as TrackedChannel).legId;
+  }
+
+  private markGone(channel: TrackedChannel, reason: string): void {
+    if (channel.gone) return;
+    channel.gone = true;
+    channel.expected = null;
+    channel.loseNow(reason);
+  }
+
+  private onEvent(event: EslEvent): void {
+    const name = event.getHeader('Event-Name');
+    const uuid = event.getHeader('Unique-ID');
+    switch (name) {
+      case 'CHANNEL_HANGUP': {
+        const channel = uuid ? this.byUuid.get(uuid) : undefined;
+        if (!channel) return;
+        this.byUuid.delete(channel.uuid);
+        if (this.byLeg.get(channel.legId) === channel) this.byLeg.delete(channel.legId);
+        const wasOurs = channel.releasing;
+        this.markGone(channel, 'FreeSWITCH hung up its channel');
+        if (!wasOurs) this.options.onChannelLost(channel.legId, event.getHeader('Hangup-Cause') ?? 'unknown');
+        return;
+      }
+      case 'CHANNEL_EXECUTE': {
+        const channel = uuid ? this.byUuid.get(uuid) : undefined;
+        if (!channel) return;
+        channel.application = event.getHeader('Application') ?? null;
+        this.checkExpected(channel);
+        return;
+      }
+      case 'CHANNEL_BRIDGE': {
+        const a = this.byUuid.get(event.getHeader('Bridge-A-Unique-ID') ?? '');
+        const b = this.byUuid.get(event.getHeader('Bridge-B-Unique-ID') ?? '');
+        if (a && b) {
+          a.bridgedTo = b.uuid;
+          b.bridgedTo = a.uuid;
+          a.application = b.application = null;
+          this.checkExpected(a);
+          this.checkExpected(b);
+        }
+        return;
+      }
+      case 'CHANNEL_UNBRIDGE': {
+        for (const id of [event.getHeader('Bridge-A-Unique-ID'), event.getHeader('Bridge-B-Unique-ID')]) {
+          const c = id ? this.byUuid.get(id) : undefined;
+          if (c) c.bridgedTo = null;
+        }
+        return;
+      }
+      case 'CUSTOM': {
+        if (event.getHeader('Event-Subclass') !== 'conference::maintenance') return;
+        const channel = uuid ? this.byUuid.get(uuid) : undefined;
+        if (!channel) return;
+        const action = event.getHeader('Action');
+        if (action === 'add-member') {
+          channel.room = event.getHeader('Conference-Name') ?? null;
+          this.checkExpected(channel);
+        } else if (action === 'del-member' && channel.room === event.getHeader('Conference-Name')) {
+          channel.room = null;
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  /** Times a change once FreeSWITCH reports it. */
+  private checkExpected(channel: TrackedChannel): void {
+    const expected = channel.expected;
+    if (!expected) return;
+    const what = expected.what;
+    const done =
+      (what.kind === 'app' && channel.application === what.app) ||
+      (what.kind === 'bridge' && channel.bridgedTo === what.peer) ||
+      (what.kind === 'room' && channel.room === what.room);
+    if (!done) return;
+    channel.expected = null;
+    const ms = Date.now() - expected.issuedAt;
+    this.log.debug({ legId: channel.legId, op: expected.op, ms }, 'media change took effect');
+    this.options.onEffect?.(expected.op, ms, channel.legId);
+  }
+}

@@ -1,0 +1,252 @@
+/**
+ * The SignallingPort on drachtio-srf: incoming INVITEs, dials, the phones' own re-INVITEs, hang-ups.
+ *
+ * Every phone has exactly one dialog with us, and its media is anchored on a FreeSWITCH channel of its own (an
+ * fsmrf endpoint); the channel is tagged with the leg (X-Helpdesk-* headers become sip_h_X-Helpdesk-* variables),
+ * so the reconciler can tell our channels from anybody else's. Hanging a leg up ends both: BYE to the phone, and
+ * the channel through the media adapter (uuid_kill on the control connection; a SIP BYE to FreeSWITCH if that
+ * connection cannot take it).
+ */
+import { randomUUID } from 'node:crypto';
+import type Mrf from 'drachtio-fsmrf';
+import type { Logger } from 'pino';
+import type { LegId } from '../../core/types.js';
+import type { DialRequest, SignallingEvents, SignallingPort } from '../../ports/telephony.js';
+import { failureReasonForStatus } from '../sip-status.js';
+import type { Leg, LegTable } from './legs.js';
+import type { FreeSwitchMedia } from './media.js';
+import { answerDirection, classifyReInvite, isSecureOffer } from './sdp.js';
+import type { EndpointMaker, SipMessage, SipRequest, SipResponse, SrfLike } from './sip-types.js';
+import { withTimeout } from './timeouts.js';
+
+/** Channel variables (from our INVITE's headers) that mark a FreeSWITCH channel as one of this service's legs. */
+export const TAG_HEADERS = { owner: 'X-Helpdesk-Owner', leg: 'X-Helpdesk-Leg', call: 'X-Helpdesk-Call' } as const;
+export const tagVariable = (header: string): string => `sip_h_${header}`;
+
+export interface DrachtioSignallingOptions {
+  readonly srf: SrfLike;
+  readonly legs: LegTable;
+  readonly media: FreeSwitchMedia;
+  readonly makeEndpoint: EndpointMaker;
+  /** The SIP URI that reaches a phone number (an agent's contact, or a customer through the gateway). */
+  contactFor(number: string, workNo?: string): string | undefined;
+  /** Written on every channel we make, so the reconciler never touches another service's channels. */
+  readonly owner: string;
+  readonly timeoutMs: number;
+  readonly logger: Logger;
+}
+
+export class DrachtioSignalling implements SignallingPort {
+  private events: SignallingEvents | null = null;
+  private readonly log: Logger;
+
+  constructor(private readonly options: DrachtioSignallingOptions) {
+    this.log = options.logger.child({ component: 'signalling' });
+  }
+
+  start(events: SignallingEvents): void {
+    this.events = events;
+    this.options.srf.invite((req, res) => void this.incoming(req, res));
+  }
+
+  dial(request: DialRequest): void {
+    void this.dialLeg(request);
+  }
+
+  async hangup(legId: LegId): Promise<void> {
+    const leg = this.options.legs.get(legId);
+    if (!leg || leg.state === 'gone') return;
+    leg.hangupRequested = true;
+    if (leg.state === 'ringing' && leg.invite && !leg.dialog) {
+      // CANCEL; createUAC then rejects with 487 and dialLeg() cleans up.
+      leg.invite.cancel({}, () => undefined);
+      return;
+    }
+    if (leg.state === 'up') await this.release(leg);
+    // 'setting-up': dialLeg()/incoming() see hangupRequested at their next step and release the leg.
+  }
+
+  /** FreeSWITCH ended the leg's channel without us (restart, media timeout, kill): the phone must be told. */
+  channelLost(legId: LegId, cause: string): void {
+    const leg = this.options.legs.get(legId);
+    if (!leg || leg.state !== 'up') return;
+    this.log.warn({ legId, callId: leg.callId, cause }, 'FreeSWITCH ended the channel: hanging up the phone');
+    leg.state = 'gone';
+    void this.release(leg);
+    this.events?.hungUp(leg.id, true);
+  }
+
+  /** Ends every leg (the service stops). */
+  async releaseAll(): Promise<void> {
+    await Promise.all(this.options.legs.all().map((leg) => this.hangup(leg.id).catch(() => undefined)));
+  }
+
+  /* ------------------------------------------------------------------------------------------ incoming calls */
+
+  private async incoming(req: SipRequest, res: SipResponse): Promise<void> {
+    const events = this.events;
+    if (!events) return res.send(503);
+    const leg: Leg = { id: `in-${randomUUID()}`, state: 'setting-up', hangupRequested: false };
+    let cancelled = false;
+    // Register at once: the caller may cancel while we are still deciding or setting up media.
+    req.once('cancel', () => {
+      cancelled = true;
+      if (leg.state !== 'up') events.failed(leg.id, 'rejected');
+    });
+    const log = this.log.child({ legId: leg.id, from: req.callingNumber, to: req.calledNumber });
+    try {
+      const decision = await events.incoming({ legId: leg.id, from: req.callingNumber, to: req.calledNumber });
+      if (!decision.accept) return res.send(decision.status);
+      if (cancelled) return;
+      if (isSecureOffer(req.body)) {
+        events.failed(leg.id, 'error');
+        return res.send(488);
+      }
+      this.options.legs.add(leg);
+      leg.endpoint = await this.endpointFor(leg, req.body);
+      if (cancelled) return this.release(leg);
+      leg.dialog = await withTimeout(this.options.srf.createUAS(req, res, { localSdp: leg.endpoint.local.sdp }), this.options.timeoutMs, 'answer');
+      if (leg.hangupRequested || cancelled) return this.release(leg);
+      this.established(leg);
+      log.info({ sipCallId: leg.dialog.sip.callId }, 'incoming call anchored');
+      events.incomingAnswered(leg.id);
+    } catch (error) {
+      log.warn({ err: (error as Error).message }, 'incoming call could not be set up');
+      if (!res.finalResponseSent) res.send(cancelled ? 487 : 503);
+      void this.release(leg);
+      if (!cancelled) events.failed(leg.id, 'error');
+    }
+  }
+
+  /* ------------------------------------------------------------------------------------------ outgoing calls */
+
+  private async dialLeg(request: DialRequest): Promise<void> {
+    const events = this.events;
+    if (!events) return;
+    const leg: Leg = { id: request.legId, callId: request.callId, state: 'setting-up', hangupRequested: false };
+    this.options.legs.add(leg);
+    const log = this.log.child({ legId: leg.id, callId: request.callId, number: request.number });
+    const uri = this.options.contactFor(request.number, request.workNo);
+    if (!uri) {
+      log.warn('no SIP address for this number');
+      this.options.legs.remove(leg.id);
+      return events.failed(leg.id, 'unreachable');
+    }
+    try {
+      // FreeSWITCH makes the offer (3PCC); the profile forbids SRTP so that offer is plain RTP.
+      const endpoint = await this.endpointFor(leg);
+      leg.endpoint = endpoint;
+      if (leg.hangupRequested) return this.release(leg);
+      const dialog = await this.options.srf.createUAC(
+        uri,
+        { localSdp: endpoint.local.sdp, callingNumber: request.callerNumber },
+        {
+          cbRequest: (err, req) => {
+            if (err || !req) return;
+            leg.invite = req;
+            leg.state = 'ringing';
+            if (leg.hangupRequested) req.cancel({}, () => undefined);
+          },
+          cbProvisional: (res) => {
+            if ((res.status === 180 || res.status === 183) && !leg.hangupRequested) events.ringing(leg.id);
+          },
+        },
+      );
+      leg.dialog = dialog;
+      if (leg.hangupRequested) return this.release(leg);
+      // The phone's answer goes to its FreeSWITCH endpoint (re-INVITE towards FreeSWITCH, not the phone).
+      await withTimeout(endpoint.modify(dialog.remote.sdp), this.options.timeoutMs, 'modify endpoint');
+      if (leg.hangupRequested) return this.release(leg);
+      this.established(leg);
+      log.info({ sipCallId: dialog.sip.callId }, 'answered');
+      events.answered(leg.id);
+    } catch (error) {
+      const status = (error as { status?: number }).status;
+      void this.release(leg);
+      if (leg.hangupRequested) return; // our own CANCEL (487), or we gave up: the core already knows
+      log.info({ status, err: (error as Error).message }, 'call attempt failed');
+      events.failed(leg.id, status !== undefined ? failureReasonForStatus(status) : 'error');
+    }
+  }
+
+  /**
+   * A FreeSWITCH channel for the leg, tagged as ours. One that arrives after our deadline belongs to nobody: it is
+   * hung up as soon as it exists (the reconciler would find it too).
+   */
+  private async endpointFor(leg: Leg, remoteSdp?: string): Promise<Mrf.Endpoint> {
+    const headers: Record<string, string> = { [TAG_HEADERS.owner]: this.options.owner, [TAG_HEADERS.leg]: leg.id };
+    if (leg.callId) headers[TAG_HEADERS.call] = leg.callId;
+    const making = this.options.makeEndpoint(remoteSdp === undefined ? { headers } : { remoteSdp, headers });
+    let endpoint: Mrf.Endpoint;
+    try {
+      endpoint = await withTimeout(making, this.options.timeoutMs, 'createEndpoint');
+    } catch (error) {
+      making.then((late) => this.killStray(leg, late)).catch(() => undefined);
+      throw error;
+    }
+    this.options.media.track(leg.id, endpoint.uuid);
+    return endpoint;
+  }
+
+  private killStray(leg: Leg, endpoint: Mrf.Endpoint): void {
+    this.log.warn({ legId: leg.id, uuid: endpoint.uuid }, 'FreeSWITCH channel came after its deadline: hanging it up');
+    this.options.media.track(`${leg.id}-late`, endpoint.uuid);
+    void this.options.media.hangup(`${leg.id}-late`);
+  }
+
+  /* ------------------------------------------------------------------------------------------ established legs */
+
+  private established(leg: Leg): void {
+    leg.state = 'up';
+    const dialog = leg.dialog as NonNullable<Leg['dialog']>;
+    const endpoint = leg.endpoint as Mrf.Endpoint;
+    // "destroy" on a dialog means the phone sent BYE (our own destroy() emits nothing).
+    dialog.on('destroy', () => {
+      if (leg.state !== 'up') return;
+      leg.state = 'gone';
+      void this.release(leg);
+      this.events?.hungUp(leg.id, false);
+    });
+    // fsmrf's own word that the channel ended (its per-channel socket); the control connection usually tells first.
+    endpoint.on('destroy', () => this.channelLost(leg.id, 'per-channel socket closed'));
+    dialog.on('modify', (req, res) => void this.phoneReInvite(leg, req, res));
+  }
+
+  /** A phone's own re-INVITE: answered by us; only a real media change reaches FreeSWITCH. */
+  private async phoneReInvite(leg: Leg, req: SipMessage, res: SipResponse): Promise<void> {
+    const endpoint = leg.endpoint;
+    if (!endpoint || !leg.dialog) return res.send(481);
+    try {
+      const kind = classifyReInvite(endpoint.remote.sdp, req.body);
+      if (kind === 'media-change') await withTimeout(endpoint.modify(req.body), this.options.timeoutMs, 'modify endpoint');
+      res.send(200, { body: answerDirection(endpoint.local.sdp, req.body), headers: { 'Content-Type': 'application/sdp' } });
+      this.log.info({ legId: leg.id, kind }, 'phone re-INVITE answered');
+    } catch (error) {
+      this.log.warn({ legId: leg.id, err: (error as Error).message }, 'phone re-INVITE refused');
+      res.send(488);
+    }
+  }
+
+  /** Ends whatever the leg still holds: BYE to the phone, and its FreeSWITCH channel. Never throws. */
+  private async release(leg: Leg): Promise<void> {
+    leg.state = 'gone';
+    this.options.legs.remove(leg.id);
+    const { dialog, endpoint } = leg;
+    leg.dialog = undefined;
+    leg.endpoint = undefined;
+    const work: Promise<unknown>[] = [];
+    if (dialog) work.push(withTimeout(new Promise<void>((resolve) => dialog.destroy({}, () => resolve())), this.options.timeoutMs, 'BYE'));
+    if (endpoint) work.push(this.endChannel(leg, endpoint));
+    const results = await Promise.allSettled(work);
+    for (const r of results) if (r.status === 'rejected') this.log.warn({ legId: leg.id, err: String(r.reason) }, 'release step failed');
+  }
+
+  /** uuid_kill first; if FreeSWITCH's control connection cannot take it, a SIP BYE on the channel's own dialog. */
+  private async endChannel(leg: Leg, endpoint: Mrf.Endpoint): Promise<void> {
+    if (await this.options.media.hangup(leg.id)) return;
+    const fsDialog = endpoint.dialog;
+    if (!fsDialog) return;
+    this.log.warn({ legId: leg.id, uuid: endpoint.uuid }, 'ending the channel with a SIP BYE instead');
+    await withTimeout(new Promise<void>((resolve) => fsDialog.destroy({}, () => resolve())), this.options.timeoutMs, 'BYE to FreeSWITCH');
+  }
+}

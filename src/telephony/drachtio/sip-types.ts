@@ -1,0 +1,45 @@
+/**
+ * Narrow views of drachtio-srf and drachtio-fsmrf: just what the adapters use, typed as the libraries' sources
+ * really behave (drachtio-srf's own typings are wrong in places: cbRequest really gets (err, req)).
+ */
+import type Mrf from 'drachtio-fsmrf';
+
+export interface SipMessage {
+  readonly body: string;
+  readonly callingNumber: string;
+  readonly calledNumber: string;
+  get(header: string): string | undefined;
+}
+export interface SipRequest extends SipMessage {
+  once(event: 'cancel', listener: () => void): void;
+  cancel(opts: object, callback: (err: unknown) => void): void;
+}
+export interface SipResponse {
+  readonly status: number;
+  readonly finalResponseSent: boolean;
+  send(status: number, opts?: object): void;
+}
+export interface SipDialog {
+  readonly remote: { sdp: string };
+  readonly local: { sdp: string };
+  readonly sip: { readonly callId: string };
+  on(event: 'destroy', listener: () => void): void;
+  on(event: 'modify', listener: (req: SipMessage, res: SipResponse) => void): void;
+  destroy(opts: object, callback: (err: unknown) => void): void;
+}
+export interface SrfLike {
+  connect(opts: { host: string; port: number; secret: string }): unknown;
+  disconnect(): void;
+  on(event: 'connect', listener: (err: Error | null, hostport?: string) => void): void;
+  on(event: 'error' | 'reconnecting' | 'close', listener: (arg?: unknown) => void): void;
+  invite(handler: (req: SipRequest, res: SipResponse) => void): void;
+  createUAS(req: SipRequest, res: SipResponse, opts: { localSdp: string }): Promise<SipDialog>;
+  createUAC(
+    uri: string,
+    opts: { localSdp: string; callingNumber?: string; headers?: Record<string, string> },
+    progress: { cbRequest: (err: unknown, req?: SipRequest) => void; cbProvisional: (res: { status: number }) => void },
+  ): Promise<SipDialog>;
+}
+
+/** Makes FreeSWITCH channels (fsmrf endpoints); null while FreeSWITCH is not connected. */
+export type EndpointMaker = (options: { remoteSdp?: string; headers: Record<string, string> }) => Promise<Mrf.Endpoint>;
