@@ -38,7 +38,7 @@ async function main(): Promise<void> {
     directory,
     logger,
     backendName: backend.name,
-    ...(backend.name === 'sim' ? { sim: backend } : { backendStatus: () => backend.connected }),
+    ...(backend.name === 'sim' ? { sim: backend } : { backendStatus: () => backend.connected, mediaTelemetry: backend.telemetry }),
   });
   await app.listen({ port: config.http.port, host: config.http.host });
   logger.info({ backend: backend.name, agents: config.agents.length, routes: config.routes.length }, 'service started');

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { AppConfig } from '../config/config.js';
 import type { AgentDirectory } from '../orchestrator/agent-directory.js';
 import type { CallControl } from '../orchestrator/call-control.js';
+import type { MediaTelemetry } from '../telephony/drachtio/backend.js';
 import type { SimBackend } from '../telephony/sim/sim-backend.js';
 import { failure } from './envelope.js';
 import { Metrics } from './metrics.js';
@@ -30,6 +31,8 @@ export interface AppDeps {
   readonly backendName: 'sim' | 'drachtio';
   /** Connectivity of the backend's servers, for /health (real backend only). */
   readonly backendStatus?: () => Record<string, boolean>;
+  /** The media server's timings and the reconciler's findings, for /health and /metrics (real backend only). */
+  readonly mediaTelemetry?: MediaTelemetry;
 }
 
 export interface AppContext extends AppDeps {
@@ -57,7 +60,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     queueLimit: config.events.queueLimit,
     logger: logger.child({ component: 'sessions' }),
   });
-  const metrics = new Metrics(deps.callControl, sessions);
+  const metrics = new Metrics(deps.callControl, sessions, deps.mediaTelemetry);
   const context: AppContext = { ...deps, sessions, metrics };
   app.addHook('onClose', async () => {
     sessions.close();

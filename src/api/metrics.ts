@@ -5,6 +5,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { CallFeature } from '../core/decide.js';
 import type { CallControl, TimedAgentEvent } from '../orchestrator/call-control.js';
+import type { MediaTelemetry } from '../telephony/drachtio/backend.js';
 import type { AgentSessions } from './sessions.js';
 
 export class Metrics {
@@ -14,8 +15,9 @@ export class Metrics {
   private readonly helps: Counter<'mode' | 'outcome'>;
   private readonly releases: Counter;
   private readonly unsubscribe: () => void;
+  private readonly unsubscribeMedia: (() => void)[] = [];
 
-  constructor(callControl: CallControl, sessions: AgentSessions) {
+  constructor(callControl: CallControl, sessions: AgentSessions, media?: MediaTelemetry) {
     collectDefaultMetrics({ register: this.registry });
     this.requestDuration = new Histogram({
       name: 'api_request_duration_seconds',
@@ -37,6 +39,27 @@ export class Metrics {
     // help call id -> mode, to label the outcome of a help session.
     const helpModes = new Map<string, string>();
     this.unsubscribe = callControl.onAgentEvent((event) => this.count(event, helpModes));
+    if (media) this.followMedia(media);
+  }
+
+  /** How fast FreeSWITCH carries out each kind of change, and what the reconciler had to clean up. */
+  private followMedia(media: MediaTelemetry): void {
+    const effect = new Histogram({
+      name: 'media_change_seconds',
+      help: 'From sending a media command to FreeSWITCH reporting it done, by change (bridge, hold music, ringback, park, join room)',
+      labelNames: ['op'],
+      buckets: [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2],
+      registers: [this.registry],
+    });
+    const orphans = new Counter({
+      name: 'freeswitch_orphan_channels_total',
+      help: 'FreeSWITCH channels of this service that no live leg owned, hung up by the reconciler',
+      registers: [this.registry],
+    });
+    this.unsubscribeMedia.push(
+      media.onEffect((op, ms) => effect.observe({ op }, ms / 1000)),
+      media.onOrphan(() => orphans.inc()),
+    );
   }
 
   private count(event: TimedAgentEvent, helpModes: Map<string, string>): void {
@@ -85,5 +108,6 @@ export class Metrics {
 
   close(): void {
     this.unsubscribe();
+    for (const unsubscribe of this.unsubscribeMedia) unsubscribe();
   }
 }

@@ -28,7 +28,15 @@ export interface RouteConfig {
 
 export interface AppConfig {
   readonly http: { readonly port: number; readonly host: string; readonly bodyLimitBytes: number };
-  readonly telephony: { readonly backend: 'sim' | 'drachtio' };
+  readonly telephony: {
+    readonly backend: 'sim' | 'drachtio';
+    /** Tag on every FreeSWITCH channel the service makes (null: this host's name); see the reconciler. */
+    readonly owner: string | null;
+    /** How often FreeSWITCH's channels are compared with the service's legs (0: never). */
+    readonly reconcileIntervalSeconds: number;
+    /** Deadline of one media command on FreeSWITCH; past it the leg counts as lost. */
+    readonly mediaCommandTimeoutMs: number;
+  };
   readonly agents: readonly AgentConfig[];
   readonly routes: readonly RouteConfig[];
   readonly help: { readonly answerTimeoutSeconds: number };
@@ -62,7 +70,12 @@ const schema = {
       type: 'object',
       additionalProperties: false,
       required: ['backend'],
-      properties: { backend: { enum: ['sim', 'drachtio'] } },
+      properties: {
+        backend: { enum: ['sim', 'drachtio'] },
+        owner: { type: ['string', 'null'], pattern: '^[A-Za-z0-9._-]{1,64}$', default: null },
+        reconcileIntervalSeconds: { type: 'number', minimum: 0, maximum: 3600, default: 5 },
+        mediaCommandTimeoutMs: { type: 'integer', minimum: 100, maximum: 60000, default: 2000 },
+      },
     },
     agents: {
       type: 'array',
@@ -190,6 +203,8 @@ const ENV_OVERRIDES: Record<string, [string[], 'string' | 'int' | 'nullable']> =
   HTTP_PORT: [['http', 'port'], 'int'],
   HTTP_HOST: [['http', 'host'], 'string'],
   TELEPHONY_BACKEND: [['telephony', 'backend'], 'string'],
+  TELEPHONY_OWNER: [['telephony', 'owner'], 'nullable'],
+  RECONCILE_INTERVAL_SECONDS: [['telephony', 'reconcileIntervalSeconds'], 'int'],
   DRACHTIO_HOST: [['drachtio', 'host'], 'string'],
   DRACHTIO_PORT: [['drachtio', 'port'], 'int'],
   DRACHTIO_SECRET: [['drachtio', 'secret'], 'string'],

@@ -22,5 +22,8 @@ export function createBackend(config: AppConfig, logger: Logger): SimBackend | D
     freeswitch: config.freeswitch,
     contactFor: contactResolver(config),
     logger,
+    ...(config.telephony.owner ? { owner: config.telephony.owner } : {}),
+    reconcileIntervalMs: config.telephony.reconcileIntervalSeconds * 1000,
+    mediaTimeoutMs: config.telephony.mediaCommandTimeoutMs,
   });
 }

@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
-import { buildApp } from '../../src/api/app.js';
+import { buildApp, type AppDeps } from '../../src/api/app.js';
 import { coreConfigOf, routesOf, validateConfig, type AppConfig } from '../../src/config/config.js';
 import { AgentDirectory } from '../../src/orchestrator/agent-directory.js';
 import { Orchestrator } from '../../src/orchestrator/orchestrator.js';
@@ -57,13 +57,14 @@ export interface Service {
   stop(): Promise<void>;
 }
 
-export async function startService(config: AppConfig = testConfig()): Promise<Service> {
+/** `extras`: what the real backend adds (server status, media telemetry), played by the test. */
+export async function startService(config: AppConfig = testConfig(), extras: Pick<AppDeps, 'backendStatus' | 'mediaTelemetry'> = {}): Promise<Service> {
   const logger = pino({ level: 'silent' });
   const sim = new SimBackend();
   const directory = new AgentDirectory(config.agents.map((a) => ({ workNo: a.workNo, phone: a.phone, skills: a.skills })));
   const orchestrator = new Orchestrator({ backend: sim, directory, routes: routesOf(config), core: coreConfigOf(config), logger });
   await orchestrator.start();
-  const app = await buildApp({ config, callControl: orchestrator, directory, logger, sim, backendName: 'sim' });
+  const app = await buildApp({ config, callControl: orchestrator, directory, logger, sim, backendName: 'sim', ...extras });
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
 
   const http: Service['http'] = async (method, path, options = {}) => {

@@ -4,6 +4,7 @@
  */
 import WebSocket from 'ws';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { MediaTelemetry } from '../../src/telephony/drachtio/backend.js';
 import { BASE, startService, testConfig, type Service } from './api-harness.js';
 
 let s: Service;
@@ -176,5 +177,31 @@ describe('operations', () => {
     const openapi = (await (await fetch(`${s.url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
     expect(openapi.openapi).toMatch(/^3\./);
     expect(Object.keys(openapi.paths)).toContain('/agentgateway/resource/voicecall/{agentid}/innerhelp');
+  });
+
+  it('shows the reconciler in /health and the media server\'s timings and orphans in /metrics (real backend)', async () => {
+    const effects = new Set<(op: string, ms: number, legId: string) => void>();
+    const orphans = new Set<(o: { uuid: string; legId: string | null; callId: string | null }) => void>();
+    let hungUp = 0;
+    const telemetry: MediaTelemetry = {
+      onEffect: (l) => (effects.add(l), () => effects.delete(l)),
+      onOrphan: (l) => (orphans.add(l), () => orphans.delete(l)),
+      report: () => ({ orphansHungUp: hungUp, staleRooms: 0, lastRunAt: '2026-12-01T10:00:00.000Z', lastError: null }),
+    };
+    const real = await startService(testConfig(), { backendStatus: () => ({ drachtio: true, freeswitch: false }), mediaTelemetry: telemetry });
+    try {
+      for (const l of effects) l('bridge', 12, 'leg-1');
+      hungUp = 1;
+      for (const l of orphans) l({ uuid: 'u1', legId: 'leg-2', callId: null });
+      const health = await real.http('GET', '/health');
+      expect(health.status).toBe(503);
+      expect(health.body).toMatchObject({ status: 'degraded', servers: { freeswitch: false }, reconciler: { orphansHungUp: 1, lastError: null } });
+      const metrics = await (await fetch(`${real.url}/metrics`)).text();
+      expect(metrics).toContain('freeswitch_orphan_channels_total 1');
+      expect(metrics).toContain('media_change_seconds_bucket{le="0.02",op="bridge"} 1');
+      expect(metrics).toContain('media_change_seconds_bucket{le="0.01",op="bridge"} 0');
+    } finally {
+      await real.stop();
+    }
   });
 });

@@ -13,6 +13,7 @@ export function opsRoutes(context: AppContext): FastifyPluginAsync {
         status: down ? 'degraded' : 'ok',
         backend: context.backendName,
         ...(servers ? { servers } : {}),
+        ...(context.mediaTelemetry ? { reconciler: context.mediaTelemetry.report() } : {}),
         activeCalls: context.callControl.activeCallCount(),
         signedInAgents: context.sessions.signedInCount(),
       };

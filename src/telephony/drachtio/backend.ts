@@ -48,8 +48,15 @@ export interface DrachtioBackendOptions {
   readonly owner?: string;
   /** How often the reconciler compares FreeSWITCH with our legs (default 5000 ms; 0 turns it off). */
   readonly reconcileIntervalMs?: number;
-  /** A media change took effect on FreeSWITCH after `ms` (metrics, the integration suite). */
-  readonly onMediaEffect?: (op: string, ms: number, legId: LegId) => void;
+}
+
+/** What the real backend tells metrics and tests about its media server. */
+export interface MediaTelemetry {
+  /** A media change took effect on FreeSWITCH `ms` after its command was sent. */
+  onEffect(listener: (op: string, ms: number, legId: LegId) => void): () => void;
+  /** The reconciler hung up a channel that no live leg owned. */
+  onOrphan(listener: (orphan: { uuid: string; legId: string | null; callId: string | null }) => void): () => void;
+  report(): ReconcilerReport;
 }
 
 export class DrachtioBackend implements TelephonyBackend {
@@ -66,6 +73,15 @@ export class DrachtioBackend implements TelephonyBackend {
   private stopping = false;
   private drachtioUp = false;
   private endpointsUp = false;
+  private readonly effectListeners = new Set<(op: string, ms: number, legId: LegId) => void>();
+  readonly telemetry: MediaTelemetry = {
+    onEffect: (listener) => {
+      this.effectListeners.add(listener);
+      return () => this.effectListeners.delete(listener);
+    },
+    onOrphan: (listener) => this.reconciler.onOrphan(listener),
+    report: () => this.reconciler.report(),
+  };
 
   constructor(private readonly options: DrachtioBackendOptions) {
     this.srf = new Srf() as unknown as SrfLike;
@@ -79,7 +95,9 @@ export class DrachtioBackend implements TelephonyBackend {
       timeoutMs: options.mediaTimeoutMs ?? 2000,
       ...(options.roomProfile ? { roomProfile: options.roomProfile } : {}),
       onChannelLost: (legId, cause) => this.signalling.channelLost(legId, cause),
-      ...(options.onMediaEffect ? { onEffect: options.onMediaEffect } : {}),
+      onEffect: (op, ms, legId) => {
+        for (const listener of this.effectListeners) listener(op, ms, legId);
+      },
     });
     this.signalling = new DrachtioSignalling({
       srf: this.srf,
@@ -150,10 +168,6 @@ export class DrachtioBackend implements TelephonyBackend {
   /** Whether both servers are connected (for /health). */
   get connected(): { drachtio: boolean; freeswitch: boolean } {
     return { drachtio: this.drachtioUp, freeswitch: this.endpointsUp && this.control.up };
-  }
-
-  reconciliation(): ReconcilerReport {
-    return this.reconciler.report();
   }
 
   private allChannelsLost(reason: string): void {
