@@ -36,6 +36,8 @@ export interface AppConfig {
     readonly reconcileIntervalSeconds: number;
     /** Deadline of one media command on FreeSWITCH; past it the leg counts as lost. */
     readonly mediaCommandTimeoutMs: number;
+    /** A phone that sends no RTP this long is hung up by FreeSWITCH (null: freeswitch/conf's FS_MEDIA_TIMEOUT_MS). */
+    readonly mediaTimeoutSeconds: number | null;
   };
   readonly agents: readonly AgentConfig[];
   readonly routes: readonly RouteConfig[];
@@ -75,6 +77,7 @@ const schema = {
         owner: { type: ['string', 'null'], pattern: '^[A-Za-z0-9._-]{1,64}$', default: null },
         reconcileIntervalSeconds: { type: 'number', minimum: 0, maximum: 3600, default: 5 },
         mediaCommandTimeoutMs: { type: 'integer', minimum: 100, maximum: 60000, default: 2000 },
+        mediaTimeoutSeconds: { type: ['number', 'null'], minimum: 0, maximum: 86400, default: null },
       },
     },
     agents: {

@@ -24,6 +24,7 @@ export function createBackend(config: AppConfig, logger: Logger): SimBackend | D
     logger,
     ...(config.telephony.owner ? { owner: config.telephony.owner } : {}),
     reconcileIntervalMs: config.telephony.reconcileIntervalSeconds * 1000,
-    mediaTimeoutMs: config.telephony.mediaCommandTimeoutMs,
+    mediaCommandTimeoutMs: config.telephony.mediaCommandTimeoutMs,
+    ...(config.telephony.mediaTimeoutSeconds !== null ? { mediaSilenceTimeoutMs: Math.round(config.telephony.mediaTimeoutSeconds * 1000) } : {}),
   });
 }

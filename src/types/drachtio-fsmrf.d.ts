@@ -11,16 +11,18 @@ declare module 'drachtio-fsmrf' {
       readonly uuid: string;
       readonly local: { sdp: string };
       readonly remote: { sdp: string };
-      /** Our SIP dialog with FreeSWITCH for this channel (a drachtio-srf Dialog); BYE on it ends the channel. */
-      readonly dialog: { destroy(opts: object, callback: (err: unknown) => void): void } | null;
+      /**
+       * Our SIP dialog with FreeSWITCH for this channel (a drachtio-srf Dialog): BYE on it ends the channel; modify()
+       * re-INVITEs FreeSWITCH and resolves with its answer (SIP only, unlike Endpoint#modify, which then asks the
+       * channel's own event socket for its variables and so can wait forever on a channel that is going away).
+       */
+      readonly dialog: { destroy(opts: object, callback: (err: unknown) => void): void; modify(sdp: string): Promise<string> } | null;
       /** Resolves with the raw ESL response event (body "+OK ..." or "-ERR ..."). */
       api(command: string, args?: string | string[]): Promise<EslEvent>;
       /** Waits for CHANNEL_EXECUTE_COMPLETE: never use it for apps that loop. */
       execute(app: string, arg?: string): Promise<EslEvent>;
       executeAsync(app: string, arg?: string): string;
       bridge(other: Endpoint | string): Promise<void>;
-      /** re-INVITEs FreeSWITCH with new remote SDP, then refreshes `local`/`remote`. */
-      modify(sdp: string): Promise<unknown>;
       destroy(): Promise<void>;
     }
     interface MediaServer extends EventEmitter {

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/config.js';
 import { contactResolver } from '../../src/telephony/create-backend.js';
-import { answerDirection, classifyReInvite, isSecureOffer } from '../../src/telephony/drachtio/sdp.js';
+import { answerDirection, classifyReInvite, isSecureOffer, withDirection } from '../../src/telephony/drachtio/sdp.js';
 import { OperationTimeout, withTimeout } from '../../src/telephony/drachtio/timeouts.js';
 import { failureReasonForStatus } from '../../src/telephony/sip-status.js';
 import { testConfig } from '../component/api-harness.js';
@@ -79,5 +79,16 @@ describe('deadlines and statuses', () => {
     expect([486, 600, 408, 487, 404, 480, 410, 604, 500, 503, 603, 403].map(failureReasonForStatus)).toEqual([
       'busy', 'busy', 'no-answer', 'no-answer', 'unreachable', 'unreachable', 'unreachable', 'unreachable', 'error', 'error', 'rejected', 'rejected',
     ]);
+  });
+});
+
+describe('a phone hold told to FreeSWITCH', () => {
+  it('is the phone\'s own SDP with recvonly and a new version, nothing else changed', () => {
+    const held = withDirection(sdp({ direction: 'sendonly', version: 4 }), 'recvonly');
+    expect(held).toMatch(/a=recvonly/);
+    expect(held).not.toMatch(/a=sendonly/);
+    expect(held).toMatch(/o=phone 1000 5 IN IP4 192\.0\.2\.5/);
+    expect(classifyReInvite(sdp(), held)).toBe('refresh');
+    expect(held).toMatch(/m=audio 4000 RTP\/AVP 0 8 101/);
   });
 });

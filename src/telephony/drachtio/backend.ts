@@ -41,13 +41,15 @@ export interface DrachtioBackendOptions {
   /** Deadline of each signalling operation and of setting up a channel (default 5000 ms). */
   readonly operationTimeoutMs?: number;
   /** Deadline of one media command (default 2000 ms); past it the leg counts as lost. */
-  readonly mediaTimeoutMs?: number;
+  readonly mediaCommandTimeoutMs?: number;
   /** Name of the conference profile for help rooms (freeswitch/conf/autoload_configs/conference.conf.xml). */
   readonly roomProfile?: string;
   /** Tag written on every FreeSWITCH channel we make (default: this host's name). */
   readonly owner?: string;
   /** How often the reconciler compares FreeSWITCH with our legs (default 5000 ms; 0 turns it off). */
   readonly reconcileIntervalMs?: number;
+  /** FreeSWITCH's media timeout for our channels, in ms (default: freeswitch/conf's, FS_MEDIA_TIMEOUT_MS). */
+  readonly mediaSilenceTimeoutMs?: number;
 }
 
 /** What the real backend tells metrics and tests about its media server. */
@@ -92,7 +94,7 @@ export class DrachtioBackend implements TelephonyBackend {
     this.control = new FreeSwitchControl({ host: fs.host, port: fs.port, secret: fs.secret, logger: options.logger });
     this.media = new FreeSwitchMedia(this.control, {
       logger: options.logger,
-      timeoutMs: options.mediaTimeoutMs ?? 2000,
+      timeoutMs: options.mediaCommandTimeoutMs ?? 2000,
       ...(options.roomProfile ? { roomProfile: options.roomProfile } : {}),
       onChannelLost: (legId, cause) => this.signalling.channelLost(legId, cause),
       onEffect: (op, ms, legId) => {
@@ -109,6 +111,7 @@ export class DrachtioBackend implements TelephonyBackend {
       },
       contactFor: options.contactFor,
       owner,
+      ...(options.mediaSilenceTimeoutMs !== undefined ? { mediaTimeoutMs: options.mediaSilenceTimeoutMs } : {}),
       timeoutMs: options.operationTimeoutMs ?? 5000,
       logger: options.logger,
     });

@@ -18,6 +18,10 @@ export interface Leg {
   invite?: SipRequest;
   /** We were asked to hang up while the leg was still being set up. */
   hangupRequested: boolean;
+  /** The phone sent BYE before the leg was up (it answered and hung up at once). */
+  phoneLeft?: boolean;
+  /** The SDP the phone last sent us (its media as FreeSWITCH knows it). */
+  phoneSdp?: string;
 }
 
 export class LegTable {

@@ -7,7 +7,7 @@ import { parse, write } from 'sdp-transform';
 
 export type ReInvite = 'refresh' | 'hold' | 'resume' | 'media-change';
 
-type Direction = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+export type Direction = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
 
 function audio(sdp: string): { address: string; port: number; codecs: string; direction: Direction } {
   const session = parse(sdp);
@@ -36,6 +36,15 @@ export function answerDirection(ourSdp: string, offer: string): string {
   delete session.direction;
   for (const m of session.media) m.direction = wanted;
   // A new version, as the answer changed (RFC 3264 §8).
+  if (session.origin) session.origin.sessionVersion = Number(session.origin.sessionVersion) + 1;
+  return write(session);
+}
+
+/** The same SDP with another direction for its media (a new version, as it changed). */
+export function withDirection(sdp: string, direction: Direction): string {
+  const session = parse(sdp);
+  delete session.direction;
+  for (const m of session.media) m.direction = direction;
   if (session.origin) session.origin.sessionVersion = Number(session.origin.sessionVersion) + 1;
   return write(session);
 }

@@ -15,12 +15,14 @@ import type { DialRequest, SignallingEvents, SignallingPort } from '../../ports/
 import { failureReasonForStatus } from '../sip-status.js';
 import type { Leg, LegTable } from './legs.js';
 import type { FreeSwitchMedia } from './media.js';
-import { answerDirection, classifyReInvite, isSecureOffer } from './sdp.js';
+import { answerDirection, classifyReInvite, isSecureOffer, withDirection } from './sdp.js';
 import type { EndpointMaker, SipMessage, SipRequest, SipResponse, SrfLike } from './sip-types.js';
 import { withTimeout } from './timeouts.js';
 
 /** Channel variables (from our INVITE's headers) that mark a FreeSWITCH channel as one of this service's legs. */
 export const TAG_HEADERS = { owner: 'X-Helpdesk-Owner', leg: 'X-Helpdesk-Leg', call: 'X-Helpdesk-Call' } as const;
+/** Asks freeswitch/conf's dialplan for another media timeout (ms) on the channel. */
+export const MEDIA_TIMEOUT_HEADER = 'X-Helpdesk-Media-Timeout';
 export const tagVariable = (header: string): string => `sip_h_${header}`;
 
 export interface DrachtioSignallingOptions {
@@ -32,6 +34,8 @@ export interface DrachtioSignallingOptions {
   contactFor(number: string, workNo?: string): string | undefined;
   /** Written on every channel we make, so the reconciler never touches another service's channels. */
   readonly owner: string;
+  /** FreeSWITCH's media timeout for our channels, in ms (undefined: what its configuration says). */
+  readonly mediaTimeoutMs?: number;
   readonly timeoutMs: number;
   readonly logger: Logger;
 }
@@ -105,8 +109,10 @@ export class DrachtioSignalling implements SignallingPort {
       this.options.legs.add(leg);
       leg.endpoint = await this.endpointFor(leg, req.body);
       if (cancelled) return this.release(leg);
+      leg.phoneSdp = req.body;
       leg.dialog = await withTimeout(this.options.srf.createUAS(req, res, { localSdp: leg.endpoint.local.sdp }), this.options.timeoutMs, 'answer');
       if (leg.hangupRequested || cancelled) return this.release(leg);
+      this.watchPhone(leg);
       this.established(leg);
       log.info({ sipCallId: leg.dialog.sip.callId }, 'incoming call anchored');
       events.incomingAnswered(leg.id);
@@ -153,10 +159,19 @@ export class DrachtioSignalling implements SignallingPort {
         },
       );
       leg.dialog = dialog;
+      // From now on a BYE from the phone is seen, also while its answer is still going to FreeSWITCH.
+      this.watchPhone(leg);
       if (leg.hangupRequested) return this.release(leg);
-      // The phone's answer goes to its FreeSWITCH endpoint (re-INVITE towards FreeSWITCH, not the phone).
-      await withTimeout(endpoint.modify(dialog.remote.sdp), this.options.timeoutMs, 'modify endpoint');
+      // The phone's answer goes to its FreeSWITCH channel (re-INVITE towards FreeSWITCH, not the phone).
+      leg.phoneSdp = dialog.remote.sdp;
+      await this.tellMediaServer(endpoint, dialog.remote.sdp);
       if (leg.hangupRequested) return this.release(leg);
+      if (leg.phoneLeft) {
+        // It answered and hung up before its media was ready: for the core, it never came.
+        log.info('the phone hung up as it answered');
+        void this.release(leg);
+        return events.failed(leg.id, 'rejected');
+      }
       this.established(leg);
       log.info({ sipCallId: dialog.sip.callId }, 'answered');
       events.answered(leg.id);
@@ -176,6 +191,7 @@ export class DrachtioSignalling implements SignallingPort {
   private async endpointFor(leg: Leg, remoteSdp?: string): Promise<Mrf.Endpoint> {
     const headers: Record<string, string> = { [TAG_HEADERS.owner]: this.options.owner, [TAG_HEADERS.leg]: leg.id };
     if (leg.callId) headers[TAG_HEADERS.call] = leg.callId;
+    if (this.options.mediaTimeoutMs !== undefined) headers[MEDIA_TIMEOUT_HEADER] = String(this.options.mediaTimeoutMs);
     const making = this.options.makeEndpoint(remoteSdp === undefined ? { headers } : { remoteSdp, headers });
     let endpoint: Mrf.Endpoint;
     try {
@@ -196,35 +212,57 @@ export class DrachtioSignalling implements SignallingPort {
 
   /* ------------------------------------------------------------------------------------------ established legs */
 
-  private established(leg: Leg): void {
-    leg.state = 'up';
-    const dialog = leg.dialog as NonNullable<Leg['dialog']>;
-    const endpoint = leg.endpoint as Mrf.Endpoint;
-    // "destroy" on a dialog means the phone sent BYE (our own destroy() emits nothing).
-    dialog.on('destroy', () => {
-      if (leg.state !== 'up') return;
+  /** "destroy" on the phone's dialog means the phone sent BYE (our own destroy() emits nothing). */
+  private watchPhone(leg: Leg): void {
+    leg.dialog?.on('destroy', () => {
+      if (leg.state === 'gone') return;
+      if (leg.state !== 'up') {
+        leg.phoneLeft = true; // dialLeg() sees it when the set-up step it waits for ends
+        return;
+      }
       leg.state = 'gone';
       void this.release(leg);
       this.events?.hungUp(leg.id, false);
     });
+  }
+
+  private established(leg: Leg): void {
+    leg.state = 'up';
+    const dialog = leg.dialog as NonNullable<Leg['dialog']>;
+    const endpoint = leg.endpoint as Mrf.Endpoint;
     // fsmrf's own word that the channel ended (its per-channel socket); the control connection usually tells first.
     endpoint.on('destroy', () => this.channelLost(leg.id, 'per-channel socket closed'));
     dialog.on('modify', (req, res) => void this.phoneReInvite(leg, req, res));
   }
 
-  /** A phone's own re-INVITE: answered by us; only a real media change reaches FreeSWITCH. */
+  /**
+   * A phone's own re-INVITE, answered by us: FreeSWITCH never sees a phone's hold as a hold (a held conference
+   * member that later hangs up can make FreeSWITCH drop another member, and FreeSWITCH would start its own hold
+   * music). What it is told: a real media change; and, for a hold, that the phone will only receive (recvonly),
+   * which turns FreeSWITCH's media timeout off for that channel while the phone sends nothing
+   * (switch_core_media_negotiate_sdp sets media_timeout 0 for a recvonly far end); a resume turns it on again.
+   */
   private async phoneReInvite(leg: Leg, req: SipMessage, res: SipResponse): Promise<void> {
     const endpoint = leg.endpoint;
     if (!endpoint || !leg.dialog) return res.send(481);
     try {
-      const kind = classifyReInvite(endpoint.remote.sdp, req.body);
-      if (kind === 'media-change') await withTimeout(endpoint.modify(req.body), this.options.timeoutMs, 'modify endpoint');
+      const kind = classifyReInvite(leg.phoneSdp ?? req.body, req.body);
+      leg.phoneSdp = req.body;
+      if (kind === 'media-change' || kind === 'resume') await this.tellMediaServer(endpoint, req.body);
+      else if (kind === 'hold') await this.tellMediaServer(endpoint, withDirection(req.body, 'recvonly'));
       res.send(200, { body: answerDirection(endpoint.local.sdp, req.body), headers: { 'Content-Type': 'application/sdp' } });
       this.log.info({ legId: leg.id, kind }, 'phone re-INVITE answered');
     } catch (error) {
       this.log.warn({ legId: leg.id, err: (error as Error).message }, 'phone re-INVITE refused');
       res.send(488);
     }
+  }
+
+  /** A re-INVITE to the phone's FreeSWITCH channel with the phone's media (SIP only: never its event socket). */
+  private async tellMediaServer(endpoint: Mrf.Endpoint, phoneSdp: string): Promise<void> {
+    const fsDialog = endpoint.dialog;
+    if (!fsDialog) throw new Error('the channel has no SIP dialog');
+    await withTimeout(fsDialog.modify(phoneSdp), this.options.timeoutMs, 're-INVITE to FreeSWITCH');
   }
 
   /** Ends whatever the leg still holds: BYE to the phone, and its FreeSWITCH channel. Never throws. */

@@ -10,7 +10,7 @@ import { Connection } from 'modesl';
 import pino from 'pino';
 import { AgentDirectory } from '../../../src/orchestrator/agent-directory.js';
 import type { TimedAgentEvent } from '../../../src/orchestrator/call-control.js';
-import { Orchestrator } from '../../../src/orchestrator/orchestrator.js';
+import { Orchestrator, type RouteEntry } from '../../../src/orchestrator/orchestrator.js';
 import { DrachtioBackend } from '../../../src/telephony/drachtio/backend.js';
 import { withTimeout } from '../../../src/telephony/drachtio/timeouts.js';
 import { readWav } from './audio.js';
@@ -59,6 +59,8 @@ export interface Stack {
   readonly orchestrator: Orchestrator;
   readonly directory: AgentDirectory;
   readonly events: TimedAgentEvent[];
+  /** How long each media change took to show on FreeSWITCH (from its events), in the order they happened. */
+  readonly effects: { op: string; ms: number }[];
   waitFor(predicate: (e: TimedAgentEvent) => boolean, what: string, ms?: number): Promise<TimedAgentEvent>;
   /** The FreeSWITCH channel of the phone's current leg. */
   channelOfPhone(number: string): string | undefined;
@@ -69,32 +71,53 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(env: IntegrationEnv, helpAnswerTimeoutSeconds = 5): Promise<Stack> {
+export interface StackOptions {
+  readonly helpAnswerTimeoutSeconds?: number;
+  /** Agents and where their phones are (default: AGENTS, at their SIPp ports moved by portShift). */
+  readonly agents?: readonly { workNo: string; phone: string }[];
+  contactFor?(phone: string): string | undefined;
+  readonly routes?: readonly RouteEntry[];
+  /** Where FreeSWITCH connects back for fsmrf's per-channel sockets (each test file has its own). */
+  readonly listenPort?: number;
+  /** FreeSWITCH's media timeout for the stack's channels (ms); only for phones that really send RTP. */
+  readonly mediaSilenceTimeoutMs?: number;
+}
+
+export async function startStack(env: IntegrationEnv, options: StackOptions = {}): Promise<Stack> {
   const recordDir = mkdtempSync(join(tmpdir(), 'heard-'));
   const logger = pino({ level: process.env.INTEGRATION_LOG_LEVEL ?? 'warn' });
+  const agents = options.agents ?? AGENTS;
+  const effects: { op: string; ms: number }[] = [];
   const backend = new DrachtioBackend({
     drachtio: env.drachtio,
-    freeswitch: env.freeswitch,
-    contactFor: (number) => {
-      const agent = AGENTS.find((a) => a.phone === number);
-      return agent ? `sip:${number}@127.0.0.1:${agent.sipPort + portShift.value}` : undefined;
-    },
+    freeswitch: { ...env.freeswitch, ...(options.listenPort ? { listenPort: options.listenPort } : {}) },
+    contactFor:
+      options.contactFor ??
+      ((number) => {
+        const agent = AGENTS.find((a) => a.phone === number);
+        return agent ? `sip:${number}@127.0.0.1:${agent.sipPort + portShift.value}` : undefined;
+      }),
     logger,
     operationTimeoutMs: 4000,
+    owner: 'integration',
+    // The suite checks for leftovers itself: the reconciler would hide them.
+    reconcileIntervalMs: 0,
+    ...(options.mediaSilenceTimeoutMs !== undefined ? { mediaSilenceTimeoutMs: options.mediaSilenceTimeoutMs } : {}),
   });
-  const directory = new AgentDirectory(AGENTS.map((a) => ({ workNo: a.workNo, phone: a.phone, skills: ['support'] })));
+  backend.telemetry.onEffect((op, ms) => effects.push({ op, ms }));
+  const directory = new AgentDirectory(agents.map((a) => ({ workNo: a.workNo, phone: a.phone, skills: ['support'] })));
   const orchestrator = new Orchestrator({
     backend,
     directory,
-    routes: [
+    routes: options.routes ?? [
       { did: '4000', route: { kind: 'agent', workNo: '101' } },
       { did: '4001', route: { kind: 'skill', skill: 'support' } },
     ],
-    core: { helpAnswerTimeoutSeconds, offerAnswerTimeoutSeconds: 10, requeueSeconds: 10 },
+    core: { helpAnswerTimeoutSeconds: options.helpAnswerTimeoutSeconds ?? 5, offerAnswerTimeoutSeconds: 10, requeueSeconds: 10 },
     logger,
   });
   await orchestrator.start();
-  for (const a of AGENTS) directory.signIn(a.workNo);
+  for (const a of agents) directory.signIn(a.workNo);
   const events: TimedAgentEvent[] = [];
   orchestrator.onAgentEvent((e) => events.push(e));
 
@@ -127,6 +150,7 @@ export async function startStack(env: IntegrationEnv, helpAnswerTimeoutSeconds =
     orchestrator,
     directory,
     events,
+    effects,
     async waitFor(predicate, what, ms = 15_000) {
       const deadline = Date.now() + ms;
       while (Date.now() < deadline) {
