@@ -6,6 +6,8 @@ declare module 'modesl' {
   }
   export class Connection {
     constructor(host: string, port: number, password: string, ready: () => void);
+    /** The TCP socket (null once closed). */
+    readonly socket: import('node:net').Socket | null;
     /** Runs in FreeSWITCH's listener thread of this connection: one slow command holds up the next. */
     api(command: string, callback: (response: EslEvent) => void): void;
     /** Runs in a thread of its own on FreeSWITCH; the result comes as a BACKGROUND_JOB event for `jobId`. */
@@ -19,4 +21,7 @@ declare module 'modesl' {
     removeAllListeners(): this;
     disconnect(): void;
   }
+  /** modesl is CommonJS without static exports: under Node's ESM loader only the default import works. */
+  const esl: { Connection: typeof Connection };
+  export default esl;
 }

@@ -12,7 +12,7 @@
  * waits behind another, and when the connection drops every command still waiting fails at once.
  */
 import { randomUUID } from 'node:crypto';
-import { Connection, type EslEvent } from 'modesl';
+import esl, { type EslEvent } from 'modesl';
 import type { Logger } from 'pino';
 import { delay } from './timeouts.js';
 
@@ -63,7 +63,7 @@ export interface FreeSwitchControlOptions {
 }
 
 export class FreeSwitchControl implements FreeSwitchCommands {
-  private connection: Connection | null = null;
+  private connection: InstanceType<typeof esl.Connection> | null = null;
   private connected = false;
   private stopping = false;
   private readonly pending = new Map<string, PendingJob>();
@@ -136,7 +136,7 @@ export class FreeSwitchControl implements FreeSwitchCommands {
         this.dropConnection();
         resolve(wasUp ? 'was-up' : 'failed');
       };
-      const connection = new Connection(host, port, secret, () => {
+      const connection = new esl.Connection(host, port, secret, () => {
         connection.events('json', FOLLOWED_EVENTS.join(' '), () => {
           if (finished) return;
           wasUp = true;
@@ -145,6 +145,9 @@ export class FreeSwitchControl implements FreeSwitchCommands {
           for (const listener of this.stateListeners) listener(true);
         });
       });
+      // modesl writes a command in several small writes: with Nagle's algorithm on, all but the first waited for
+      // FreeSWITCH's delayed ACK (about 25 ms per command here).
+      connection.socket?.setNoDelay(true);
       this.connection = connection;
       connection.on('esl::event::auth::fail', () => {
         this.log.error({ host, port }, 'FreeSWITCH refused the event-socket password');

@@ -32,6 +32,9 @@ export function inlineApp(app: string, data?: string): string {
   return `m:|:${app}${data === undefined ? '' : `:${data}`}`;
 }
 
+/** FreeSWITCH's media timeout while a phone holds: a day, as good as none (a 0 would be ignored). */
+export const HELD_MEDIA_TIMEOUT_MS = 86_400_000;
+
 /** What FreeSWITCH last told us about a leg's channel. */
 export interface ChannelView {
   readonly uuid: string;
@@ -60,6 +63,8 @@ interface TrackedChannel {
   /** Settles when the last command issued for this leg has been answered. */
   tail: Promise<void>;
   expected: { readonly what: Expected; readonly op: string; readonly issuedAt: number } | null;
+  /** The channel's media timeout while its phone holds (to put back when it resumes). */
+  mediaTimeout?: string;
 }
 
 export interface FreeSwitchMediaOptions {
@@ -168,6 +173,30 @@ export class FreeSwitchMedia implements MediaPort {
       this.log.warn({ legId, uuid: channel.uuid, err: (error as Error).message }, 'uuid_kill not answered');
       return false;
     }
+  }
+
+  /**
+   * FreeSWITCH's media timeout off (the phone holds and may send nothing) or back on (it resumed), for the next
+   * re-INVITE to read: FreeSWITCH re-reads `media_timeout` and `media_timeout_audio` each time it (re)activates RTP
+   * (check_media_timeout_params). A 0 there is ignored rather than applied (the timer keeps running, as seen on
+   * FreeSWITCH 1.10.12), so "off" is a day.
+   */
+  async holdMediaTimeout(legId: LegId, held: boolean): Promise<void> {
+    const channel = this.byLeg.get(legId);
+    if (!channel || channel.gone) return;
+    if (held) {
+      if (channel.mediaTimeout === undefined) {
+        const value = (await this.fs.run('uuid_getvar', `${channel.uuid} media_timeout`)).trim();
+        channel.mediaTimeout = /^[0-9]+$/.test(value) ? value : '0';
+      }
+      await this.setVariables(channel, String(HELD_MEDIA_TIMEOUT_MS));
+    } else if (channel.mediaTimeout !== undefined) {
+      await this.setVariables(channel, channel.mediaTimeout);
+    }
+  }
+
+  private async setVariables(channel: TrackedChannel, timeout: string): Promise<void> {
+    await Promise.all(['media_timeout', 'media_timeout_audio'].map((name) => this.fs.run('uuid_setvar', `${channel.uuid} ${name} ${timeout}`)));
   }
 
   /** The FreeSWITCH channel of a leg, while we know it. */

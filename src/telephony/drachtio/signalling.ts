@@ -240,7 +240,8 @@ export class DrachtioSignalling implements SignallingPort {
    * member that later hangs up can make FreeSWITCH drop another member, and FreeSWITCH would start its own hold
    * music). What it is told: a real media change; and, for a hold, that the phone will only receive (recvonly),
    * which turns FreeSWITCH's media timeout off for that channel while the phone sends nothing
-   * (switch_core_media_negotiate_sdp sets media_timeout 0 for a recvonly far end); a resume turns it on again.
+   * (the channel's media_timeout variables are set to a day first, and FreeSWITCH reads them again as the re-INVITE
+   * reactivates RTP); a resume puts them back and turns it on again.
    */
   private async phoneReInvite(leg: Leg, req: SipMessage, res: SipResponse): Promise<void> {
     const endpoint = leg.endpoint;
@@ -248,6 +249,7 @@ export class DrachtioSignalling implements SignallingPort {
     try {
       const kind = classifyReInvite(leg.phoneSdp ?? req.body, req.body);
       leg.phoneSdp = req.body;
+      if (kind === 'hold' || kind === 'resume') await this.options.media.holdMediaTimeout(leg.id, kind === 'hold');
       if (kind === 'media-change' || kind === 'resume') await this.tellMediaServer(endpoint, req.body);
       else if (kind === 'hold') await this.tellMediaServer(endpoint, withDirection(req.body, 'recvonly'));
       res.send(200, { body: answerDirection(endpoint.local.sdp, req.body), headers: { 'Content-Type': 'application/sdp' } });

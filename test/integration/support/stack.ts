@@ -6,7 +6,7 @@
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Connection } from 'modesl';
+import modesl, { type Connection } from 'modesl';
 import pino from 'pino';
 import { AgentDirectory } from '../../../src/orchestrator/agent-directory.js';
 import type { TimedAgentEvent } from '../../../src/orchestrator/call-control.js';
@@ -132,7 +132,7 @@ export async function startStack(env: IntegrationEnv, options: StackOptions = {}
   let esl: Promise<Connection> | null = null;
   const connectEsl = (): Promise<Connection> =>
     new Promise<Connection>((resolve, reject) => {
-      const c = new Connection(env.freeswitch.host, env.freeswitch.port, env.freeswitch.secret, () => resolve(c));
+      const c = new modesl.Connection(env.freeswitch.host, env.freeswitch.port, env.freeswitch.secret, () => resolve(c));
       c.on('error', (error) => {
         esl = null;
         reject(error);
