@@ -41,7 +41,7 @@ describe.skipIf(typeof env === 'string')('internal help on real servers', () => 
     while (stack.orchestrator.activeCallCount() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   });
 
-  function agentPhone(agent: (typeof AGENTS)[number], answer: Answer, toneHz?: number): SippPhone {
+  async function agentPhone(agent: (typeof AGENTS)[number], answer: Answer, toneHz?: number): Promise<SippPhone> {
     const phone = startSipp({
       scenario: uasScenario(answer, toneHz !== undefined),
       port: agent.sipPort + portShift.value,
@@ -49,6 +49,7 @@ describe.skipIf(typeof env === 'string')('internal help on real servers', () => 
       ...(toneHz !== undefined ? { toneHz } : {}),
     });
     phones.push(phone);
+    await phone.ready;
     return phone;
   }
 
@@ -109,7 +110,7 @@ describe.skipIf(typeof env === 'string')('internal help on real servers', () => 
 
   async function talking(): Promise<{ a: SippPhone; b: SippPhone }> {
     const from = since();
-    const a = agentPhone(A, { kind: 'answer', afterMs: 300, then: { kind: 'stay' } });
+    const a = await agentPhone(A, { kind: 'answer', afterMs: 300, then: { kind: 'stay' } });
     const b = customerCalls('4000', { kind: 'stay' });
     await waitEvent(from, A.workNo, 'AgentEvent_Talking');
     await expectBridged(A.phone, B);
@@ -123,7 +124,7 @@ describe.skipIf(typeof env === 'string')('internal help on real servers', () => 
 
   it('two-party help: B hears music while A and C talk; C leaves: A and B talk again', async () => {
     const { a, b } = await talking();
-    const c = agentPhone(C, { kind: 'answer', afterMs: 500, then: { kind: 'bye', afterMs: 2500 } });
+    const c = await agentPhone(C, { kind: 'answer', afterMs: 500, then: { kind: 'bye', afterMs: 2500 } });
     const from = since();
     const helpCallId = ok(await stack.orchestrator.request({ kind: 'innerhelp', workNo: A.workNo, mode: 1, helper: { kind: 'agent', workNo: C.workNo }, callappdata: '' }));
     await waitEvent(from, C.workNo, 'AgentEvent_Talking');
@@ -138,10 +139,10 @@ describe.skipIf(typeof env === 'string')('internal help on real servers', () => 
 
   it('two-party help: A leaves first, B is transferred to C', async () => {
     const from = since();
-    const a = agentPhone(A, { kind: 'answer', afterMs: 300, then: { kind: 'bye', afterMs: 4000 } });
+    const a = await agentPhone(A, { kind: 'answer', afterMs: 300, then: { kind: 'bye', afterMs: 4000 } });
     const b = customerCalls('4000', { kind: 'stay' });
     await waitEvent(from, A.workNo, 'AgentEvent_Talking');
-    const c = agentPhone(C, { kind: 'answer', afterMs: 300, then: { kind: 'stay' } });
+    const c = await agentPhone(C, { kind: 'answer', afterMs: 300, then: { kind: 'stay' } });
     ok(await stack.orchestrator.request({ kind: 'innerhelp', workNo: A.workNo, mode: 1, helper: { kind: 'agent', workNo: C.workNo }, callappdata: '' }));
     await waitEvent(from, C.workNo, 'AgentEvent_Talking');
     await stack.waitFor((e) => e.workNo === C.workNo && e.eventType === 'AgentEvent_Customer_Release' && stack.events.indexOf(e) >= from, 'A left');
@@ -152,7 +153,7 @@ describe.skipIf(typeof env === 'string')('internal help on real servers', () => 
 
   it('two-party help: A drops the A–C call by its id and gets B back', async () => {
     const { a, b } = await talking();
-    const c = agentPhone(C, { kind: 'answer', afterMs: 300, then: { kind: 'stay' } });
+    const c = await agentPhone(C, { kind: 'answer', afterMs: 300, then: { kind: 'stay' } });
     const from = since();
     const helpCallId = ok(await stack.orchestrator.request({ kind: 'innerhelp', workNo: A.workNo, mode: 1, helper: { kind: 'agent', workNo: C.workNo }, callappdata: '' }));
     await waitEvent(from, C.workNo, 'AgentEvent_Talking');
@@ -164,7 +165,7 @@ describe.skipIf(typeof env === 'string')('internal help on real servers', () => 
 
   it('two-party help: C busy (486): A gets AgentEvent_Consult_Fail and talks with B again', async () => {
     const { a, b } = await talking();
-    const c = agentPhone(C, { kind: 'reject', afterMs: 300, status: 486 });
+    const c = await agentPhone(C, { kind: 'reject', afterMs: 300, status: 486 });
     const from = since();
     ok(await stack.orchestrator.request({ kind: 'innerhelp', workNo: A.workNo, mode: 1, helper: { kind: 'agent', workNo: C.workNo }, callappdata: '' }));
     await waitEvent(from, A.workNo, 'AgentEvent_Consult_Fail');
@@ -175,7 +176,7 @@ describe.skipIf(typeof env === 'string')('internal help on real servers', () => 
 
   it('two-party help: C does not answer in time: the INVITE is cancelled and B is back with A', async () => {
     const { a, b } = await talking();
-    const c = agentPhone(C, { kind: 'ring-until-cancel' });
+    const c = await agentPhone(C, { kind: 'ring-until-cancel' });
     const from = since();
     ok(await stack.orchestrator.request({ kind: 'innerhelp', workNo: A.workNo, mode: 1, helper: { kind: 'agent', workNo: C.workNo }, callappdata: '' }));
     await stack.waitFor((e) => stack.events.indexOf(e) >= from && e.eventType === 'AgentEvent_Consult_Fail', 'consult fail', 15_000);
@@ -186,7 +187,7 @@ describe.skipIf(typeof env === 'string')('internal help on real servers', () => 
 
   it('three-party help: A, B and C in one room; C leaves: A and B talk', async () => {
     const { a, b } = await talking();
-    const c = agentPhone(C, { kind: 'answer', afterMs: 300, then: { kind: 'bye', afterMs: 3000 } });
+    const c = await agentPhone(C, { kind: 'answer', afterMs: 300, then: { kind: 'bye', afterMs: 3000 } });
     const from = since();
     ok(await stack.orchestrator.request({ kind: 'innerhelp', workNo: A.workNo, mode: 2, helper: { kind: 'agent', workNo: C.workNo }, callappdata: '' }));
     await waitEvent(from, A.workNo, 'AgentEvent_Conference');
@@ -199,7 +200,7 @@ describe.skipIf(typeof env === 'string')('internal help on real servers', () => 
 
   it('three-party help: A releases C by number and keeps B', async () => {
     const { a, b } = await talking();
-    const c = agentPhone(C, { kind: 'answer', afterMs: 300, then: { kind: 'stay' } });
+    const c = await agentPhone(C, { kind: 'answer', afterMs: 300, then: { kind: 'stay' } });
     const from = since();
     ok(await stack.orchestrator.request({ kind: 'innerhelp', workNo: A.workNo, mode: 2, helper: { kind: 'agent', workNo: C.workNo }, callappdata: '' }));
     await waitEvent(from, A.workNo, 'AgentEvent_Conference');
@@ -211,10 +212,10 @@ describe.skipIf(typeof env === 'string')('internal help on real servers', () => 
 
   it('three-party help: B leaves: A and C stay as an internal call', async () => {
     const from = since();
-    const a = agentPhone(A, { kind: 'answer', afterMs: 300, then: { kind: 'stay' } });
+    const a = await agentPhone(A, { kind: 'answer', afterMs: 300, then: { kind: 'stay' } });
     const b = customerCalls('4000', { kind: 'bye', afterMs: 5000 });
     await waitEvent(from, A.workNo, 'AgentEvent_Talking');
-    const c = agentPhone(C, { kind: 'answer', afterMs: 300, then: { kind: 'stay' } });
+    const c = await agentPhone(C, { kind: 'answer', afterMs: 300, then: { kind: 'stay' } });
     ok(await stack.orchestrator.request({ kind: 'innerhelp', workNo: A.workNo, mode: 2, helper: { kind: 'agent', workNo: C.workNo }, callappdata: '' }));
     await waitEvent(from, A.workNo, 'AgentEvent_Conference');
     await stack.waitFor((e) => stack.events.indexOf(e) >= from && e.workNo === A.workNo && e.eventType === 'AgentEvent_Customer_Release', 'B left');
@@ -235,11 +236,11 @@ describe.skipIf(typeof env === 'string')('internal help on real servers', () => 
 
     it('two-party help: A–B, then B hears music while A and C hear each other, then A–B again when C leaves', async () => {
       const from = since();
-      const a = agentPhone(A, { kind: 'answer', afterMs: 200, then: { kind: 'stay' } }, TONES.A);
+      const a = await agentPhone(A, { kind: 'answer', afterMs: 200, then: { kind: 'stay' } }, TONES.A);
       const b = customerCalls('4000', { kind: 'stay' }, TONES.B);
       await waitEvent(from, A.workNo, 'AgentEvent_Talking');
       expect(await ears([A.phone, B])).toEqual({ A: ['B'], B: ['A'] });
-      const c = agentPhone(C, { kind: 'answer', afterMs: 200, then: { kind: 'bye', afterMs: 4000 } }, TONES.C);
+      const c = await agentPhone(C, { kind: 'answer', afterMs: 200, then: { kind: 'bye', afterMs: 4000 } }, TONES.C);
       ok(await stack.orchestrator.request({ kind: 'innerhelp', workNo: A.workNo, mode: 1, helper: { kind: 'agent', workNo: C.workNo }, callappdata: '' }));
       await waitEvent(from, C.workNo, 'AgentEvent_Talking');
       expect(await ears([A.phone, B, C.phone])).toEqual({ A: ['C'], B: ['moh'], C: ['A'] });
@@ -251,10 +252,10 @@ describe.skipIf(typeof env === 'string')('internal help on real servers', () => 
 
     it('three-party help: each hears the other two; A leaves: B and C hear each other', async () => {
       const from = since();
-      const a = agentPhone(A, { kind: 'answer', afterMs: 200, then: { kind: 'bye', afterMs: 4500 } }, TONES.A);
+      const a = await agentPhone(A, { kind: 'answer', afterMs: 200, then: { kind: 'bye', afterMs: 4500 } }, TONES.A);
       const b = customerCalls('4000', { kind: 'stay' }, TONES.B);
       await waitEvent(from, A.workNo, 'AgentEvent_Talking');
-      const c = agentPhone(C, { kind: 'answer', afterMs: 200, then: { kind: 'stay' } }, TONES.C);
+      const c = await agentPhone(C, { kind: 'answer', afterMs: 200, then: { kind: 'stay' } }, TONES.C);
       ok(await stack.orchestrator.request({ kind: 'innerhelp', workNo: A.workNo, mode: 2, helper: { kind: 'agent', workNo: C.workNo }, callappdata: '' }));
       await waitEvent(from, A.workNo, 'AgentEvent_Conference');
       expect(await ears([A.phone, B, C.phone])).toEqual({ A: ['B', 'C'], B: ['A', 'C'], C: ['A', 'B'] });
@@ -284,7 +285,7 @@ describe.skipIf(typeof env === 'string')('internal help on real servers', () => 
 
   it('a phone that holds and resumes by re-INVITE is answered by us (recvonly, then sendrecv) and the call goes on', async () => {
     const from = since();
-    const a = agentPhone(A, { kind: 'answer', afterMs: 200, then: { kind: 'hold-and-resume', afterMs: 800 } });
+    const a = await agentPhone(A, { kind: 'answer', afterMs: 200, then: { kind: 'hold-and-resume', afterMs: 800 } });
     const b = customerCalls('4000', { kind: 'stay' });
     await waitEvent(from, A.workNo, 'AgentEvent_Talking');
     // The SIPp phone checks the answers itself (a=recvonly, then a=sendrecv): wait past both re-INVITEs.
@@ -297,7 +298,7 @@ describe.skipIf(typeof env === 'string')('internal help on real servers', () => 
 
   it('the customer hangs up while the agent’s phone rings: the INVITE to the agent is cancelled', async () => {
     const from = since();
-    const a = agentPhone(A, { kind: 'ring-until-cancel' });
+    const a = await agentPhone(A, { kind: 'ring-until-cancel' });
     const b = customerCalls('4000', { kind: 'bye', afterMs: 1000 });
     await waitEvent(from, A.workNo, 'AgentEvent_Ringing');
     await waitEvent(from, A.workNo, 'AgentEvent_Call_Release');

@@ -155,7 +155,12 @@ export class DrachtioBackend implements TelephonyBackend {
     this.media.close();
     this.control.stop();
     this.mediaServer?.disconnect();
-    this.srf.disconnect();
+    try {
+      this.srf.disconnect();
+    } catch (error) {
+      // drachtio-srf asserts on a socket it never had (drachtio-server was never reached): nothing to close.
+      this.log.debug({ err: (error as Error).message }, 'drachtio-srf had no connection to close');
+    }
   }
 
   /** The FreeSWITCH channel (uuid) anchoring a leg, for diagnostics and the integration suite. */

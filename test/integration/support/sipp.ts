@@ -3,7 +3,7 @@
  * for the test (ring time, answer or reject, who hangs up when), RTP echoed back so media really flows.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeToneFile } from './audio.js';
@@ -255,6 +255,11 @@ Content-Length: 0
 
 export interface SippPhone {
   readonly port: number;
+  /**
+   * Resolves once SIPp listens on its SIP port. An INVITE sent before that finds the port closed, and the call to
+   * the phone fails at once (which, before this was waited for, showed as the phone's scenario ending in -99).
+   */
+  readonly ready: Promise<void>;
   /** Resolves with SIPp's exit code (0: the scenario ran as written). */
   readonly done: Promise<number>;
   readonly output: () => string;
@@ -292,5 +297,18 @@ export function startSipp(options: {
   child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
   const done = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
-  return { port: options.port, done, output: () => `${log}\n(SIP messages: ${trace})`, stop: () => child.kill('SIGKILL') };
+  return { port: options.port, ready: udpBound(options.port, done), done, output: () => `${log}\n(SIP messages: ${trace})`, stop: () => child.kill('SIGKILL') };
+}
+
+/** Resolves when something listens on 127.0.0.1:port over UDP (read from /proc/net/udp), within 5 s. */
+async function udpBound(port: number, exited: Promise<number>): Promise<void> {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  let gone = false;
+  void exited.then(() => (gone = true));
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline && !gone) {
+    if (readFileSync('/proc/net/udp', 'utf8').includes(` ${local} `)) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`SIPp is not listening on 127.0.0.1:${port}`);
 }

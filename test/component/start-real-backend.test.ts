@@ -1,0 +1,60 @@
+/**
+ * `npm start` on the real backend, as an operator runs it, under Node's own ESM loader (not vitest's, which forgives
+ * imports that Node refuses, such as a named import from a CommonJS package without static exports). With no
+ * drachtio-server or FreeSWITCH to reach it must still start, answer /health with 503 "degraded", and stop on SIGTERM.
+ */
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { describe, expect, it } from 'vitest';
+
+/** A loopback port nothing listens on. */
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe('the service on the real backend', () => {
+  it('starts without its servers, says so in /health, and stops on SIGTERM', async () => {
+    const [http, drachtio, freeswitch, listen] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: {
+        ...process.env,
+        TELEPHONY_BACKEND: 'drachtio',
+        HTTP_PORT: String(http),
+        DRACHTIO_PORT: String(drachtio),
+        FREESWITCH_PORT: String(freeswitch),
+        FREESWITCH_LISTEN_PORT: String(listen),
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      let health: { status: number; body: unknown } | null = null;
+      const deadline = Date.now() + 15_000;
+      while (!health && Date.now() < deadline) {
+        try {
+          const response = await fetch(`http://127.0.0.1:${http}/health`);
+          health = { status: response.status, body: await response.json() };
+        } catch {
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+      expect(health, output).not.toBeNull();
+      expect(health?.status).toBe(503);
+      expect(health?.body).toMatchObject({ status: 'degraded', backend: 'drachtio', servers: { drachtio: false, freeswitch: false } });
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 30_000);
+});
