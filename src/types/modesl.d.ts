@@ -6,6 +6,8 @@ declare module 'modesl' {
   }
   export class Connection {
     constructor(host: string, port: number, password: string, ready: () => void);
+    /** Events modesl subscribes on its own once authenticated, and adds to every events() call. */
+    reqEvents: string[];
     /** The TCP socket (null once closed). */
     readonly socket: import('node:net').Socket | null;
     /** Runs in FreeSWITCH's listener thread of this connection: one slow command holds up the next. */

@@ -51,6 +51,15 @@ function permutations<T>(items: T[]): T[][] {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** How long each innerhelp request took to be answered by the service (ms). */
+const helpReplies: number[] = [];
+
+function percentiles(values: number[]): string {
+  const sorted = [...values].sort((x, y) => x - y);
+  const p = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+  return `n=${sorted.length} p50=${p(0.5)} ms p99=${p(0.99)} ms max=${sorted.at(-1)} ms`;
+}
+
 describe.skipIf(typeof env === 'string')('crossing hang-ups on real servers', () => {
   let stack: Stack;
   const sipPort = typeof env === 'string' ? 5060 : env.sipPort;
@@ -137,12 +146,18 @@ describe.skipIf(typeof env === 'string')('crossing hang-ups on real servers', ()
     expect(await B.call({ host: '127.0.0.1', port: sipPort }, lane.did)).toBe(200);
     await waitEvent(from, lane.a.workNo, 'AgentEvent_Talking');
     await mediaIs(() => view(lane.a.phone)?.bridgedTo === view(lane.customer)?.uuid, 'A bridged to B');
+    const askHelp = async (mode: 1 | 2): Promise<void> => {
+      const started = performance.now();
+      const reply = await stack.orchestrator.request({ kind: 'innerhelp', workNo: lane.a.workNo, mode, helper: { kind: 'agent', workNo: lane.c.workNo }, callappdata: '' });
+      helpReplies.push(Math.round((performance.now() - started) * 10) / 10);
+      ok(reply);
+    };
     if (kind === 'two-party') {
-      ok(await stack.orchestrator.request({ kind: 'innerhelp', workNo: lane.a.workNo, mode: 1, helper: { kind: 'agent', workNo: lane.c.workNo }, callappdata: '' }));
+      await askHelp(1);
       await waitEvent(from, lane.c.workNo, 'AgentEvent_Talking');
       await mediaIs(() => view(lane.a.phone)?.bridgedTo === view(lane.c.phone)?.uuid && view(lane.customer)?.application === 'endless_playback', 'A–C bridged, B on music');
     } else if (kind === 'three-party') {
-      ok(await stack.orchestrator.request({ kind: 'innerhelp', workNo: lane.a.workNo, mode: 2, helper: { kind: 'agent', workNo: lane.c.workNo }, callappdata: '' }));
+      await askHelp(2);
       await waitEvent(from, lane.a.workNo, 'AgentEvent_Conference');
       await mediaIs(() => [lane.a.phone, lane.c.phone, lane.customer].every((n) => !!view(n)?.room), 'all three in the room');
     }
@@ -353,11 +368,8 @@ describe.skipIf(typeof env === 'string')('crossing hang-ups on real servers', ()
     // How fast each kind of change showed on FreeSWITCH during these runs (for the README's figures).
     const byOp = new Map<string, number[]>();
     for (const e of stack.effects) byOp.set(e.op, [...(byOp.get(e.op) ?? []), e.ms]);
-    const lines = [...byOp].map(([op, ms]) => {
-      const sorted = ms.sort((x, y) => x - y);
-      const p = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-      return `${op}: n=${sorted.length} p50=${p(0.5)} ms p99=${p(0.99)} ms max=${sorted.at(-1)} ms`;
-    });
-    console.log(`media changes on FreeSWITCH during the crossing tests:\n  ${lines.join('\n  ')}`);
+    const lines = [...byOp].map(([op, ms]) => `${op}: ${percentiles(ms)}`);
+    console.log(`media changes on FreeSWITCH during the crossing tests (command sent -> FreeSWITCH's event that it is done):\n  ${lines.join('\n  ')}`);
+    console.log(`innerhelp request -> the service's reply: ${percentiles(helpReplies)}`);
   });
 });

@@ -270,10 +270,13 @@ describe.skipIf(typeof env === 'string')('internal help on real servers', () => 
   it.skipIf(!process.env.INTEGRATION_FREESWITCH_RESTART)('FreeSWITCH restarts: every call it carried ends cleanly towards the phones; new calls work once it is back', async () => {
     const { a, b } = await talking();
     const from = since();
+    const killedAt = Date.now();
     execSync(process.env.INTEGRATION_FREESWITCH_RESTART as string, { stdio: 'inherit' });
     // Both phones get a BYE (their SIPp scenarios end with success), both releases are told, nothing is left.
     await everyoneDone([a, b]);
     await waitEvent(from, A.workNo, 'AgentEvent_Call_Release');
+    const released = stack.events.find((e) => stack.events.indexOf(e) >= from && e.eventType === 'AgentEvent_Call_Release');
+    console.log(`FreeSWITCH restarted (kill -9): call released ${(released?.eventGenTime ?? NaN) - killedAt} ms after the kill`);
     expect(stack.orchestrator.activeCallCount()).toBe(0);
     const deadline = Date.now() + 30_000;
     while (!stack.backend.connected.freeswitch && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));

@@ -17,13 +17,12 @@ import type { Logger } from 'pino';
 import { delay } from './timeouts.js';
 
 /**
- * Channel events the media adapter follows (CUSTOM conference::maintenance carries room joins and leaves). The two
- * that modesl always adds come first: FreeSWITCH reads every name after CUSTOM as a subclass, so a name modesl
- * appended after it would be lost.
+ * The events we subscribe to: job answers, and the channel events the media adapter follows (CUSTOM
+ * conference::maintenance carries room joins and leaves). FreeSWITCH reads every name after CUSTOM as a
+ * subclass, so CUSTOM comes last. Nothing else: FreeSWITCH serialises each event for each subscriber.
  */
 export const FOLLOWED_EVENTS = [
   'BACKGROUND_JOB',
-  'CHANNEL_EXECUTE_COMPLETE',
   'CHANNEL_EXECUTE',
   'CHANNEL_HANGUP',
   'CHANNEL_BRIDGE',
@@ -145,6 +144,8 @@ export class FreeSwitchControl implements FreeSwitchCommands {
           for (const listener of this.stateListeners) listener(true);
         });
       });
+      // modesl would also subscribe to CHANNEL_EXECUTE_COMPLETE for every channel, which we never read.
+      connection.reqEvents = [];
       // modesl writes a command in several small writes: with Nagle's algorithm on, all but the first waited for
       // FreeSWITCH's delayed ACK (about 25 ms per command here).
       connection.socket?.setNoDelay(true);
