@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { EslEvent } from 'modesl';
 import { LegMediaError } from '../../src/ports/telephony.js';
 import type { FreeSwitchCommands } from '../../src/telephony/drachtio/freeswitch-control.js';
-import { FreeSwitchMedia, HOLD_MUSIC, RINGBACK, inlineApp } from '../../src/telephony/drachtio/media.js';
+import { FreeSwitchMedia, HELD_MEDIA_TIMEOUT_MS, HOLD_MUSIC, RINGBACK, inlineApp } from '../../src/telephony/drachtio/media.js';
 
 interface Sent {
   readonly command: string;
@@ -201,4 +201,21 @@ describe('FreeSWITCH media adapter', () => {
     expect(media.liveChannels().size).toBe(0);
     expect(fs.sent).toHaveLength(1);
   });
+
+  it('holds FreeSWITCH\'s media timeout off while a phone holds (a day, as a 0 is ignored) and puts it back', async () => {
+    const { fs, media } = setup();
+    const set: string[] = [];
+    fs.auto.set('uuid_getvar', () => '3000\n');
+    fs.auto.set('uuid_setvar', (args) => (set.push(args), '+OK'));
+    await media.holdMediaTimeout('A', true);
+    expect(set.sort()).toEqual([`uuid-a media_timeout ${HELD_MEDIA_TIMEOUT_MS}`, `uuid-a media_timeout_audio ${HELD_MEDIA_TIMEOUT_MS}`]);
+    set.length = 0;
+    await media.holdMediaTimeout('A', false);
+    expect(set.sort()).toEqual(['uuid-a media_timeout 3000', 'uuid-a media_timeout_audio 3000']);
+    // A resume with no hold before it changes nothing.
+    set.length = 0;
+    await media.holdMediaTimeout('B', false);
+    expect(set).toEqual([]);
+  });
 });
+
