@@ -200,6 +200,9 @@ describe('FreeSWITCH media adapter', () => {
     await expect(hold).rejects.toBeInstanceOf(LegMediaError);
     expect(media.liveChannels().size).toBe(0);
     expect(fs.sent).toHaveLength(1);
+    // FreeSWITCH never said so itself: the caller must end each channel another way (SIP BYE).
+    await expect(media.hangup('A')).resolves.toBe(false);
+    expect(fs.sent).toHaveLength(1);
   });
 
   it('holds FreeSWITCH\'s media timeout off while a phone holds (a day, as a 0 is ignored) and puts it back', async () => {

@@ -57,6 +57,8 @@ interface TrackedChannel {
   gone: boolean;
   /** We hung it up (so its end is not a loss to report). */
   releasing: boolean;
+  /** Counted as gone because our connection to FreeSWITCH dropped: FreeSWITCH may still have it. */
+  presumedGone?: boolean;
   /** Rejects when the channel goes: every pending command races it. */
   readonly lost: Promise<never>;
   loseNow: (reason: string) => void;
@@ -160,8 +162,10 @@ export class FreeSwitchMedia implements MediaPort {
     const alreadyGone = channel.gone && !channel.releasing;
     channel.releasing = true;
     this.markGone(channel, 'hung up by the service');
-    if (alreadyGone) return true;
     try {
+      // Gone by FreeSWITCH's own word: nothing to do. Presumed gone (our connection dropped): the caller ends it
+      // another way (a SIP BYE), as uuid_kill cannot go out now.
+      if (alreadyGone) return !channel.presumedGone;
       const reply = await withTimeout(this.fs.run('uuid_kill', channel.uuid), this.timeoutMs, 'uuid_kill');
       // "-ERR No such channel!": it had already ended, which is what we wanted.
       if (reply.startsWith('-ERR') && !/no such channel/i.test(reply)) {
@@ -172,6 +176,9 @@ export class FreeSwitchMedia implements MediaPort {
     } catch (error) {
       this.log.warn({ legId, uuid: channel.uuid, err: (error as Error).message }, 'uuid_kill not answered');
       return false;
+    } finally {
+      // Its CHANNEL_HANGUP may still come; being ours, it needs no record to be ignored.
+      this.forget(channel);
     }
   }
 
@@ -222,6 +229,7 @@ export class FreeSwitchMedia implements MediaPort {
     const lost: LegId[] = [];
     for (const c of this.byLeg.values()) {
       if (c.gone) continue;
+      c.presumedGone = true;
       this.markGone(c, reason);
       lost.push(c.legId);
     }
@@ -280,6 +288,11 @@ export class FreeSwitchMedia implements MediaPort {
     return (channels[0] as TrackedChannel).legId;
   }
 
+  private forget(channel: TrackedChannel): void {
+    if (this.byUuid.get(channel.uuid) === channel) this.byUuid.delete(channel.uuid);
+    if (this.byLeg.get(channel.legId) === channel) this.byLeg.delete(channel.legId);
+  }
+
   private markGone(channel: TrackedChannel, reason: string): void {
     if (channel.gone) return;
     channel.gone = true;
@@ -294,8 +307,7 @@ export class FreeSwitchMedia implements MediaPort {
       case 'CHANNEL_HANGUP': {
         const channel = uuid ? this.byUuid.get(uuid) : undefined;
         if (!channel) return;
-        this.byUuid.delete(channel.uuid);
-        if (this.byLeg.get(channel.legId) === channel) this.byLeg.delete(channel.legId);
+        this.forget(channel);
         const wasOurs = channel.releasing;
         this.markGone(channel, 'FreeSWITCH hung up its channel');
         if (!wasOurs) this.options.onChannelLost(channel.legId, event.getHeader('Hangup-Cause') ?? 'unknown');
