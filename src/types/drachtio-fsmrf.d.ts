@@ -16,7 +16,10 @@ declare module 'drachtio-fsmrf' {
        * re-INVITEs FreeSWITCH and resolves with its answer (SIP only, unlike Endpoint#modify, which then asks the
        * channel's own event socket for its variables and so can wait forever on a channel that is going away).
        */
-      readonly dialog: { destroy(opts: object, callback: (err: unknown) => void): void; modify(sdp: string): Promise<string> } | null;
+      readonly dialog: {
+        destroy(opts: object, callback: (err: unknown) => void): void;
+        modify(sdp: string): Promise<string>;
+      } | null;
       /** Resolves with the raw ESL response event (body "+OK ..." or "-ERR ..."). */
       api(command: string, args?: string | string[]): Promise<EslEvent>;
       /** Waits for CHANNEL_EXECUTE_COMPLETE: never use it for apps that loop. */

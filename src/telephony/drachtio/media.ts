@@ -202,6 +202,23 @@ export class FreeSwitchMedia implements MediaPort {
     }
   }
 
+  /**
+   * Before a dialled leg's first answer reaches its channel: FreeSWITCH set `media_timeout_audio` to 0 while it
+   * negotiated its own 3PCC offer with no far address yet, and that name wins over `media_timeout`, so the
+   * timeout would never start. Copied back from `media_timeout` (set by freeswitch/conf's dialplan), it starts
+   * when the answer activates RTP. Never throws: without it the call still works, only without the timeout.
+   */
+  async armMediaTimeout(legId: LegId): Promise<void> {
+    const channel = this.byLeg.get(legId);
+    if (!channel || channel.gone) return;
+    try {
+      const value = (await this.fs.run('uuid_getvar', `${channel.uuid} media_timeout`)).trim();
+      if (/^[1-9][0-9]*$/.test(value)) await this.fs.run('uuid_setvar', `${channel.uuid} media_timeout_audio ${value}`);
+    } catch (error) {
+      this.log.warn({ legId, err: (error as Error).message }, 'could not arm the media timeout');
+    }
+  }
+
   private async setVariables(channel: TrackedChannel, timeout: string): Promise<void> {
     await Promise.all(['media_timeout', 'media_timeout_audio'].map((name) => this.fs.run('uuid_setvar', `${channel.uuid} ${name} ${timeout}`)));
   }

@@ -164,6 +164,7 @@ export class DrachtioSignalling implements SignallingPort {
       if (leg.hangupRequested) return this.release(leg);
       // The phone's answer goes to its FreeSWITCH channel (re-INVITE towards FreeSWITCH, not the phone).
       leg.phoneSdp = dialog.remote.sdp;
+      await this.options.media.armMediaTimeout(leg.id);
       await this.tellMediaServer(endpoint, dialog.remote.sdp);
       if (leg.hangupRequested) return this.release(leg);
       if (leg.phoneLeft) {
