@@ -220,5 +220,21 @@ describe('FreeSWITCH media adapter', () => {
     await media.holdMediaTimeout('B', false);
     expect(set).toEqual([]);
   });
+
+  it('arms a dialled leg\'s media timeout by copying media_timeout to media_timeout_audio, never throwing', async () => {
+    const { fs, media } = setup();
+    const set: string[] = [];
+    fs.auto.set('uuid_getvar', () => '60000');
+    fs.auto.set('uuid_setvar', (args) => (set.push(args), '+OK'));
+    await media.armMediaTimeout('C');
+    expect(set).toEqual(['uuid-c media_timeout_audio 60000']);
+    fs.auto.set('uuid_getvar', () => '_undef_');
+    await media.armMediaTimeout('B');
+    expect(set).toHaveLength(1);
+    fs.auto.set('uuid_getvar', () => {
+      throw new Error('connection lost');
+    });
+    await expect(media.armMediaTimeout('A')).resolves.toBeUndefined();
+  });
 });
 
