@@ -10,7 +10,7 @@ import Srf from 'drachtio-srf';
 interface Dialog {
   readonly remote: { sdp: string };
   on(event: 'destroy', listener: () => void): void;
-  destroy(): void;
+  destroy(): Promise<unknown>;
 }
 interface SrfApp {
   connect(opts: { host: string; port: number; secret: string }): void;
@@ -61,7 +61,8 @@ export async function startBareB2bua(options: BareOptions): Promise<{ stop(): vo
       const end = (): void => {
         for (const side of [caller, callee]) {
           if (!side) continue;
-          side.dialog.destroy();
+          // Either may be gone already (the far end's BYE): drachtio-srf then rejects.
+          side.dialog.destroy().catch(() => undefined);
           side.endpoint.destroy().catch(() => undefined);
         }
         caller = callee = null;

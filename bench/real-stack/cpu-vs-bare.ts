@@ -119,5 +119,7 @@ for (let pair = 0; pair < PAIRS; pair++) {
   console.log(`pair ${pair + 1}: service / bare = ${ratio.toFixed(3)}`);
 }
 const sorted = [...ratios].sort((a, b) => a - b);
-console.log(`median ratio service / bare: ${sorted[Math.floor(sorted.length / 2)]?.toFixed(3)} (pairs: ${ratios.map((r) => r.toFixed(3)).join(', ')})`);
+const middle = sorted.length / 2;
+const median = sorted.length % 2 === 1 ? (sorted[Math.floor(middle)] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+console.log(`median ratio service / bare: ${median.toFixed(3)} (pairs: ${ratios.map((r) => r.toFixed(3)).join(', ')})`);
 process.exit(0);

@@ -14,6 +14,8 @@ declare module 'modesl' {
     api(command: string, callback: (response: EslEvent) => void): void;
     /** Runs in a thread of its own on FreeSWITCH; the result comes as a BACKGROUND_JOB event for `jobId`. */
     bgapi(command: string, args: string, jobId: string, callback: (event: EslEvent) => void): void;
+    /** Sends a raw command and calls back with FreeSWITCH's command/reply. */
+    sendRecv(command: string, callback?: (reply: EslEvent) => void): void;
     /** Subscribes to events (format "json"); BACKGROUND_JOB is always added by modesl. */
     events(format: 'json' | 'plain', events: string, callback?: () => void): void;
     on(event: 'error', listener: (error: Error) => void): this;

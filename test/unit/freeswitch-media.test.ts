@@ -236,5 +236,28 @@ describe('FreeSWITCH media adapter', () => {
     });
     await expect(media.armMediaTimeout('A')).resolves.toBeUndefined();
   });
+
+  it('bridges a leg whose old partner is going away only once FreeSWITCH has taken it out of that bridge', async () => {
+    const { fs, media } = setup();
+    fs.emit({ 'Event-Name': 'CHANNEL_BRIDGE', 'Bridge-A-Unique-ID': 'uuid-a', 'Bridge-B-Unique-ID': 'uuid-c' });
+    // A hangs up (we kill its channel); the core bridges C to B at once.
+    void media.hangup('A');
+    const bridge = media.bridge('C', 'B');
+    await tick();
+    expect(fs.lines()).toEqual(['uuid_kill uuid-a']);
+    fs.emit({ 'Event-Name': 'CHANNEL_UNBRIDGE', 'Bridge-A-Unique-ID': 'uuid-a', 'Bridge-B-Unique-ID': 'uuid-c' });
+    await tick();
+    expect(fs.lines()).toEqual(['uuid_kill uuid-a', 'uuid_bridge uuid-c uuid-b']);
+    fs.sent[1]?.answer('+OK');
+    await expect(bridge).resolves.toBeUndefined();
+  });
+
+  it('does not wait to bridge a leg whose partner is live (it is moved out of that bridge by the new one)', async () => {
+    const { fs, media } = setup();
+    fs.emit({ 'Event-Name': 'CHANNEL_BRIDGE', 'Bridge-A-Unique-ID': 'uuid-a', 'Bridge-B-Unique-ID': 'uuid-c' });
+    void media.bridge('C', 'B');
+    await tick();
+    expect(fs.lines()).toEqual(['uuid_bridge uuid-c uuid-b']);
+  });
 });
 

@@ -31,6 +31,12 @@ export const FOLLOWED_EVENTS = [
   'conference::maintenance',
 ];
 
+/** FreeSWITCH-side filters: an event is sent when it matches one of them. */
+export const EVENT_FILTERS = [
+  'Event-Name /^(BACKGROUND_JOB|CHANNEL_HANGUP|CHANNEL_BRIDGE|CHANNEL_UNBRIDGE|CUSTOM)$/',
+  'Application /^(endless_playback|park|conference)$/',
+];
+
 /** What the media adapter and the reconciler need of FreeSWITCH: run a command, hear channel events. */
 export interface FreeSwitchCommands {
   /** Runs an API command without waiting behind any other; resolves with FreeSWITCH's reply text. */
@@ -136,6 +142,10 @@ export class FreeSwitchControl implements FreeSwitchCommands {
         resolve(wasUp ? 'was-up' : 'failed');
       };
       const connection = new esl.Connection(host, port, secret, () => {
+        // Only what the media adapter reads: FreeSWITCH serialises every event it sends, and most CHANNEL_EXECUTE
+        // events (the dialplan's set, answer, socket) are of no use to us. Filters match any one of them; they
+        // are sent raw, as modesl's filter() would also add a filter command around every bgapi.
+        for (const filter of EVENT_FILTERS) connection.sendRecv(`filter ${filter}`);
         connection.events('json', FOLLOWED_EVENTS.join(' '), () => {
           if (finished) return;
           wasUp = true;

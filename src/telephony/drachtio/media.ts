@@ -32,6 +32,9 @@ export function inlineApp(app: string, data?: string): string {
   return `m:|:${app}${data === undefined ? '' : `:${data}`}`;
 }
 
+/** The longest a bridge waits for FreeSWITCH to take a leg out of a bridge with a channel that is going away. */
+const UNBRIDGE_WAIT_MS = 1000;
+
 /** FreeSWITCH's media timeout while a phone holds: a day, as good as none (a 0 would be ignored). */
 export const HELD_MEDIA_TIMEOUT_MS = 86_400_000;
 
@@ -67,6 +70,8 @@ interface TrackedChannel {
   expected: { readonly what: Expected; readonly op: string; readonly issuedAt: number } | null;
   /** The channel's media timeout while its phone holds (to put back when it resumes). */
   mediaTimeout?: string;
+  /** Told when FreeSWITCH reports this channel out of its bridge. */
+  unbridged: (() => void)[];
 }
 
 export interface FreeSwitchMediaOptions {
@@ -105,7 +110,7 @@ export class FreeSwitchMedia implements MediaPort {
 
   async bridge(a: LegId, b: LegId): Promise<void> {
     const [ca, cb] = [this.require(a), this.require(b)];
-    return this.operate([ca, cb], 'bridge', 'uuid_bridge', `${ca.uuid} ${cb.uuid}`, { kind: 'bridge', peer: cb.uuid });
+    return this.operate([ca, cb], 'bridge', 'uuid_bridge', `${ca.uuid} ${cb.uuid}`, { kind: 'bridge', peer: cb.uuid }, () => this.partnersGone([ca, cb]));
   }
 
   async playHoldMusic(legId: LegId): Promise<void> {
@@ -147,6 +152,7 @@ export class FreeSwitchMedia implements MediaPort {
       loseNow,
       tail: Promise.resolve(),
       expected: null,
+      unbridged: [],
     };
     this.byLeg.set(legId, channel);
     this.byUuid.set(uuid, channel);
@@ -270,10 +276,11 @@ export class FreeSwitchMedia implements MediaPort {
    * Sends one command once the previous commands of its legs are answered; fails at once if one of its legs
    * goes, and at the deadline if FreeSWITCH never answers (then the first leg counts as lost).
    */
-  private operate(channels: TrackedChannel[], op: string, command: string, args: string, expected: Expected): Promise<void> {
+  private operate(channels: TrackedChannel[], op: string, command: string, args: string, expected: Expected, before?: () => Promise<void>): Promise<void> {
     const previous = channels.map((c) => c.tail);
     const work = (async () => {
       await Promise.all(previous);
+      await before?.();
       const gone = channels.find((c) => c.gone);
       if (gone) throw new LegMediaError(gone.legId, `leg ${gone.legId} went away before ${op}`);
       const first = channels[0] as TrackedChannel;
@@ -293,6 +300,34 @@ export class FreeSwitchMedia implements MediaPort {
       const first = channels[0] as TrackedChannel;
       throw new LegMediaError(first.legId, `${op} failed: ${(error as Error).message}`);
     });
+  }
+
+  /**
+   * A channel still bridged to one that is going away (its phone just hung up) is bridged anew only once FreeSWITCH
+   * has taken it out of that bridge. Sent while the old bridge was being torn down, uuid_bridge raced FreeSWITCH's
+   * own handling of the hang-up: seen once in ~20 full runs, the originator gave up waiting for its new partner
+   * and hung up both (ORIGINATOR_CANCEL, DESTINATION_OUT_OF_ORDER), the customer among them. Bounded wait.
+   */
+  private async partnersGone(channels: TrackedChannel[]): Promise<void> {
+    const ours = new Set(channels.map((c) => c.uuid));
+    const leaving = channels.filter((c) => c.bridgedTo !== null && !ours.has(c.bridgedTo) && !this.isLive(c.bridgedTo));
+    await Promise.all(
+      leaving.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, UNBRIDGE_WAIT_MS);
+            c.unbridged.push(() => {
+              clearTimeout(timer);
+              resolve();
+            });
+          }),
+      ),
+    );
+  }
+
+  private isLive(uuid: string): boolean {
+    const channel = this.byUuid.get(uuid);
+    return channel !== undefined && !channel.gone;
   }
 
   /** Which leg made a command fail: the first whose channel FreeSWITCH no longer has. */
@@ -352,7 +387,9 @@ export class FreeSwitchMedia implements MediaPort {
       case 'CHANNEL_UNBRIDGE': {
         for (const id of [event.getHeader('Bridge-A-Unique-ID'), event.getHeader('Bridge-B-Unique-ID')]) {
           const c = id ? this.byUuid.get(id) : undefined;
-          if (c) c.bridgedTo = null;
+          if (!c) continue;
+          c.bridgedTo = null;
+          for (const waiter of c.unbridged.splice(0)) waiter();
         }
         return;
       }
