@@ -237,7 +237,7 @@ describe('FreeSWITCH media adapter', () => {
     await expect(media.armMediaTimeout('A')).resolves.toBeUndefined();
   });
 
-  it('bridges a leg whose old partner is going away only once FreeSWITCH has taken it out of that bridge', async () => {
+  it('bridges a leg whose old partner is going away only once FreeSWITCH has parked it (park_after_bridge)', async () => {
     const { fs, media } = setup();
     fs.emit({ 'Event-Name': 'CHANNEL_BRIDGE', 'Bridge-A-Unique-ID': 'uuid-a', 'Bridge-B-Unique-ID': 'uuid-c' });
     // A hangs up (we kill its channel); the core bridges C to B at once.
@@ -246,6 +246,9 @@ describe('FreeSWITCH media adapter', () => {
     await tick();
     expect(fs.lines()).toEqual(['uuid_kill uuid-a']);
     fs.emit({ 'Event-Name': 'CHANNEL_UNBRIDGE', 'Bridge-A-Unique-ID': 'uuid-a', 'Bridge-B-Unique-ID': 'uuid-c' });
+    await tick();
+    expect(fs.lines()).toEqual(['uuid_kill uuid-a']);
+    fs.emit({ 'Event-Name': 'CHANNEL_PARK', 'Unique-ID': 'uuid-c' });
     await tick();
     expect(fs.lines()).toEqual(['uuid_kill uuid-a', 'uuid_bridge uuid-c uuid-b']);
     fs.sent[1]?.answer('+OK');

@@ -27,13 +27,14 @@ export const FOLLOWED_EVENTS = [
   'CHANNEL_HANGUP',
   'CHANNEL_BRIDGE',
   'CHANNEL_UNBRIDGE',
+  'CHANNEL_PARK',
   'CUSTOM',
   'conference::maintenance',
 ];
 
 /** FreeSWITCH-side filters: an event is sent when it matches one of them. */
 export const EVENT_FILTERS = [
-  'Event-Name /^(BACKGROUND_JOB|CHANNEL_HANGUP|CHANNEL_BRIDGE|CHANNEL_UNBRIDGE|CUSTOM)$/',
+  'Event-Name /^(BACKGROUND_JOB|CHANNEL_HANGUP|CHANNEL_BRIDGE|CHANNEL_UNBRIDGE|CHANNEL_PARK|CUSTOM)$/',
   'Application /^(endless_playback|park|conference)$/',
 ];
 

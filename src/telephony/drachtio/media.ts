@@ -304,9 +304,9 @@ export class FreeSwitchMedia implements MediaPort {
 
   /**
    * A channel still bridged to one that is going away (its phone just hung up) is bridged anew only once FreeSWITCH
-   * has taken it out of that bridge. Sent while the old bridge was being torn down, uuid_bridge raced FreeSWITCH's
-   * own handling of the hang-up: seen once in ~20 full runs, the originator gave up waiting for its new partner
-   * and hung up both (ORIGINATOR_CANCEL, DESTINATION_OUT_OF_ORDER), the customer among them. Bounded wait.
+   * has parked it (park_after_bridge, CHANNEL_PARK), the end of its handling of that hang-up. Sent before, the
+   * uuid_bridge raced that handling: seen a few times in 20 full runs, the originator gave up waiting for its new
+   * partner and FreeSWITCH hung up both (ORIGINATOR_CANCEL, DESTINATION_OUT_OF_ORDER). Bounded wait.
    */
   private async partnersGone(channels: TrackedChannel[]): Promise<void> {
     const ours = new Set(channels.map((c) => c.uuid));
@@ -384,12 +384,20 @@ export class FreeSwitchMedia implements MediaPort {
         }
         return;
       }
+      case 'CHANNEL_PARK': {
+        // Also FreeSWITCH's park_after_bridge of a leg whose partner hung up: it is now free to be moved.
+        const channel = uuid ? this.byUuid.get(uuid) : undefined;
+        if (!channel) return;
+        channel.application = 'park';
+        for (const waiter of channel.unbridged.splice(0)) waiter();
+        this.checkExpected(channel);
+        return;
+      }
       case 'CHANNEL_UNBRIDGE': {
         for (const id of [event.getHeader('Bridge-A-Unique-ID'), event.getHeader('Bridge-B-Unique-ID')]) {
           const c = id ? this.byUuid.get(id) : undefined;
           if (!c) continue;
           c.bridgedTo = null;
-          for (const waiter of c.unbridged.splice(0)) waiter();
         }
         return;
       }
