@@ -32,8 +32,8 @@ export function inlineApp(app: string, data?: string): string {
   return `m:|:${app}${data === undefined ? '' : `:${data}`}`;
 }
 
-/** The longest a bridge waits for FreeSWITCH to take a leg out of a bridge with a channel that is going away. */
-const UNBRIDGE_WAIT_MS = 1000;
+/** The longest a bridge waits for FreeSWITCH to park a leg whose bridge partner is going away. */
+const PARK_WAIT_MS = 1000;
 
 /** FreeSWITCH's media timeout while a phone holds: a day, as good as none (a 0 would be ignored). */
 export const HELD_MEDIA_TIMEOUT_MS = 86_400_000;
@@ -70,8 +70,8 @@ interface TrackedChannel {
   expected: { readonly what: Expected; readonly op: string; readonly issuedAt: number } | null;
   /** The channel's media timeout while its phone holds (to put back when it resumes). */
   mediaTimeout?: string;
-  /** Told when FreeSWITCH reports this channel out of its bridge. */
-  unbridged: (() => void)[];
+  /** Told when FreeSWITCH parks this channel (CHANNEL_PARK). */
+  parked: (() => void)[];
 }
 
 export interface FreeSwitchMediaOptions {
@@ -152,7 +152,7 @@ export class FreeSwitchMedia implements MediaPort {
       loseNow,
       tail: Promise.resolve(),
       expected: null,
-      unbridged: [],
+      parked: [],
     };
     this.byLeg.set(legId, channel);
     this.byUuid.set(uuid, channel);
@@ -315,8 +315,8 @@ export class FreeSwitchMedia implements MediaPort {
       leaving.map(
         (c) =>
           new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, UNBRIDGE_WAIT_MS);
-            c.unbridged.push(() => {
+            const timer = setTimeout(resolve, PARK_WAIT_MS);
+            c.parked.push(() => {
               clearTimeout(timer);
               resolve();
             });
@@ -389,7 +389,7 @@ export class FreeSwitchMedia implements MediaPort {
         const channel = uuid ? this.byUuid.get(uuid) : undefined;
         if (!channel) return;
         channel.application = 'park';
-        for (const waiter of channel.unbridged.splice(0)) waiter();
+        for (const waiter of channel.parked.splice(0)) waiter();
         this.checkExpected(channel);
         return;
       }
