@@ -262,5 +262,51 @@ describe('FreeSWITCH media adapter', () => {
     await tick();
     expect(fs.lines()).toEqual(['uuid_bridge uuid-c uuid-b']);
   });
+  it('moves a leg again only once FreeSWITCH has reported its bridge (uuid_bridge\'s originator polls for its partner)', async () => {
+    const { fs, media } = setup();
+    const bridge = media.bridge('A', 'B');
+    await tick();
+    fs.sent[0]?.answer('+OK');
+    await expect(bridge).resolves.toBeUndefined();
+    // A help request a few ms after the answer: B to hold music, A to ringback. Neither goes before the bridge is up.
+    const hold = media.playHoldMusic('B');
+    const ring = media.playRingback('A');
+    await tick();
+    expect(fs.lines()).toEqual(['uuid_bridge uuid-a uuid-b']);
+    fs.emit({ 'Event-Name': 'CHANNEL_BRIDGE', 'Bridge-A-Unique-ID': 'uuid-a', 'Bridge-B-Unique-ID': 'uuid-b' });
+    await tick();
+    expect(fs.lines().slice(1).sort()).toEqual([expect.stringMatching(/^uuid_transfer uuid-a /), expect.stringMatching(/^uuid_transfer uuid-b /)]);
+    for (const s of fs.sent.slice(1)) s.answer('+OK');
+    await expect(Promise.all([hold, ring])).resolves.toBeDefined();
+  });
+
+  it('does not hold a leg\'s next command on a bridge whose other leg went away', async () => {
+    const { fs, media } = setup();
+    const bridge = media.bridge('A', 'B').catch((error: unknown) => error);
+    await tick();
+    fs.sent[0]?.answer('+OK');
+    const ring = media.playRingback('A');
+    fs.emit({ 'Event-Name': 'CHANNEL_HANGUP', 'Unique-ID': 'uuid-b' });
+    await tick();
+    expect(fs.lines()).toEqual(['uuid_bridge uuid-a uuid-b', expect.stringMatching(/^uuid_transfer uuid-a /)]);
+    fs.sent[1]?.answer('+OK');
+    await expect(ring).resolves.toBeUndefined();
+    await bridge;
+  });
+  it('hangs up a leg in a bridge FreeSWITCH has not reported yet only once it is reported (else both legs fall)', async () => {
+    const { fs, media } = setup();
+    void media.bridge('A', 'C');
+    await tick();
+    fs.sent[0]?.answer('+OK');
+    await tick();
+    const killed = media.hangup('C');
+    await tick();
+    expect(fs.lines()).toEqual(['uuid_bridge uuid-a uuid-c']);
+    fs.emit({ 'Event-Name': 'CHANNEL_BRIDGE', 'Bridge-A-Unique-ID': 'uuid-a', 'Bridge-B-Unique-ID': 'uuid-c' });
+    await tick();
+    expect(fs.lines()).toEqual(['uuid_bridge uuid-a uuid-c', 'uuid_kill uuid-c']);
+    fs.sent[1]?.answer('+OK');
+    await expect(killed).resolves.toBe(true);
+  });
 });
 

@@ -35,6 +35,9 @@ export function inlineApp(app: string, data?: string): string {
 /** The longest a bridge waits for FreeSWITCH to park a leg whose bridge partner is going away. */
 const PARK_WAIT_MS = 1000;
 
+/** The longest the next command for a leg waits for FreeSWITCH to report the bridge before it (CHANNEL_BRIDGE). */
+const BRIDGE_SETTLE_MS = 1000;
+
 /** FreeSWITCH's media timeout while a phone holds: a day, as good as none (a 0 would be ignored). */
 export const HELD_MEDIA_TIMEOUT_MS = 86_400_000;
 
@@ -72,6 +75,13 @@ interface TrackedChannel {
   mediaTimeout?: string;
   /** Told when FreeSWITCH parks this channel (CHANNEL_PARK). */
   parked: (() => void)[];
+  /** Told the peer's uuid when FreeSWITCH bridges this channel (CHANNEL_BRIDGE); true once it has heard enough. */
+  bridged: ((peer: string) => boolean)[];
+  /** Resolves when FreeSWITCH says the channel ended (CHANNEL_HANGUP), or our connection to it dropped. */
+  readonly ended: Promise<void>;
+  endNow: () => void;
+  /** A bridge of this channel that FreeSWITCH has not reported yet (see bridgeReported). */
+  bridging: Promise<void> | null;
 }
 
 export interface FreeSwitchMediaOptions {
@@ -110,7 +120,17 @@ export class FreeSwitchMedia implements MediaPort {
 
   async bridge(a: LegId, b: LegId): Promise<void> {
     const [ca, cb] = [this.require(a), this.require(b)];
-    return this.operate([ca, cb], 'bridge', 'uuid_bridge', `${ca.uuid} ${cb.uuid}`, { kind: 'bridge', peer: cb.uuid }, () => this.partnersGone([ca, cb]));
+    return this.operate([ca, cb], 'bridge', 'uuid_bridge', `${ca.uuid} ${cb.uuid}`, { kind: 'bridge', peer: cb.uuid }, {
+      before: () => this.partnersGone([ca, cb]),
+      settle: () => {
+        const reported = this.bridgeReported(ca, cb);
+        ca.bridging = cb.bridging = reported;
+        void reported.then(() => {
+          for (const c of [ca, cb]) if (c.bridging === reported) c.bridging = null;
+        });
+        return reported;
+      },
+    });
   }
 
   async playHoldMusic(legId: LegId): Promise<void> {
@@ -140,6 +160,10 @@ export class FreeSwitchMedia implements MediaPort {
       loseNow = (reason) => reject(new LegMediaError(legId, `leg ${legId}: ${reason}`));
     });
     lost.catch(() => undefined); // raced by commands; nobody else waits on it
+    let endNow: () => void = () => undefined;
+    const ended = new Promise<void>((resolve) => {
+      endNow = resolve;
+    });
     const channel: TrackedChannel = {
       legId,
       uuid,
@@ -153,6 +177,10 @@ export class FreeSwitchMedia implements MediaPort {
       tail: Promise.resolve(),
       expected: null,
       parked: [],
+      bridged: [],
+      ended,
+      endNow,
+      bridging: null,
     };
     this.byLeg.set(legId, channel);
     this.byUuid.set(uuid, channel);
@@ -172,6 +200,8 @@ export class FreeSwitchMedia implements MediaPort {
       // Gone by FreeSWITCH's own word: nothing to do. Presumed gone (our connection dropped): the caller ends it
       // another way (a SIP BYE), as uuid_kill cannot go out now.
       if (alreadyGone) return !channel.presumedGone;
+      // Not in the middle of a bridge (see bridgeReported): killed there, either leg takes the other down with it.
+      if (channel.bridging) await channel.bridging;
       const reply = await withTimeout(this.fs.run('uuid_kill', channel.uuid), this.timeoutMs, 'uuid_kill');
       // "-ERR No such channel!": it had already ended, which is what we wanted.
       if (reply.startsWith('-ERR') && !/no such channel/i.test(reply)) {
@@ -253,6 +283,7 @@ export class FreeSwitchMedia implements MediaPort {
     for (const c of this.byLeg.values()) {
       if (c.gone) continue;
       c.presumedGone = true;
+      c.endNow();
       this.markGone(c, reason);
       lost.push(c.legId);
     }
@@ -273,24 +304,27 @@ export class FreeSwitchMedia implements MediaPort {
   }
 
   /**
-   * Sends one command once the previous commands of its legs are answered; fails at once if one of its legs
-   * goes, and at the deadline if FreeSWITCH never answers (then the first leg counts as lost).
+   * Sends one command once the previous commands of its legs are done; fails at once if one of its legs goes,
+   * and at the deadline if FreeSWITCH never answers (then the first leg counts as lost). `before` runs just before
+   * the command is sent; `settle`, started with it, tells when the legs' next commands may go (it never rejects).
    */
-  private operate(channels: TrackedChannel[], op: string, command: string, args: string, expected: Expected, before?: () => Promise<void>): Promise<void> {
+  private operate(channels: TrackedChannel[], op: string, command: string, args: string, expected: Expected, hooks: { before?: () => Promise<void>; settle?: () => Promise<void> } = {}): Promise<void> {
     const previous = channels.map((c) => c.tail);
+    let settling: Promise<void> = Promise.resolve();
     const work = (async () => {
       await Promise.all(previous);
-      await before?.();
+      await hooks.before?.();
       const gone = channels.find((c) => c.gone);
       if (gone) throw new LegMediaError(gone.legId, `leg ${gone.legId} went away before ${op}`);
       const first = channels[0] as TrackedChannel;
       // Timed from now, by the next matching event (a state it already had does not count).
       first.expected = { what: expected, op, issuedAt: Date.now() };
+      if (hooks.settle) settling = hooks.settle();
       const reply = await this.fs.run(command, args);
       if (reply.startsWith('-ERR')) throw new LegMediaError(await this.blame(channels), `${command}: ${reply.trim()}`);
     })();
     const settled = work.then(
-      () => undefined,
+      () => settling,
       () => undefined,
     );
     for (const c of channels) c.tail = settled;
@@ -323,6 +357,37 @@ export class FreeSwitchMedia implements MediaPort {
           }),
       ),
     );
+  }
+
+  /**
+   * Settles when FreeSWITCH reports the two channels bridged, or ends one of them, or after BRIDGE_SETTLE_MS.
+   * Until then neither leg may be moved or hung up. uuid_bridge's originator waits in a 20 ms polling loop
+   * (uuid_bridge_on_soft_execute) for its partner to reach CS_SOFT_EXECUTE, and only leaves it when it sees that
+   * state, or when one of the two goes down; both cases seen in the integration suite's debug logs:
+   * - a partner transferred elsewhere in that window (hold music asked for 20 ms after an answer) is never seen
+   *   there: the originator stays in the loop, deaf to its own transfer (A and C never bridged);
+   * - leaving the loop because a channel went down, the originator runs switch_ivr_wait_for_answer on its partner:
+   *   a partner not media-ready then is hung up (DESTINATION_OUT_OF_ORDER), and an originator whose partner is
+   *   gone hangs itself up (ORIGINATOR_CANCEL). So killing either leg there takes the other down with it.
+   */
+  private bridgeReported(a: TrackedChannel, b: TrackedChannel): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let done = false;
+      const finish = (reported: boolean): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        if (!reported && !a.gone && !b.gone) this.log.warn({ legs: [a.legId, b.legId], ms: BRIDGE_SETTLE_MS }, 'FreeSWITCH did not report the bridge in time');
+        resolve();
+      };
+      const timer = setTimeout(() => finish(false), BRIDGE_SETTLE_MS);
+      a.bridged.push((peer) => {
+        if (peer === b.uuid) finish(true);
+        return done;
+      });
+      void a.ended.then(() => finish(true));
+      void b.ended.then(() => finish(true));
+    });
   }
 
   private isLive(uuid: string): boolean {
@@ -360,6 +425,7 @@ export class FreeSwitchMedia implements MediaPort {
         const channel = uuid ? this.byUuid.get(uuid) : undefined;
         if (!channel) return;
         this.forget(channel);
+        channel.endNow();
         const wasOurs = channel.releasing;
         this.markGone(channel, 'FreeSWITCH hung up its channel');
         if (!wasOurs) this.options.onChannelLost(channel.legId, event.getHeader('Hangup-Cause') ?? 'unknown');
@@ -381,6 +447,8 @@ export class FreeSwitchMedia implements MediaPort {
           a.application = b.application = null;
           this.checkExpected(a);
           this.checkExpected(b);
+          a.bridged = a.bridged.filter((waiter) => !waiter(b.uuid));
+          b.bridged = b.bridged.filter((waiter) => !waiter(a.uuid));
         }
         return;
       }
