@@ -107,7 +107,7 @@ export async function createWorld(signIn: string[] = ['101', '102', '103']): Pro
       backend.answer(A.phone);
       await settle();
       const talking = world.eventsOf(A.workNo, 'AgentEvent_Talking').at(-1);
-      if (!talking || typeof talking.content === 'string') throw new Error('A is not talking');
+      if (!talking || typeof talking.content === 'string' || talking.content === null) throw new Error('A is not talking');
       return String(talking.content.callid);
     },
     stop: () => orchestrator.stop(),
