@@ -127,9 +127,11 @@ class Draft {
     const timer = this.s.timer;
     if (!timer || timer.id !== timerId) return;
     this.s = { ...this.s, timer: null };
-    // The vendor's reminder first, so a desktop written for it sees the rest end as it expects.
+    // The vendor's reminder first, so a desktop written for it sees the rest end as it expects; then ready (our
+    // choice: the vendor leaves the agent resting until it cancels).
     if (timer.purpose === 'rest') this.emit('AgentState_Rest_Timeout', null);
-    this.becomeReady();
+    this.enter('ready', 0);
+    this.emit('AgentState_Ready', null);
   }
 
   private enter(status: PresenceStatus, reason: number): void {
