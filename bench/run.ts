@@ -22,8 +22,8 @@ function coreScenario(): number {
     decisions++;
   };
   const agents = [
-    { workNo: '101', phone: '2001', signedIn: true, busy: false },
-    { workNo: '102', phone: '2002', signedIn: true, busy: false },
+    { workNo: '101', phone: '2001', signedIn: true, busy: false, ready: true },
+    { workNo: '102', phone: '2002', signedIn: true, busy: false, ready: true },
   ];
   step({ type: 'CustomerArrived', leg: { id: 'B', number: '555' }, called: '4000', route: { kind: 'agent', workNo: '101' }, candidates: agents });
   step({ type: 'LegRinging', legId: 'bench-L2' });

@@ -4,7 +4,7 @@
  */
 import pino from 'pino';
 import { buildApp } from './api/app.js';
-import { ConfigError, coreConfigOf, loadConfig, routesOf } from './config/config.js';
+import { ConfigError, coreConfigOf, loadConfig, presenceConfigOf, routesOf } from './config/config.js';
 import { AgentDirectory } from './orchestrator/agent-directory.js';
 import { Orchestrator } from './orchestrator/orchestrator.js';
 import { createBackend } from './telephony/create-backend.js';
@@ -29,7 +29,10 @@ async function main(): Promise<void> {
   if (backend.name === 'sim') {
     logger.warn('*** SIMULATED TELEPHONY: no real phones are connected. Play them through /sim (see README). Set TELEPHONY_BACKEND=drachtio for real servers. ***');
   }
-  const directory = new AgentDirectory(config.agents.map((a) => ({ workNo: a.workNo, phone: a.phone, skills: a.skills })));
+  const directory = new AgentDirectory(
+    config.agents.map((a) => ({ workNo: a.workNo, phone: a.phone, skills: a.skills })),
+    { presence: presenceConfigOf(config) },
+  );
   const orchestrator = new Orchestrator({ backend, directory, routes: routesOf(config), core: coreConfigOf(config), logger: logger.child({ component: 'orchestrator' }) });
   await orchestrator.start();
   const app = await buildApp({

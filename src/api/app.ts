@@ -17,6 +17,7 @@ import { Retcodes } from './retcodes.js';
 import { agentRoutes } from './routes/agents.js';
 import { eventRoutes } from './routes/events.js';
 import { opsRoutes } from './routes/ops.js';
+import { presenceRoutes } from './routes/presence.js';
 import { simRoutes } from './routes/sim.js';
 import { voicecallRoutes } from './routes/voicecall.js';
 import { AgentSessions } from './sessions.js';
@@ -105,6 +106,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(websocket);
   await app.register(agentRoutes(context), { prefix: API_PREFIX });
   await app.register(eventRoutes(context), { prefix: API_PREFIX });
+  await app.register(presenceRoutes(context), { prefix: API_PREFIX });
   await app.register(voicecallRoutes(context), { prefix: API_PREFIX });
   if (deps.sim) await app.register(simRoutes(context, deps.sim), { prefix: '/sim' });
   await app.register(opsRoutes(context));

@@ -54,4 +54,7 @@ export const refusalRetcodes: Readonly<Record<ErrorCode, string>> = {
   CALLED_NOT_SIGNED_IN: '200-017',
   CALLED_BUSY: '200-018',
   INVALID_NUMBER: '200-019',
+  HELPER_NOT_READY: '200-022',
+  AGENT_NOT_BUSY: '100-020',
+  AGENT_NOT_RESTING: '100-021',
 };

@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import AjvModule from 'ajv';
-import type { CoreConfig, Route } from '../core/types.js';
+import type { PresenceConfig } from '../core/presence/types.js';
+import type { CoreConfig, QueuePolicy, Route } from '../core/types.js';
 import type { DrachtioBackendOptions } from '../telephony/drachtio/backend.js';
 
 export interface AgentConfig {
@@ -26,6 +27,15 @@ export interface RouteConfig {
   readonly skill?: string;
 }
 
+/** A skill queue's maximum wait and what happens after it: exactly one of overflowTo / finalStatus. */
+export interface QueueConfig {
+  readonly maxWaitSeconds: number;
+  /** Another skill whose queue the customer moves to. */
+  readonly overflowTo?: string;
+  /** SIP status the customer's call is ended with (e.g. 486, 480). */
+  readonly finalStatus?: number;
+}
+
 export interface AppConfig {
   readonly http: { readonly port: number; readonly host: string; readonly bodyLimitBytes: number };
   readonly telephony: {
@@ -43,6 +53,10 @@ export interface AppConfig {
   readonly routes: readonly RouteConfig[];
   readonly help: { readonly answerTimeoutSeconds: number };
   readonly routing: { readonly offerTimeoutSeconds: number; readonly requeueSeconds: number };
+  /** Agent states: what a signed-in agent starts in, and the wrap-up after each customer call. */
+  readonly presence: { readonly initialState: 'ready' | 'not-ready'; readonly wrapUpSeconds: number };
+  /** Skill queues with a maximum wait, by skill. */
+  readonly queues: Readonly<Record<string, QueueConfig>>;
   readonly events: { readonly pollTimeoutSeconds: number; readonly heartbeatTimeoutSeconds: number; readonly queueLimit: number };
   /** The real backend's connection settings, as its options name them (the profile is always drachtio_mrf). */
   readonly drachtio: DrachtioBackendOptions['drachtio'];
@@ -120,6 +134,30 @@ const schema = {
       properties: {
         offerTimeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 300 },
         requeueSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600 },
+      },
+    },
+    presence: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        initialState: { enum: ['ready', 'not-ready'], default: 'ready' },
+        wrapUpSeconds: { type: 'number', minimum: 0, maximum: 3600, default: 0 },
+      },
+    },
+    queues: {
+      type: 'object',
+      default: {},
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['maxWaitSeconds'],
+        properties: {
+          maxWaitSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 86400 },
+          overflowTo: { type: 'string', minLength: 1 },
+          finalStatus: { type: 'integer', minimum: 400, maximum: 699 },
+        },
+        oneOf: [{ required: ['overflowTo'] }, { required: ['finalStatus'] }],
       },
     },
     events: {
@@ -268,7 +306,8 @@ export function validateConfig(candidate: unknown, problems: string[] = []): App
     for (const error of validate.errors ?? []) {
       if (error.keyword !== 'oneOf') continue;
       const where = error.instancePath.replace(/^\//, '').replace(/\/(\d+)/g, '[$1]').replace(/\//g, '.');
-      problems.push(`${where}: ${where.startsWith('agents') ? 'needs exactly one of password or passwordHash' : 'needs exactly one of agent or skill'}`);
+      const needs = where.startsWith('agents') ? 'password or passwordHash' : where.startsWith('queues') ? 'overflowTo or finalStatus' : 'agent or skill';
+      problems.push(`${where}: needs exactly one of ${needs}`);
     }
   }
   if (problems.length === 0) problems.push(...crossChecks(candidate as AppConfig));
@@ -293,15 +332,41 @@ function crossChecks(config: AppConfig): string[] {
     if (route.agent !== undefined && !workNos.has(route.agent)) problems.push(`routes[${i}].agent: no agent ${route.agent}`);
     if (route.skill !== undefined && !skills.has(route.skill)) problems.push(`routes[${i}].skill: no agent has skill ${route.skill}`);
   });
+  for (const [skill, queue] of Object.entries(config.queues)) {
+    if (!skills.has(skill)) problems.push(`queues.${skill}: no agent has skill ${skill}`);
+    if (queue.overflowTo !== undefined && !skills.has(queue.overflowTo)) problems.push(`queues.${skill}.overflowTo: no agent has skill ${queue.overflowTo}`);
+  }
+  // Overflow must end somewhere: a customer passed round a circle of queues would wait for ever.
+  for (const start of Object.keys(config.queues)) {
+    const seen = new Set<string>([start]);
+    let next = config.queues[start]?.overflowTo;
+    while (next !== undefined && !seen.has(next)) {
+      seen.add(next);
+      next = config.queues[next]?.overflowTo;
+    }
+    if (next !== undefined) problems.push(`queues.${start}.overflowTo: overflow goes round in a circle (${[...seen].join(' -> ')} -> ${next})`);
+  }
   return problems;
 }
 
 export function coreConfigOf(config: AppConfig): CoreConfig {
+  const queues: Record<string, QueuePolicy> = {};
+  for (const [skill, q] of Object.entries(config.queues)) {
+    queues[skill] = {
+      maxWaitSeconds: q.maxWaitSeconds,
+      treatment: q.overflowTo !== undefined ? { kind: 'overflow', skill: q.overflowTo } : { kind: 'reject', sipStatus: q.finalStatus as number },
+    };
+  }
   return {
     helpAnswerTimeoutSeconds: config.help.answerTimeoutSeconds,
     offerAnswerTimeoutSeconds: config.routing.offerTimeoutSeconds,
     requeueSeconds: config.routing.requeueSeconds,
+    queues,
   };
+}
+
+export function presenceConfigOf(config: AppConfig): PresenceConfig {
+  return { initialStatus: config.presence.initialState, wrapUpSeconds: config.presence.wrapUpSeconds };
 }
 
 export function routesOf(config: AppConfig): { did: string; route: Route }[] {

@@ -27,6 +27,8 @@ import type {
   LegRole,
   Phase,
   PendingTimer,
+  PresenceNotice,
+  QueuePolicy,
   Reply,
   Route,
 } from './types.js';
@@ -35,7 +37,7 @@ import type {
 export const CallFeature = { normal: 0, internal: 1, outbound: 2, help: 3 } as const;
 
 export function initialState(callId: CallId): CallState {
-  return { callId, kind: 'customer', called: '', route: null, legs: {}, phase: { name: 'new' }, timer: null, declinedBy: [], seq: 0 };
+  return { callId, kind: 'customer', called: '', route: null, legs: {}, phase: { name: 'new' }, timer: null, queueTimer: null, waitedTooLong: false, declinedBy: [], seq: 0 };
 }
 
 export function decide(state: CallState, event: CallEvent, config: CoreConfig): Decision {
@@ -65,6 +67,7 @@ class Draft {
   private readonly timerCommands: Command[] = [];
   private readonly hangups: Command[] = [];
   private readonly events: AgentEvent[] = [];
+  private readonly presence: PresenceNotice[] = [];
   private reply: Reply | undefined;
 
   constructor(
@@ -82,7 +85,7 @@ class Draft {
     const dials = this.commands.filter((c) => c.kind === 'dial');
     const others = this.commands.filter((c) => c.kind !== 'dial');
     const commands = [...this.timerCommands, ...dials, ...media, ...this.hangups, ...others];
-    const decision: Decision = { state: this.s, commands, events: this.events };
+    const decision: Decision = { state: this.s, commands, events: this.events, presence: this.presence };
     return this.reply ? { ...decision, reply: this.reply } : decision;
   }
 
@@ -116,6 +119,7 @@ class Draft {
     if (this.s.phase.name !== 'new') return;
     this.s = { ...this.s, kind: 'customer', called: event.called, route: event.route };
     const customer = this.addLeg('customer', event.leg.number, undefined, 'up', event.leg.id);
+    this.startQueueTimer();
     const agent = this.pickAgent(event.candidates);
     if (agent) this.offer(customer, agent, 'ringback');
     else this.queue(customer, false);
@@ -133,9 +137,46 @@ class Draft {
     this.startTimer('origin-answer', this.config.offerAnswerTimeoutSeconds);
   }
 
-  /** First signed-in, free agent that has not declined this call. */
+  /** First signed-in, ready, free agent that has not declined this call (the shell lists the longest idle first). */
   private pickAgent(candidates: readonly AgentSnapshot[]): AgentSnapshot | undefined {
-    return candidates.find((c) => c.signedIn && !c.busy && !this.s.declinedBy.includes(c.workNo));
+    return candidates.find((c) => c.signedIn && c.ready && !c.busy && !this.s.declinedBy.includes(c.workNo));
+  }
+
+  /** The route's queue has a maximum wait: it runs from now until an agent answers. */
+  private startQueueTimer(): void {
+    const policy = this.queuePolicy();
+    if (!policy) return;
+    const seq = this.s.seq + 1;
+    const timer: PendingTimer = { id: `${this.s.callId}-t${seq}`, purpose: 'queue-wait' };
+    this.s = { ...this.s, seq, queueTimer: timer, waitedTooLong: false };
+    this.timerCommands.push({ kind: 'startTimer', timerId: timer.id, seconds: policy.maxWaitSeconds });
+  }
+
+  private clearQueueTimer(): void {
+    if (this.s.queueTimer) this.timerCommands.push({ kind: 'cancelTimer', timerId: this.s.queueTimer.id });
+    this.s = { ...this.s, queueTimer: null, waitedTooLong: false };
+  }
+
+  private queuePolicy(): QueuePolicy | undefined {
+    const route = this.s.route;
+    return route?.kind === 'skill' ? this.config.queues?.[route.skill] : undefined;
+  }
+
+  /** The customer waited the queue's maximum: off to another skill's queue, or ended with the queue's final status. */
+  private queueWaitOver(customer: LegId): void {
+    const treatment = (this.queuePolicy() as QueuePolicy).treatment;
+    this.s = { ...this.s, queueTimer: null, waitedTooLong: false };
+    if (treatment.kind === 'overflow') {
+      // A new queue: its agents have declined nothing yet, and its own maximum wait starts now.
+      this.s = { ...this.s, route: { kind: 'skill', skill: treatment.skill }, declinedBy: [] };
+      this.startQueueTimer();
+      this.queue(customer, true);
+      return;
+    }
+    this.clearTimer();
+    this.updateLeg(customer, { status: 'gone' });
+    this.hangups.push({ kind: 'hangup', legId: customer, sipStatus: treatment.sipStatus });
+    this.endCall();
   }
 
   private offer(customer: LegId, agent: AgentSnapshot, waitingHears: 'ringback' | 'moh'): void {
@@ -240,6 +281,7 @@ class Draft {
     const waiting = this.leg(waitingId);
     const target = this.leg(targetId);
     if (waiting.role === 'customer') {
+      this.clearQueueTimer();
       this.setPhase({ name: 'connected', agent: targetId, other: waitingId, held: false });
       this.emit(target.workNo as string, 'AgentEvent_Talking', this.talking(waiting.number, target.number, this.s.callId, CallFeature.normal));
       return;
@@ -251,10 +293,11 @@ class Draft {
     if (target.workNo !== undefined) this.emit(target.workNo, 'AgentEvent_Talking', content);
   }
 
-  private legFailed(legId: LegId, _reason: FailureReason): void {
+  private legFailed(legId: LegId, reason: FailureReason): void {
     const leg = this.s.legs[legId];
     if (!leg || leg.status === 'gone' || leg.status === 'up') return;
-    this.ringingLegEnded(legId, false);
+    // A phone that rang out or cannot be reached is an agent not at the desk; a rejection is a choice.
+    this.ringingLegEnded(legId, false, reason === 'no-answer' || reason === 'unreachable');
   }
 
   private legHungUp(legId: LegId, lost: boolean): void {
@@ -269,6 +312,7 @@ class Draft {
   }
 
   private timerFired(timerId: string): void {
+    if (this.s.queueTimer?.id === timerId) return this.queueTimerFired();
     const timer = this.s.timer;
     if (!timer || timer.id !== timerId) return;
     this.s = { ...this.s, timer: null };
@@ -282,7 +326,7 @@ class Draft {
         this.findAgent();
         return;
       case 'offering':
-        this.ringingLegEnded(phase.target, true);
+        this.ringingLegEnded(phase.target, true, true);
         return;
       case 'originating':
         this.ringingLegEnded(phase.origin, true);
@@ -296,8 +340,19 @@ class Draft {
     }
   }
 
-  /** A leg we were ringing will not answer: it failed, timed out, or we cancel it (`hangup`). */
-  private ringingLegEnded(legId: LegId, hangup: boolean): void {
+  /** The queue timer runs only while the customer waits for an agent (queued, or an agent ringing). */
+  private queueTimerFired(): void {
+    const phase = this.s.phase;
+    if (phase.name === 'queued') return this.queueWaitOver(phase.customer);
+    // An agent is ringing: give it its chance; if it does not answer, the treatment applies then.
+    this.s = { ...this.s, queueTimer: null, waitedTooLong: true };
+  }
+
+  /**
+   * A leg we were ringing will not answer: it failed, timed out, or we cancel it (`hangup`). `unanswered`: it rang
+   * out or could not be reached (an agent offered a customer call then goes not ready).
+   */
+  private ringingLegEnded(legId: LegId, hangup: boolean, unanswered = false): void {
     const leg = this.leg(legId);
     const phase = this.s.phase;
     this.legGone(legId, hangup);
@@ -311,7 +366,9 @@ class Draft {
       if (waiting.role === 'customer') {
         // A customer call is only ever offered to agents.
         this.s = { ...this.s, declinedBy: [...this.s.declinedBy, leg.workNo as string] };
-        this.queue(phase.waiting, true);
+        if (unanswered) this.presence.push({ kind: 'offer-unanswered', workNo: leg.workNo as string });
+        if (this.s.waitedTooLong) this.queueWaitOver(phase.waiting);
+        else this.queue(phase.waiting, true);
       } else {
         this.emit(waiting.workNo as string, 'AgentEvent_Inside_Call_Fail', this.s.callId);
         this.legGone(phase.waiting, true);
@@ -518,10 +575,12 @@ class Draft {
       if (!only) return refuse('HELPER_UNKNOWN');
       if (!only.signedIn) return refuse('HELPER_NOT_SIGNED_IN');
       if (only.busy) return refuse('HELPER_BUSY');
+      if (!only.ready) return refuse('HELPER_NOT_READY');
       helper = only;
     } else {
       if (request.candidates.length === 0) return refuse('HELPER_UNKNOWN');
-      helper = candidates.find((c) => c.signedIn && !c.busy);
+      // The same choice as a skill queue's: the shell lists the longest idle first; never the requester.
+      helper = candidates.find((c) => c.signedIn && c.ready && !c.busy);
       if (!helper) return refuse('NO_FREE_HELPER');
     }
     const owner = this.leg(phase.agent);
@@ -660,6 +719,12 @@ class Draft {
     this.updateLeg(id, { status: 'gone' });
     if (hangup) this.hangups.push({ kind: 'hangup', legId: id });
     if (leg.workNo !== undefined) for (const callid of leg.callIds) this.emit(leg.workNo, 'AgentEvent_Call_Release', callid);
+    if (leg.workNo !== undefined && leg.answered && this.hadCustomer()) this.presence.push({ kind: 'customer-call-ended', workNo: leg.workNo });
+  }
+
+  /** A customer took part in this call (inbound, or an outbound call the customer answered). */
+  private hadCustomer(): boolean {
+    return Object.values(this.s.legs).some((l) => l.role === 'customer' && l.answered);
   }
 
   private setPhase(phase: Phase): void {
@@ -670,6 +735,7 @@ class Draft {
   private endCall(): void {
     for (const leg of Object.values(this.s.legs)) this.legGone(leg.id, true);
     this.clearTimer();
+    this.clearQueueTimer();
     this.setPhase({ name: 'ended' });
   }
 

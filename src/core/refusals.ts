@@ -22,6 +22,9 @@ export const refusalMessages: Readonly<Record<ErrorCode, string>> = {
   CALLED_NOT_SIGNED_IN: 'the called agent is not signed in',
   CALLED_BUSY: 'the called agent is busy',
   INVALID_NUMBER: 'the called number is not a valid phone number',
+  HELPER_NOT_READY: 'the helper is not ready (not ready, resting or in wrap-up)',
+  AGENT_NOT_BUSY: 'the agent is not in the not-ready state',
+  AGENT_NOT_RESTING: 'the agent is not resting',
 };
 
 export function refuse(code: ErrorCode): Refusal {

@@ -39,6 +39,8 @@ export interface AgentSnapshot {
   readonly signedIn: boolean;
   /** On a call (any call, this one included) or otherwise not available. */
   readonly busy: boolean;
+  /** In the ready state (not "not ready", resting or in wrap-up): only ready agents get customer calls and help. */
+  readonly ready: boolean;
 }
 
 export type HelpMode = 1 | 2;
@@ -83,7 +85,15 @@ export type CallKind = 'customer' | 'internal' | 'outbound';
 
 export interface PendingTimer {
   readonly id: string;
-  readonly purpose: 'offer-answer' | 'help-answer' | 'requeue' | 'origin-answer';
+  readonly purpose: 'offer-answer' | 'help-answer' | 'requeue' | 'origin-answer' | 'queue-wait';
+}
+
+/** What a skill queue does with a customer who waited its maximum time. */
+export type QueueTreatment = { readonly kind: 'overflow'; readonly skill: string } | { readonly kind: 'reject'; readonly sipStatus: number };
+
+export interface QueuePolicy {
+  readonly maxWaitSeconds: number;
+  readonly treatment: QueueTreatment;
 }
 
 export interface CallState {
@@ -95,6 +105,10 @@ export interface CallState {
   readonly legs: Readonly<Record<LegId, Leg>>;
   readonly phase: Phase;
   readonly timer: PendingTimer | null;
+  /** The customer's maximum wait in a skill queue; runs beside `timer`, from arrival until an agent answers. */
+  readonly queueTimer: PendingTimer | null;
+  /** The maximum wait ran out while an agent was being rung: if that agent does not answer, the treatment applies. */
+  readonly waitedTooLong: boolean;
   /** Agents who let this call ring out or rejected it: not offered it again until the queue retries. */
   readonly declinedBy: readonly string[];
   /** Counter for deterministic ids (legs, help calls, timers). */
@@ -165,7 +179,8 @@ export type LegMedia =
 
 export type Command =
   | { readonly kind: 'dial'; readonly legId: LegId; readonly number: string; readonly workNo?: string; readonly callerNumber: string; readonly callId: CallId }
-  | { readonly kind: 'hangup'; readonly legId: LegId }
+  /** `sipStatus`: the queue's final status for the customer (the adapter reports it when it hangs up). */
+  | { readonly kind: 'hangup'; readonly legId: LegId; readonly sipStatus?: number }
   | { readonly kind: 'bridge'; readonly a: LegId; readonly b: LegId }
   | { readonly kind: 'playHoldMusic'; readonly legId: LegId }
   | { readonly kind: 'playRingback'; readonly legId: LegId }
@@ -184,9 +199,20 @@ export type AgentEventType =
   | 'AgentEvent_Customer_Release'
   | 'AgentEvent_Call_Release'
   | 'AgentEvent_Consult_Fail'
-  | 'AgentEvent_Inside_Call_Fail';
+  | 'AgentEvent_Inside_Call_Fail'
+  | PresenceEventType;
 
-export type EventContent = string | Readonly<Record<string, string | number>>;
+/** The vendor's agent state events (presence decider, src/core/presence). */
+export type PresenceEventType =
+  | 'AgentState_SetNotReady_Success'
+  | 'AgentState_CancelNotReady_Success'
+  | 'AgentState_SetRest_Success'
+  | 'AgentState_CancelRest_Success'
+  | 'AgentState_Rest_Timeout'
+  | 'AgentState_Work'
+  | 'AgentState_Ready';
+
+export type EventContent = string | Readonly<Record<string, string | number>> | null;
 
 export interface AgentEvent {
   readonly workNo: string;
@@ -222,7 +248,17 @@ export type ErrorCode =
   | 'CALLED_UNKNOWN'
   | 'CALLED_NOT_SIGNED_IN'
   | 'CALLED_BUSY'
-  | 'INVALID_NUMBER';
+  | 'INVALID_NUMBER'
+  | 'HELPER_NOT_READY'
+  | 'AGENT_NOT_BUSY'
+  | 'AGENT_NOT_RESTING';
+
+/** What a call's decision means for its agents' presence (the shell hands these to the presence decider). */
+export type PresenceNotice =
+  /** The agent's answered leg ended on a call that had a customer: wrap-up. */
+  | { readonly kind: 'customer-call-ended'; readonly workNo: string }
+  /** A customer call offered to the agent rang out: the agent goes not ready. */
+  | { readonly kind: 'offer-unanswered'; readonly workNo: string };
 
 export interface Decision {
   readonly state: CallState;
@@ -230,10 +266,13 @@ export interface Decision {
   readonly events: readonly AgentEvent[];
   /** Present exactly when the input was an API request. */
   readonly reply?: Reply;
+  readonly presence: readonly PresenceNotice[];
 }
 
 export interface CoreConfig {
   readonly helpAnswerTimeoutSeconds: number;
   readonly offerAnswerTimeoutSeconds: number;
   readonly requeueSeconds: number;
+  /** Skill queues with a maximum wait, by skill; a skill not listed waits as long as it takes. */
+  readonly queues?: Readonly<Record<string, QueuePolicy>>;
 }

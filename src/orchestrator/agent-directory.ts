@@ -1,11 +1,15 @@
 /**
- * Who the agents are, who is signed in on which phone, and who is on a call.
+ * Who the agents are, who is signed in on which phone, who is on a call, and each agent's presence (ready, not ready,
+ * rest, wrap-up: the pure presence decider's state, whose timers run here and come back to it as events).
  *
  * Busy-ness is derived from the calls (the orchestrator tells the directory which agents each call holds after every
  * decision), so it can never drift from the calls themselves. Everything here is synchronous: a check followed by a
  * decision in the same tick cannot race with another call.
  */
-import type { AgentSnapshot, CallId } from '../core/types.js';
+import { decidePresence, isAvailable, longestIdleFirst } from '../core/presence/decide.js';
+import type { AgentPresence, PresenceConfig, PresenceEvent, PresenceRequest } from '../core/presence/types.js';
+import type { AgentEvent, AgentSnapshot, CallId, PresenceNotice, Reply } from '../core/types.js';
+import { realTimers, type TimerSource } from './timers.js';
 
 export interface AgentProfile {
   readonly workNo: string;
@@ -15,6 +19,14 @@ export interface AgentProfile {
 
 type Listener = () => void;
 
+export interface DirectoryOptions {
+  /** Default: agents start ready and have no wrap-up (the service passes its configuration). */
+  readonly presence?: PresenceConfig;
+  readonly timers?: TimerSource;
+  /** Milliseconds since the epoch; tests pass a clock of their own. */
+  readonly now?: () => number;
+}
+
 export class AgentDirectory {
   private readonly profiles = new Map<string, AgentProfile>();
   /** workNo -> phone the agent signed in with. */
@@ -22,9 +34,18 @@ export class AgentDirectory {
   /** callId -> agents that call holds (ringing or talking). */
   private readonly agentsByCall = new Map<CallId, ReadonlySet<string>>();
   private readonly listeners = new Set<Listener>();
+  private readonly presences = new Map<string, AgentPresence>();
+  private readonly presenceTimers = new Map<string, unknown>();
+  private readonly eventListeners = new Set<(event: AgentEvent) => void>();
+  private readonly presenceConfig: PresenceConfig;
+  private readonly timers: TimerSource;
+  private readonly now: () => number;
 
-  constructor(profiles: readonly AgentProfile[]) {
+  constructor(profiles: readonly AgentProfile[], options: DirectoryOptions = {}) {
     for (const p of profiles) this.profiles.set(p.workNo, p);
+    this.presenceConfig = options.presence ?? { initialStatus: 'ready', wrapUpSeconds: 0 };
+    this.timers = options.timers ?? realTimers;
+    this.now = options.now ?? Date.now;
   }
 
   profile(workNo: string): AgentProfile | undefined {
@@ -39,11 +60,63 @@ export class AgentDirectory {
     const profile = this.profiles.get(workNo);
     if (!profile) throw new Error(`unknown agent ${workNo}`);
     this.signedIn.set(workNo, phone ?? profile.phone);
+    this.presenceEvent(workNo, { type: 'SignedIn', workNo, at: this.now() });
     this.changed();
   }
 
   signOut(workNo: string): void {
-    if (this.signedIn.delete(workNo)) this.changed();
+    if (!this.signedIn.delete(workNo)) return;
+    this.presenceEvent(workNo, { type: 'SignedOut', at: this.now() });
+    this.changed();
+  }
+
+  /* ------------------------------------------------------------------------------------------ presence */
+
+  /** An agent's saybusy / sayfree / cancelbusy / rest / cancelrest. */
+  presenceRequest(workNo: string, request: PresenceRequest): Reply {
+    return this.presenceEvent(workNo, { type: 'Request', request, at: this.now() }) ?? { ok: true, result: null };
+  }
+
+  presenceOf(workNo: string): AgentPresence | undefined {
+    return this.presences.get(workNo);
+  }
+
+  /** What a call's decision means for its agents (wrap-up due, an offer rang out); before setCallAgents. */
+  applyCallNotices(notices: readonly PresenceNotice[]): void {
+    for (const notice of notices) {
+      const at = this.now();
+      this.presenceEvent(notice.workNo, notice.kind === 'customer-call-ended' ? { type: 'CustomerCallEnded', at } : { type: 'OfferUnanswered', at });
+    }
+  }
+
+  /** Every AgentState_* event, as the presence decider makes it. */
+  onAgentEvent(listener: (event: AgentEvent) => void): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
+  }
+
+  /** Runs one presence decision: its timers here, its events out, and queued calls told when an agent became free. */
+  private presenceEvent(workNo: string, event: PresenceEvent): Reply | undefined {
+    const before = this.presences.get(workNo) ?? null;
+    const decision = decidePresence(before, event, this.presenceConfig);
+    if (decision.state) this.presences.set(workNo, decision.state);
+    else this.presences.delete(workNo);
+    for (const command of decision.commands) {
+      if (command.kind === 'cancelTimer') {
+        const handle = this.presenceTimers.get(command.timerId);
+        if (handle !== undefined) this.timers.clear(handle);
+        this.presenceTimers.delete(command.timerId);
+        continue;
+      }
+      const handle = this.timers.set(() => {
+        this.presenceTimers.delete(command.timerId);
+        this.presenceEvent(workNo, { type: 'TimerFired', timerId: command.timerId, at: this.now() });
+      }, command.seconds * 1000);
+      this.presenceTimers.set(command.timerId, handle);
+    }
+    for (const e of decision.events) for (const listener of this.eventListeners) listener(e);
+    if (!isAvailable(before) && isAvailable(decision.state) && event.type !== 'CallsChanged' && event.type !== 'SignedIn') this.changed();
+    return decision.reply;
   }
 
   isSignedIn(workNo: string): boolean {
@@ -74,8 +147,15 @@ export class AgentDirectory {
   /** Called by the orchestrator after each decision: the agents a call now holds. */
   setCallAgents(callId: CallId, agents: ReadonlySet<string>): void {
     const before = this.agentsByCall.get(callId);
+    const touched = new Set([...(before ?? []), ...agents]);
+    const wasBusy = new Map([...touched].map((a) => [a, this.isBusy(a)]));
     if (agents.size === 0) this.agentsByCall.delete(callId);
     else this.agentsByCall.set(callId, agents);
+    const at = this.now();
+    for (const [workNo, busy] of wasBusy) {
+      const onCall = this.isBusy(workNo);
+      if (onCall !== busy) this.presenceEvent(workNo, { type: 'CallsChanged', onCall, at });
+    }
     const freed = before ? [...before].some((a) => !agents.has(a)) : false;
     if (freed) this.changed();
   }
@@ -88,16 +168,17 @@ export class AgentDirectory {
       phone: this.phoneOf(workNo) ?? profile.phone,
       signedIn: this.signedIn.has(workNo),
       busy: this.isBusy(workNo),
+      ready: this.presences.get(workNo)?.status === 'ready',
     };
   }
 
-  /** Agents with the skill, least busy first is not tracked yet: configuration order. */
+  /** Agents with the skill in the order they get the next call: the longest idle first (fair routing). */
   withSkill(skill: string): AgentSnapshot[] {
     const result: AgentSnapshot[] = [];
     for (const p of this.profiles.values()) {
       if (p.skills.includes(skill)) result.push(this.snapshot(p.workNo) as AgentSnapshot);
     }
-    return result;
+    return longestIdleFirst(result, (workNo) => this.presences.get(workNo)?.idleSince ?? null);
   }
 
   /** Told when an agent may have become available (signed in, or left a call). */

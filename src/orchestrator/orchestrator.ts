@@ -7,11 +7,12 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { agentsOnCall, callIdsOf, decide, initialState } from '../core/decide.js';
 import { refuse } from '../core/refusals.js';
-import type { AgentSnapshot, CallEvent, CallId, CallState, Command, CoreConfig, LegId, Reply, Route } from '../core/types.js';
+import type { AgentSnapshot, CallEvent, CallId, CallState, Command, CoreConfig, LegId, PresenceNotice, Reply, Route } from '../core/types.js';
 import { LegMediaError, type IncomingDecision, type SignallingEvents, type TelephonyBackend } from '../ports/telephony.js';
 import type { AgentDirectory } from './agent-directory.js';
 import type { CallControl, CallControlRequest, TimedAgentEvent } from './call-control.js';
 import { SerialQueue } from './serial-queue.js';
+import { realTimers, type TimerSource } from './timers.js';
 
 export interface RouteEntry {
   readonly did: string;
@@ -28,15 +29,7 @@ export interface OrchestratorOptions {
   readonly timers?: TimerSource;
 }
 
-export interface TimerSource {
-  set(callback: () => void, ms: number): unknown;
-  clear(handle: unknown): void;
-}
-
-const realTimers: TimerSource = {
-  set: (callback, ms) => setTimeout(callback, ms),
-  clear: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
+export type { TimerSource };
 
 interface CallRecord {
   state: CallState;
@@ -53,6 +46,7 @@ export class Orchestrator implements CallControl {
   private readonly listeners = new Set<(event: TimedAgentEvent) => void>();
   private readonly timerSource: TimerSource;
   private unsubscribeDirectory: (() => void) | null = null;
+  private unsubscribePresence: (() => void) | null = null;
   private callSeq = 0;
 
   constructor(private readonly options: OrchestratorOptions) {
@@ -61,11 +55,17 @@ export class Orchestrator implements CallControl {
 
   async start(): Promise<void> {
     this.unsubscribeDirectory = this.options.directory.onAvailabilityChange(() => this.offerQueuedCalls());
+    // Presence events (AgentState_*) reach the desktops the same way as call events.
+    this.unsubscribePresence = this.options.directory.onAgentEvent((event) => {
+      this.options.logger.info({ workNo: event.workNo, eventType: event.eventType }, 'agent event');
+      this.tell({ ...event, eventGenTime: Date.now() });
+    });
     await this.options.backend.start(this.signallingEvents);
   }
 
   async stop(): Promise<void> {
     this.unsubscribeDirectory?.();
+    this.unsubscribePresence?.();
     for (const handle of this.timers.values()) this.timerSource.clear(handle);
     this.timers.clear();
     await Promise.all([...this.calls.values()].map((c) => c.queue.drain()));
@@ -252,7 +252,7 @@ export class Orchestrator implements CallControl {
         const decision = decide(record.state, event, this.options.core);
         record.state = decision.state;
         if (decision.reply) reply = decision.reply;
-        this.afterDecision(record);
+        this.afterDecision(record, decision.presence);
         // Issued, not awaited: no command waits on another, and the call's next event (a hang-up crossing this
         // one) is decided at once. A command that fails later comes back as that leg lost, and the core decides
         // what it means for the others (those are the events that then tell the desktops).
@@ -260,18 +260,24 @@ export class Orchestrator implements CallControl {
         const now = Date.now();
         for (const e of decision.events) {
           record.log.info({ workNo: e.workNo, eventType: e.eventType }, 'agent event');
-          for (const listener of this.listeners) listener({ ...e, eventGenTime: now });
+          this.tell({ ...e, eventGenTime: now });
         }
         if (record.state.phase.name === 'ended') this.forget(record);
       })
       .then(() => reply);
   }
 
+  private tell(event: TimedAgentEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+
   /** Bookkeeping that must happen in the same tick as the decision, so no other call sees stale availability. */
-  private afterDecision(record: CallRecord): void {
+  private afterDecision(record: CallRecord, presence: readonly PresenceNotice[]): void {
     const state = record.state;
     for (const legId of Object.keys(state.legs)) this.legIndex.set(legId, state.callId);
     for (const id of callIdsOf(state)) this.callIndex.set(id, state.callId);
+    // Wrap-up (or not ready) first, so an agent leaving this call is never seen free by a queued call meanwhile.
+    this.options.directory.applyCallNotices(presence);
     this.options.directory.setCallAgents(state.callId, agentsOnCall(state));
   }
 
@@ -292,7 +298,8 @@ export class Orchestrator implements CallControl {
           signalling.dial(command);
           return;
         case 'hangup':
-          await signalling.hangup(command.legId);
+          if (command.sipStatus !== undefined) record.log.info({ legId: command.legId, sipStatus: command.sipStatus }, 'queue wait over: customer released');
+          await signalling.hangup(command.legId, command.sipStatus);
           return;
         case 'bridge':
           await media.bridge(command.a, command.b);

@@ -51,8 +51,12 @@ export type IncomingDecision = { readonly accept: true } | { readonly accept: fa
 export interface SignallingPort {
   /** Start ringing a phone; the outcome arrives through SignallingEvents. Never throws: failures are reported. */
   dial(request: DialRequest): void;
-  /** Hang a leg up (CANCEL while it rings, BYE when up); a leg already gone is ignored. */
-  hangup(legId: LegId): Promise<void>;
+  /**
+   * Hang a leg up (CANCEL while it rings, BYE when up); a leg already gone is ignored. `sipStatus`: why, as a SIP
+   * status (a skill queue's final treatment); an answered leg can no longer get it as a final response, so an
+   * adapter may carry it in a Reason header (RFC 3326) or only log it.
+   */
+  hangup(legId: LegId, sipStatus?: number): Promise<void>;
 }
 
 export interface MediaPort {

@@ -5,9 +5,9 @@
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { buildApp, type AppDeps } from '../../src/api/app.js';
-import { coreConfigOf, routesOf, validateConfig, type AppConfig } from '../../src/config/config.js';
+import { coreConfigOf, presenceConfigOf, routesOf, validateConfig, type AppConfig } from '../../src/config/config.js';
 import { AgentDirectory } from '../../src/orchestrator/agent-directory.js';
-import { Orchestrator } from '../../src/orchestrator/orchestrator.js';
+import { Orchestrator, type TimerSource } from '../../src/orchestrator/orchestrator.js';
 import { SimBackend } from '../../src/telephony/sim/sim-backend.js';
 
 export const BASE = '/agentgateway/resource';
@@ -57,12 +57,21 @@ export interface Service {
   stop(): Promise<void>;
 }
 
+/** Timers and clock of the shell, when a test drives them itself (default: real ones). */
+export interface ShellTime {
+  readonly timers?: TimerSource;
+  readonly now?: () => number;
+}
+
 /** `extras`: what the real backend adds (server status, media telemetry), played by the test. */
-export async function startService(config: AppConfig = testConfig(), extras: Pick<AppDeps, 'backendStatus' | 'mediaTelemetry'> = {}): Promise<Service> {
+export async function startService(config: AppConfig = testConfig(), extras: Pick<AppDeps, 'backendStatus' | 'mediaTelemetry'> = {}, time: ShellTime = {}): Promise<Service> {
   const logger = pino({ level: 'silent' });
   const sim = new SimBackend();
-  const directory = new AgentDirectory(config.agents.map((a) => ({ workNo: a.workNo, phone: a.phone, skills: a.skills })));
-  const orchestrator = new Orchestrator({ backend: sim, directory, routes: routesOf(config), core: coreConfigOf(config), logger });
+  const directory = new AgentDirectory(
+    config.agents.map((a) => ({ workNo: a.workNo, phone: a.phone, skills: a.skills })),
+    { presence: presenceConfigOf(config), ...time },
+  );
+  const orchestrator = new Orchestrator({ backend: sim, directory, routes: routesOf(config), core: coreConfigOf(config), logger, ...(time.timers ? { timers: time.timers } : {}) });
   await orchestrator.start();
   const app = await buildApp({ config, callControl: orchestrator, directory, logger, sim, backendName: 'sim', ...extras });
   const address = await app.listen({ port: 0, host: '127.0.0.1' });

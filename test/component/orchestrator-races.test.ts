@@ -59,7 +59,7 @@ function knownCallIds(w: World): string[] {
   const ids = new Set<string>();
   for (const e of w.events) {
     if (typeof e.content === 'string') ids.add(e.content);
-    else if (typeof e.content.callid === 'string') ids.add(e.content.callid);
+    else if (e.content !== null && typeof e.content.callid === 'string') ids.add(e.content.callid);
   }
   return [...ids];
 }

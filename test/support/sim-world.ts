@@ -2,6 +2,7 @@
  * A small contact center on the simulated backend, for component tests: three agents, two DIDs, manual timers.
  */
 import pino from 'pino';
+import type { PresenceConfig } from '../../src/core/presence/types.js';
 import type { CoreConfig } from '../../src/core/types.js';
 import { AgentDirectory, type AgentProfile } from '../../src/orchestrator/agent-directory.js';
 import type { TimedAgentEvent } from '../../src/orchestrator/call-control.js';
@@ -29,9 +30,35 @@ export class ManualTimers implements TimerSource {
 
   /** Fires every timer pending now. */
   fireAll(): void {
-    const due = [...this.pending.entries()];
-    for (const [id] of due) this.pending.delete(id);
-    for (const [, t] of due) t.callback();
+    this.fireWhere(() => true);
+  }
+
+  /** Fires the timers pending now that were set for this many seconds (e.g. only the wrap-up, not a ringing offer). */
+  fireSetFor(seconds: number): number {
+    return this.fireWhere((ms) => ms === seconds * 1000);
+  }
+
+  /** The durations (seconds) of the timers pending now. */
+  pendingSeconds(): number[] {
+    return [...this.pending.values()].map((t) => t.ms / 1000).sort((a, b) => a - b);
+  }
+
+  private fireWhere(due: (ms: number) => boolean): number {
+    const firing = [...this.pending.entries()].filter(([, t]) => due(t.ms));
+    for (const [id] of firing) this.pending.delete(id);
+    for (const [, t] of firing) t.callback();
+    return firing.length;
+  }
+}
+
+/** A clock that moves only when a test moves it. */
+export class FakeClock {
+  constructor(private ms = 1_000_000) {}
+
+  readonly now = (): number => this.ms;
+
+  advance(seconds: number): void {
+    this.ms += seconds * 1000;
   }
 }
 
@@ -63,10 +90,20 @@ export interface World {
   stop(): Promise<void>;
 }
 
-export async function createWorld(signIn: string[] = ['101', '102', '103']): Promise<World> {
+export interface WorldOptions {
+  readonly presence?: PresenceConfig;
+  readonly queues?: CoreConfig['queues'];
+  readonly clock?: FakeClock;
+}
+
+export async function createWorld(signIn: string[] = ['101', '102', '103'], options: WorldOptions = {}): Promise<World> {
   const backend = new SimBackend();
-  const directory = new AgentDirectory(AGENTS);
   const timers = new ManualTimers();
+  const directory = new AgentDirectory(AGENTS, {
+    timers,
+    now: (options.clock ?? new FakeClock()).now,
+    ...(options.presence ? { presence: options.presence } : {}),
+  });
   const orchestrator = new Orchestrator({
     backend,
     directory,
@@ -74,7 +111,7 @@ export async function createWorld(signIn: string[] = ['101', '102', '103']): Pro
       { did: '4000', route: { kind: 'agent', workNo: '101' } },
       { did: '4001', route: { kind: 'skill', skill: 'support' } },
     ],
-    core: CORE,
+    core: options.queues ? { ...CORE, queues: options.queues } : CORE,
     logger: pino({ level: 'silent' }),
     timers,
   });
@@ -107,7 +144,7 @@ export async function createWorld(signIn: string[] = ['101', '102', '103']): Pro
       backend.answer(A.phone);
       await settle();
       const talking = world.eventsOf(A.workNo, 'AgentEvent_Talking').at(-1);
-      if (!talking || typeof talking.content === 'string') throw new Error('A is not talking');
+      if (!talking || typeof talking.content === 'string' || talking.content === null) throw new Error('A is not talking');
       return String(talking.content.callid);
     },
     stop: () => orchestrator.stop(),

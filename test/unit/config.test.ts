@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hashPassword, verifyPassword } from '../../src/api/passwords.js';
-import { ConfigError, coreConfigOf, deepMerge, loadConfig, routesOf } from '../../src/config/config.js';
+import { ConfigError, coreConfigOf, deepMerge, loadConfig, presenceConfigOf, routesOf } from '../../src/config/config.js';
 
 function file(content: unknown): string {
   const path = join(mkdtempSync(join(tmpdir(), 'cfg-')), 'config.json');
@@ -31,7 +31,44 @@ describe('configuration', () => {
       { did: '4000', route: { kind: 'agent', workNo: '101' } },
       { did: '4001', route: { kind: 'skill', skill: 'support' } },
     ]);
-    expect(coreConfigOf(config)).toEqual({ helpAnswerTimeoutSeconds: 20, offerAnswerTimeoutSeconds: 20, requeueSeconds: 10 });
+    expect(coreConfigOf(config)).toEqual({ helpAnswerTimeoutSeconds: 20, offerAnswerTimeoutSeconds: 20, requeueSeconds: 10, queues: {} });
+    expect(presenceConfigOf(config)).toEqual({ initialStatus: 'ready', wrapUpSeconds: 10 });
+  });
+
+  it('agent states and skill queues: what the core is given, and what is refused', () => {
+    const agents = [
+      { workNo: '101', password: 'x', phone: '2001', skills: ['a'] },
+      { workNo: '102', password: 'x', phone: '2002', skills: ['b'] },
+    ];
+    const good = loadConfig({
+      CONFIG_FILE: file({ agents, presence: { initialState: 'not-ready', wrapUpSeconds: 30 }, routes: [], queues: { a: { maxWaitSeconds: 60, overflowTo: 'b' }, b: { maxWaitSeconds: 90, finalStatus: 486 } } }),
+    });
+    expect(presenceConfigOf(good)).toEqual({ initialStatus: 'not-ready', wrapUpSeconds: 30 });
+    expect(coreConfigOf(good).queues).toEqual({
+      a: { maxWaitSeconds: 60, treatment: { kind: 'overflow', skill: 'b' } },
+      b: { maxWaitSeconds: 90, treatment: { kind: 'reject', sipStatus: 486 } },
+    });
+    const bad = file({
+      agents,
+      routes: [],
+      presence: { initialState: 'away' },
+      queues: { a: { maxWaitSeconds: 60, overflowTo: 'b', finalStatus: 486 }, b: { maxWaitSeconds: 0, finalStatus: 200 }, c: { maxWaitSeconds: 5, finalStatus: 480 } },
+    });
+    expect(problems({ CONFIG_FILE: bad })).toEqual(
+      expect.arrayContaining([
+        'presence.initialState: must be equal to one of the allowed values',
+        'queues.a: needs exactly one of overflowTo or finalStatus',
+        'queues.b.maxWaitSeconds: must be > 0',
+        'queues.b.finalStatus: must be >= 400',
+      ]),
+    );
+    const unknownSkill = file({ agents, routes: [], queues: { c: { maxWaitSeconds: 5, finalStatus: 480 }, a: { maxWaitSeconds: 5, overflowTo: 'z' } } });
+    expect(problems({ CONFIG_FILE: unknownSkill })).toEqual(['queues.c: no agent has skill c', 'queues.a.overflowTo: no agent has skill z']);
+    const circle = file({ agents, routes: [], queues: { a: { maxWaitSeconds: 5, overflowTo: 'b' }, b: { maxWaitSeconds: 5, overflowTo: 'a' } } });
+    expect(problems({ CONFIG_FILE: circle })).toEqual([
+      'queues.a.overflowTo: overflow goes round in a circle (a -> b -> a)',
+      'queues.b.overflowTo: overflow goes round in a circle (b -> a -> b)',
+    ]);
   });
 
   it('CONFIG_FILE is merged over the defaults, and the environment over both', () => {

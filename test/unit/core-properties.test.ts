@@ -10,7 +10,16 @@ import { agentsOnCall, decide, initialState } from '../../src/core/decide.js';
 import { mediaPlan } from '../../src/core/media-plan.js';
 import type { AgentSnapshot, CallEvent, CallState, CoreConfig, Decision, FailureReason, Leg } from '../../src/core/types.js';
 
-const CONFIG: CoreConfig = { helpAnswerTimeoutSeconds: 20, offerAnswerTimeoutSeconds: 15, requeueSeconds: 10 };
+// Skill s overflows to t after its maximum wait; t ends the call with 486 after its own.
+const CONFIG: CoreConfig = {
+  helpAnswerTimeoutSeconds: 20,
+  offerAnswerTimeoutSeconds: 15,
+  requeueSeconds: 10,
+  queues: {
+    s: { maxWaitSeconds: 30, treatment: { kind: 'overflow', skill: 't' } },
+    t: { maxWaitSeconds: 30, treatment: { kind: 'reject', sipStatus: 486 } },
+  },
+};
 const AGENTS = [
   { workNo: '101', phone: '2001' },
   { workNo: '102', phone: '2002' },
@@ -18,16 +27,23 @@ const AGENTS = [
 ];
 const REASONS: FailureReason[] = ['busy', 'rejected', 'no-answer', 'unreachable', 'error'];
 
-function snapshots(state: CallState, signedOut: ReadonlySet<string>): AgentSnapshot[] {
+/** Agents away from the desk: signed out, or signed in but not ready (not ready, rest, wrap-up). */
+interface Away {
+  readonly signedOut: ReadonlySet<string>;
+  readonly notReady: ReadonlySet<string>;
+}
+const NOBODY_AWAY: Away = { signedOut: new Set(), notReady: new Set() };
+
+function snapshots(state: CallState, away: Away): AgentSnapshot[] {
   const busy = agentsOnCall(state);
-  return AGENTS.map((a) => ({ ...a, signedIn: !signedOut.has(a.workNo), busy: busy.has(a.workNo) }));
+  return AGENTS.map((a) => ({ ...a, signedIn: !away.signedOut.has(a.workNo), busy: busy.has(a.workNo), ready: !away.notReady.has(a.workNo) }));
 }
 
 /**
  * Every event worth trying in this state, sensible or not, in groups: a step first draws a group, then an event
  * in it, so that phone events are not drowned by the many API requests.
  */
-function possibleEvents(state: CallState, signedOut: ReadonlySet<string>): CallEvent[][] {
+function possibleEvents(state: CallState, signedOut: Away): CallEvent[][] {
   const phones: CallEvent[] = [];
   const others: CallEvent[] = [];
   const api: CallEvent[] = [];
@@ -52,6 +68,7 @@ function possibleEvents(state: CallState, signedOut: ReadonlySet<string>): CallE
   others.push({ type: 'LegAnswered', legId: 'unknown-leg' });
   if (state.timer) others.push({ type: 'TimerFired', timerId: state.timer.id });
   if (state.timer) others.push({ type: 'TimerFired', timerId: state.timer.id });
+  if (state.queueTimer) others.push({ type: 'TimerFired', timerId: state.queueTimer.id });
   others.push({ type: 'TimerFired', timerId: `${state.callId}-t1` });
   others.push({ type: 'AgentsAvailable', candidates });
   const callIds = new Set<string>([state.callId, 'nonsense']);
@@ -92,14 +109,14 @@ const arrive: Step = (state) => ({
   leg: { id: 'B', number: '5550100' },
   called: '4001',
   route: { kind: 'skill', skill: 's' },
-  candidates: snapshots(state, new Set()),
+  candidates: snapshots(state, NOBODY_AWAY),
 });
 const answer: Step = (state) => ({ type: 'LegAnswered', legId: ringingLeg(state) });
 const help =
   (mode: 1 | 2): Step =>
   (state) => ({
     type: 'Api',
-    request: { kind: 'innerhelp', workNo: '101', mode, helper: { kind: 'agent', workNo: '102' }, candidates: snapshots(state, new Set()).filter((c) => c.workNo === '102'), callappdata: 'x' },
+    request: { kind: 'innerhelp', workNo: '101', mode, helper: { kind: 'agent', workNo: '102' }, candidates: snapshots(state, NOBODY_AWAY).filter((c) => c.workNo === '102'), callappdata: 'x' },
   });
 const OPENINGS: Record<string, Step[]> = {
   none: [],
@@ -127,7 +144,7 @@ function pick(groups: CallEvent[][], choice: number): CallEvent {
 /** Legs that are (or may become) in contact with others. */
 const live = (leg: Leg | undefined): boolean => leg !== undefined && leg.status !== 'gone';
 
-function checkInvariants(before: CallState, decision: Decision, releases: Set<string>): void {
+function checkInvariants(before: CallState, decision: Decision, releases: Set<string>, away: Away = NOBODY_AWAY): void {
   const state = decision.state;
   const legs = Object.values(state.legs);
   const plan = mediaPlan(state);
@@ -185,6 +202,33 @@ function checkInvariants(before: CallState, decision: Decision, releases: Set<st
   const waiting = ['originating', 'offering', 'queued'].includes(state.phase.name) || (state.phase.name === 'help' && state.phase.help.stage === 'ringing');
   expect(state.timer !== null).toBe(waiting);
 
+  // A queue's maximum wait runs only while its customer waits for a first agent, and only on a skill route.
+  if (state.queueTimer !== null) {
+    expect(['queued', 'offering']).toContain(state.phase.name);
+    expect(state.route?.kind).toBe('skill');
+  }
+  if (state.waitedTooLong) expect(state.phase.name).toBe('offering');
+
+  // Nobody who is not ready (or signed out) is ever offered a customer call (feature 0) or a help request (3);
+  // internal calls are the caller's choice, checked by the shell.
+  const offers = decision.events.filter((x) => x.eventType === 'AgentEvent_Ringing' && typeof x.content === 'object' && x.content !== null && x.content.feature !== 1);
+  for (const e of offers) {
+    const agent = away.signedOut.has(e.workNo) || away.notReady.has(e.workNo);
+    expect(agent, `${e.workNo} rung while away`).toBe(false);
+  }
+
+  // A customer ended by the queue's treatment hears its final status; nobody else is ended with one.
+  for (const c of decision.commands) {
+    if (c.kind === 'hangup' && c.sipStatus !== undefined) {
+      expect(before.legs[c.legId]?.role).toBe('customer');
+      expect(c.sipStatus).toBe(486);
+      expect(state.phase.name).toBe('ended');
+    }
+  }
+
+  // Presence notices name agents of this call only.
+  for (const n of decision.presence) expect(Object.values(before.legs).some((l) => l.workNo === n.workNo)).toBe(true);
+
   // The phase only names legs in a state that fits it.
   const phase = state.phase;
   const status = (id: string): string | undefined => state.legs[id]?.status;
@@ -210,10 +254,11 @@ describe('core properties', () => {
       fc.property(
         fc.array(fc.nat({ max: 1_000_000 }), { minLength: 1, maxLength: 60 }),
         fc.subarray(['101', '102', '103']),
+        fc.subarray(['101', '102', '103']),
         fc.array(fc.boolean(), { minLength: 60, maxLength: 60 }),
         fc.constantFrom(...Object.keys(OPENINGS)),
-        (choices, signedOutList, duplicate, opening) => {
-          const signedOut = new Set(signedOutList);
+        (choices, signedOutList, notReadyList, duplicate, opening) => {
+          const signedOut: Away = { signedOut: new Set(signedOutList), notReady: new Set(notReadyList) };
           let state = open(opening);
           const releases = new Set<string>();
           choices.forEach((choice, step) => {
@@ -222,7 +267,7 @@ describe('core properties', () => {
             if (process.env.CORE_TRACE) console.log(JSON.stringify(event), '=>', decision.state.phase.name, JSON.stringify(decision.events.map((e) => [e.workNo, e.eventType, e.content])));
             if (event.type === 'Api') expect(decision.reply).toBeDefined();
             else expect(decision.reply).toBeUndefined();
-            checkInvariants(state, decision, releases);
+            checkInvariants(state, decision, releases, signedOut);
             // Replaying the same event at once changes nothing.
             const replay = decide(decision.state, event, CONFIG);
             expect(replay.state).toEqual(decision.state);
@@ -242,7 +287,7 @@ describe('core properties', () => {
         let state = open(opening);
         const releases = new Set<string>();
         for (const choice of choices) {
-          state = decide(state, pick(possibleEvents(state, new Set()), choice), CONFIG).state;
+          state = decide(state, pick(possibleEvents(state, NOBODY_AWAY), choice), CONFIG).state;
         }
         // Now everyone still there hangs up (up legs) or fails (ringing legs), in a random order.
         const remaining = Object.values(state.legs).filter(live);

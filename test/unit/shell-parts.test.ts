@@ -38,7 +38,7 @@ describe('AgentDirectory', () => {
     const d = new AgentDirectory(profiles);
     let changes = 0;
     d.onAvailabilityChange(() => changes++);
-    expect(d.snapshot('101')).toEqual({ workNo: '101', phone: '2001', signedIn: false, busy: false });
+    expect(d.snapshot('101')).toEqual({ workNo: '101', phone: '2001', signedIn: false, busy: false, ready: false });
     d.signIn('101', '3001');
     expect(d.phoneOf('101')).toBe('3001');
     expect(d.agentOnPhone('3001')).toBe('101');

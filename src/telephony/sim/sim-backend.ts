@@ -30,6 +30,8 @@ export interface SimPhoneView {
   readonly state: SimPhoneState;
   /** Phone numbers this phone hears, "moh" for hold music, "ringback" for ringback. */
   readonly hears: string[];
+  /** Idle phone whose last call we ended with a status (a queue's final treatment): that status. */
+  readonly endedWith?: number;
 }
 
 export { failureReasonForStatus };
@@ -50,12 +52,14 @@ export class SimBackend implements TelephonyBackend {
   private events: SignallingEvents | null = null;
   private readonly legs = new Map<LegId, SimLeg>();
   private incomingSeq = 0;
+  /** number -> the SIP status its last call was ended with by us, when one was given. */
+  private readonly endedWith = new Map<string, number>();
   /** Media operations to fail on purpose (tests of media-server failures): legId -> remaining failures. */
   private readonly mediaFaults = new Map<LegId, number>();
 
   readonly signalling: SignallingPort = {
     dial: (request: DialRequest) => this.dial(request),
-    hangup: async (legId: LegId) => this.hangupLeg(legId),
+    hangup: async (legId: LegId, sipStatus?: number) => this.hangupLeg(legId, sipStatus),
   };
 
   readonly media: MediaPort = {
@@ -95,6 +99,7 @@ export class SimBackend implements TelephonyBackend {
     const events = this.requireEvents();
     if (this.activeLegOf(from)) return { ok: false, status: 486, reason: `phone ${from} is already on a call` };
     const legId = `sim-in-${++this.incomingSeq}`;
+    this.endedWith.delete(from);
     // Reserve the phone while routing is decided, as a real INVITE in progress would.
     const leg: SimLeg = { id: legId, number: from, direction: 'in', status: 'ringing', media: { kind: 'none' } };
     this.legs.set(legId, leg);
@@ -172,7 +177,8 @@ export class SimBackend implements TelephonyBackend {
 
   phone(number: string): SimPhoneView {
     const leg = this.activeLegOf(number);
-    if (!leg) return { state: 'idle', hears: [] };
+    const endedWith = this.endedWith.get(number);
+    if (!leg) return endedWith === undefined ? { state: 'idle', hears: [] } : { state: 'idle', hears: [], endedWith };
     if (leg.status === 'ringing') return { state: 'ringing', hears: [] };
     return { state: 'talking', hears: this.hears(leg) };
   }
@@ -205,9 +211,11 @@ export class SimBackend implements TelephonyBackend {
     });
   }
 
-  private hangupLeg(legId: LegId): void {
+  private hangupLeg(legId: LegId, sipStatus?: number): void {
     const leg = this.legs.get(legId);
     if (!leg || leg.status === 'gone') return;
+    if (sipStatus === undefined) this.endedWith.delete(leg.number);
+    else this.endedWith.set(leg.number, sipStatus);
     this.goneWithMedia(leg);
   }
 
