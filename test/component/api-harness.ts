@@ -58,7 +58,7 @@ export interface Service {
 }
 
 /** `extras`: what the real backend adds (server status, media telemetry), played by the test. */
-export async function startService(config: AppConfig = testConfig(), extras: Pick<AppDeps, 'backendStatus' | 'mediaTelemetry'> = {}): Promise<Service> {
+export async function startService(config: AppConfig = testConfig(), extras: Pick<AppDeps, 'backendStatus' | 'mediaTelemetry' | 'clock'> = {}): Promise<Service> {
   const logger = pino({ level: 'silent' });
   const sim = new SimBackend();
   const directory = new AgentDirectory(config.agents.map((a) => ({ workNo: a.workNo, phone: a.phone, skills: a.skills })));
