@@ -44,6 +44,12 @@ export interface IncomingCall {
   readonly legId: LegId;
   readonly from: string;
   readonly to: string;
+  /**
+   * The phone whose credentials the caller proved (SIP digest): a handset calling out by itself. Absent for a
+   * call from a gateway (customers), which may only reach DIDs; the backend asks for credentials when it is
+   * refused with status 401 and has a way to check them.
+   */
+  readonly caller?: string;
 }
 
 export type IncomingDecision = { readonly accept: true } | { readonly accept: false; readonly status: number; readonly reason: string };

@@ -20,9 +20,9 @@ import { LegTable } from './legs.js';
 import { FreeSwitchMedia, type ChannelView } from './media.js';
 import { Reconciler, type ReconcilerReport } from './reconciler.js';
 import { BindingStore } from '../registrations.js';
-import { Registrar, type PhoneCredentials, type RegistrarSettings, type SrfRegistrarHost } from './registrar.js';
+import { Registrar, type PhoneCredentials, type RegisterRequest, type RegistrarSettings, type SrfRegistrarHost } from './registrar.js';
 import { DrachtioSignalling } from './signalling.js';
-import type { SrfLike } from './sip-types.js';
+import type { SipRequest, SipResponse, SrfLike } from './sip-types.js';
 import { delay } from './timeouts.js';
 
 export { HOLD_MUSIC, RINGBACK } from './media.js';
@@ -114,6 +114,7 @@ export class DrachtioBackend implements TelephonyBackend {
     this.signalling = new DrachtioSignalling({
       srf: this.srf,
       bindingsFor: (number) => this.bindings.live(number, Date.now()),
+      ...(this.registrar ? { authenticate: (req: SipRequest, res: SipResponse) => (this.registrar as Registrar).authenticateInvite(req as unknown as RegisterRequest, res) } : {}),
       legs: this.legs,
       media: this.media,
       makeEndpoint: (opts) => {

@@ -104,6 +104,35 @@ export class Registrar {
     ];
   }
 
+  /**
+   * A handset's own INVITE (to a number that is not a DID), checked with the same digest and source guard as its
+   * REGISTERs: resolves with the phone the credentials belong to, or undefined once it has answered the INVITE
+   * itself (401 with a challenge, or 403).
+   */
+  authenticateInvite(req: RegisterRequest, res: RegisterResponse): Promise<string | undefined> {
+    return new Promise((resolve) => {
+      const send = res.send.bind(res);
+      const answered: RegisterResponse = {
+        send: (status, opts) => {
+          send(status, opts);
+          resolve(undefined);
+        },
+      };
+      const steps: Middleware[] = [
+        (q, r, next) => this.sourceGuard(q, r, next),
+        digestAuth({ realm: this.settings.realm, passwordLookup: (user, realm, cb) => cb(null, this.secretOf(user, realm)) }),
+      ];
+      const run = (i: number): void => {
+        const step = steps[i];
+        if (step) return step(req, answered, () => run(i + 1));
+        const credentials = this.byUsername.get(req.authorization?.username ?? '');
+        resolve(credentials?.phone);
+        if (!credentials) answered.send(403);
+      };
+      run(0);
+    });
+  }
+
   /* ------------------------------------------------------------------------------------------ middleware */
 
   private sourceGuard(req: RegisterRequest, res: RegisterResponse, next: () => void): void {

@@ -32,6 +32,11 @@ export interface DrachtioSignallingOptions {
   readonly makeEndpoint: EndpointMaker;
   /** The SIP URI that reaches a phone number (an agent's contact, or a customer through the gateway). */
   contactFor(number: string, workNo?: string): string | undefined;
+  /**
+   * Checks a handset's credentials on its own INVITE (SIP digest): the phone, or undefined once it answered the
+   * INVITE itself (401 challenge, 403). Without it, a call to a number that is not a DID is refused.
+   */
+  authenticate?(req: SipRequest, res: SipResponse): Promise<string | undefined>;
   /** The contacts a phone registered (the registrar's bindings); they come before a static contact. */
   bindingsFor?(number: string): readonly { readonly contact: string; readonly via?: string }[];
   /** Written on every channel we make, so the reconciler never touches another service's channels. */
@@ -101,7 +106,15 @@ export class DrachtioSignalling implements SignallingPort {
     });
     const log = this.log.child({ legId: leg.id, from: req.callingNumber, to: req.calledNumber });
     try {
-      const decision = await events.incoming({ legId: leg.id, from: req.callingNumber, to: req.calledNumber });
+      let decision = await events.incoming({ legId: leg.id, from: req.callingNumber, to: req.calledNumber });
+      if (!decision.accept && decision.status === 401) {
+        // Not a DID: a handset calling out by itself, if it proves which phone it is.
+        if (!this.options.authenticate) return res.send(404);
+        const caller = await this.options.authenticate(req, res);
+        if (caller === undefined) return;
+        if (cancelled) return;
+        decision = await events.incoming({ legId: leg.id, from: req.callingNumber, to: req.calledNumber, caller });
+      }
       if (!decision.accept) return res.send(decision.status);
       if (cancelled) return;
       if (isSecureOffer(req.body)) {

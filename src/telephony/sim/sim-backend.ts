@@ -90,15 +90,18 @@ export class SimBackend implements TelephonyBackend {
 
   /* ------------------------------------------------------------------ the phones, as a person or a test plays them */
 
-  /** A customer dials a DID. Resolves once the call is answered (anchored) or refused. */
-  async placeCustomerCall(from: string, to: string): Promise<PlaceCallResult> {
+  /**
+   * A phone dials: a customer dials a DID; with `asHandset`, the phone calls as a handset that proved who it is
+   * (the simulator stands for SIP digest there). Resolves once the call is answered (anchored) or refused.
+   */
+  async placeCustomerCall(from: string, to: string, asHandset = false): Promise<PlaceCallResult> {
     const events = this.requireEvents();
     if (this.activeLegOf(from)) return { ok: false, status: 486, reason: `phone ${from} is already on a call` };
     const legId = `sim-in-${++this.incomingSeq}`;
     // Reserve the phone while routing is decided, as a real INVITE in progress would.
     const leg: SimLeg = { id: legId, number: from, direction: 'in', status: 'ringing', media: { kind: 'none' } };
     this.legs.set(legId, leg);
-    const decision = await events.incoming({ legId, from, to });
+    const decision = await events.incoming({ legId, from, to, ...(asHandset ? { caller: from } : {}) });
     if (!decision.accept) {
       leg.status = 'gone';
       return { ok: false, status: decision.status, reason: decision.reason };
