@@ -179,6 +179,18 @@ export class Orchestrator implements CallControl {
       if (this.pendingIncoming.delete(legId)) return;
       this.legEvent(legId, { type: 'LegHungUp', legId, lost });
     },
+    phoneHeld: (legId, held) => {
+      // The handset's hold button is the hold API for its agent's customer call; wherever the API would refuse
+      // (during help, in a room, an internal call), the other parties are not disturbed: it is only logged.
+      const callId = this.legIndex.get(legId);
+      const record = callId ? this.calls.get(callId) : undefined;
+      const workNo = record?.state.legs[legId]?.workNo;
+      if (!record || workNo === undefined) return;
+      const request: CallControlRequest = held ? { kind: 'hold', workNo } : { kind: 'gethold', workNo, callid: null };
+      void this.enqueue(record, () => ({ type: 'Api', request })).then((reply) => {
+        if (!reply.ok) record.log.info({ workNo, held, refused: reply.code }, 'handset hold button: nothing to do now');
+      });
+    },
     incoming: async (call): Promise<IncomingDecision> => {
       if (call.caller !== undefined) return this.handsetCall(call.legId, call.caller, call.to);
       const entry = this.options.routes.find((r) => r.did === call.to);

@@ -68,3 +68,45 @@ describe('handset calls', () => {
     expect(w.orchestrator.activeCallCount()).toBe(1);
   });
 });
+
+describe("the handset's hold button", () => {
+  it('holds the customer with music exactly as the hold API does, with the same events; the resume takes it back', async () => {
+    w = await createWorld();
+    await w.customerTalkingWithA();
+    const holdEvents = w.eventsOf(A.workNo, 'AgentEvent_Hold').length;
+    w.backend.holdButton(A.phone, true);
+    await w.settle();
+    expect(w.hears(CUSTOMER)).toEqual(['moh']);
+    expect(w.hears(A.phone)).toEqual([]);
+    expect(w.eventsOf(A.workNo, 'AgentEvent_Hold')).toHaveLength(holdEvents + 1);
+    w.backend.holdButton(A.phone, false);
+    await w.settle();
+    expect(w.hears(CUSTOMER)).toEqual([A.phone]);
+    expect(w.hears(A.phone)).toEqual([CUSTOMER]);
+  });
+
+  it('changes nothing for the other parties during help: B keeps its music, A and C keep talking', async () => {
+    w = await createWorld();
+    await w.customerTalkingWithA();
+    await w.orchestrator.request({ kind: 'innerhelp', workNo: A.workNo, mode: 1, helper: { kind: 'agent', workNo: C.workNo }, callappdata: '' });
+    await w.settle();
+    w.backend.answer(C.phone);
+    await w.settle();
+    expect(w.hears(A.phone)).toEqual([C.phone]);
+    w.backend.holdButton(A.phone, true);
+    await w.settle();
+    w.backend.holdButton(C.phone, true);
+    await w.settle();
+    expect(w.hears(CUSTOMER)).toEqual(['moh']);
+    expect(w.hears(A.phone)).toEqual([C.phone]);
+    expect(w.hears(C.phone)).toEqual([A.phone]);
+  });
+
+  it("a customer's own hold button changes nothing", async () => {
+    w = await createWorld();
+    await w.customerTalkingWithA();
+    w.backend.holdButton(CUSTOMER, true);
+    await w.settle();
+    expect(w.hears(CUSTOMER)).toEqual([A.phone]);
+  });
+});

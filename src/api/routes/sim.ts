@@ -46,6 +46,11 @@ export function simRoutes(_context: AppContext, sim: SimBackend): FastifyPluginA
     app.post<Phone>('/phones/:number/hangup', { schema: { params: numberParam, summary: 'The phone hangs up' } }, async (request, reply) =>
       act(reply, () => sim.hangup(request.params.number)),
     );
+    app.post<Phone & { Body: { held: boolean } }>(
+      '/phones/:number/hold',
+      { schema: { params: numberParam, body: { type: 'object', required: ['held'], properties: { held: { type: 'boolean' } } }, summary: "The phone's own hold button (held: false resumes)" } },
+      async (request, reply) => act(reply, () => sim.holdButton(request.params.number, request.body.held)),
+    );
     app.get<Phone>('/phones/:number', { schema: { params: numberParam, summary: 'What the phone does and hears: {state, hears}' } }, async (request) =>
       success(sim.phone(request.params.number)),
     );

@@ -310,11 +310,15 @@ export class DrachtioSignalling implements SignallingPort {
     try {
       const kind = classifyReInvite(leg.phoneSdp ?? req.body, req.body);
       leg.phoneSdp = req.body;
-      if (kind === 'hold' || kind === 'resume') await this.options.media.holdMediaTimeout(leg.id, kind === 'hold');
+      if (kind === 'hold' || kind === 'resume') {
+        // Without it the hold still works; only FreeSWITCH's media timeout may then end a long hold.
+        await this.options.media.holdMediaTimeout(leg.id, kind === 'hold').catch((error: unknown) => this.log.warn({ legId: leg.id, err: (error as Error).message }, 'media timeout not changed for the hold'));
+      }
       if (kind === 'media-change' || kind === 'resume') await this.tellMediaServer(endpoint, req.body);
       else if (kind === 'hold') await this.tellMediaServer(endpoint, withDirection(req.body, 'recvonly'));
       res.send(200, { body: answerDirection(endpoint.local.sdp, req.body), headers: { 'Content-Type': 'application/sdp' } });
       this.log.info({ legId: leg.id, kind }, 'phone re-INVITE answered');
+      if (kind === 'hold' || kind === 'resume') this.events?.phoneHeld(leg.id, kind === 'hold');
     } catch (error) {
       this.log.warn({ legId: leg.id, err: (error as Error).message }, 'phone re-INVITE refused');
       res.send(488);

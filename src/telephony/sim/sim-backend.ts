@@ -139,6 +139,13 @@ export class SimBackend implements TelephonyBackend {
     this.requireEvents().hungUp(leg.id, false);
   }
 
+  /** The phone's own hold button (a re-INVITE sendonly) or its resume: the media server is not told. */
+  holdButton(number: string, held: boolean): void {
+    const leg = this.activeLegOf(number);
+    if (!leg || leg.status !== 'up') throw new SimError(`phone ${number} has no established call`, 'NO_CALL');
+    this.requireEvents().phoneHeld(leg.id, held);
+  }
+
   /** The media server loses a leg's channel (as when FreeSWITCH restarts): the phone is still up. */
   loseChannel(number: string): void {
     const leg = this.activeLegOf(number);

@@ -12,7 +12,7 @@ export type Ending =
   | { kind: 'stay' }
   | { kind: 'bye'; afterMs: number }
   /** The called phone puts the call on hold by re-INVITE (sendonly), takes it back (sendrecv), then stays. */
-  | { kind: 'hold-and-resume'; afterMs: number };
+  | { kind: 'hold-and-resume'; afterMs: number; holdMs?: number };
 export type Answer = { kind: 'answer'; afterMs: number; then: Ending } | { kind: 'reject'; afterMs: number; status: number } | { kind: 'ring-until-cancel' };
 
 const SDP = `v=0
@@ -73,7 +73,7 @@ function ending(end: Ending, role: 'uac' | 'uas'): string {
   if (end.kind === 'hold-and-resume') {
     return `<pause milliseconds="${end.afterMs}"/>
   ${reInvite('sendonly', 'recvonly', 2)}
-  <pause milliseconds="500"/>
+  <pause milliseconds="${end.holdMs ?? 500}"/>
   ${reInvite('sendrecv', 'sendrecv', 3)}
   ${ending({ kind: 'stay' }, role)}`;
   }
