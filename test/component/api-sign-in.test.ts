@@ -14,19 +14,19 @@ const signIn = (s: Service, workNo: string, password: string, phonenum?: string,
   s.http('PUT', `${BASE}/onlineagent/${workNo}${force ? '/forcelogin' : ''}`, { body: { password, ...(phonenum !== undefined ? { phonenum } : {}) } });
 
 describe('sign-in: phones', () => {
-  it('refuses a phone that exists nowhere in the configuration (100-020), and takes a configured handset', async () => {
+  it('refuses a phone that exists nowhere in the configuration (100-030), and takes a configured handset', async () => {
     service = await startService(testConfig({ phones: [{ number: '2050', password: 'handset-secret' }] }));
-    expect((await signIn(service, '101', 'pw101', '9999')).body.retcode).toBe('100-020');
+    expect((await signIn(service, '101', 'pw101', '9999')).body.retcode).toBe('100-030');
     const ok = await signIn(service, '101', 'pw101', '2050');
     expect(ok.body.retcode).toBe('0');
     expect(ok.body.result).toEqual({ workNo: '101', phonenum: '2050' });
   });
 
-  it("refuses another signed-in agent's phone (100-021), also by forcelogin; free again once that agent signs out", async () => {
+  it("refuses another signed-in agent's phone (100-031), also by forcelogin; free again once that agent signs out", async () => {
     service = await startService();
     const guid101 = await service.signIn('101');
-    expect((await signIn(service, '102', 'pw102', '2001')).body.retcode).toBe('100-021');
-    expect((await signIn(service, '102', 'pw102', '2001', true)).body.retcode).toBe('100-021');
+    expect((await signIn(service, '102', 'pw102', '2001')).body.retcode).toBe('100-031');
+    expect((await signIn(service, '102', 'pw102', '2001', true)).body.retcode).toBe('100-031');
     // 101 itself may sign in again on its own phone by forcelogin.
     expect((await signIn(service, '101', 'pw101', '2001', true)).body.retcode).toBe('0');
     expect((await service.http('GET', `${BASE}/agentevent/101`, { guid: guid101 })).body.retcode).toBe('000-003');
@@ -42,11 +42,11 @@ describe('sign-in: wrong passwords', () => {
     let now = 1_000_000;
     service = await startService(testConfig({ signIn: { maxFailures: 3, lockSeconds: 60 } }), { clock: () => now });
     for (let i = 0; i < 3; i++) expect((await signIn(service, '101', 'wrong')).body.retcode).toBe('100-001');
-    expect((await signIn(service, '101', 'pw101')).body.retcode).toBe('100-022');
+    expect((await signIn(service, '101', 'pw101')).body.retcode).toBe('100-032');
     // Other agents are not affected.
     expect((await signIn(service, '102', 'pw102')).body.retcode).toBe('0');
     now += 59_000;
-    expect((await signIn(service, '101', 'pw101')).body.retcode).toBe('100-022');
+    expect((await signIn(service, '101', 'pw101')).body.retcode).toBe('100-032');
     now += 2_000;
     expect((await signIn(service, '101', 'pw101')).body.retcode).toBe('0');
   });
