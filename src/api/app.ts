@@ -12,6 +12,7 @@ import type { CallControl } from '../orchestrator/call-control.js';
 import type { MediaTelemetry } from '../telephony/drachtio/backend.js';
 import type { SimBackend } from '../telephony/sim/sim-backend.js';
 import { failure } from './envelope.js';
+import { SignInGuard } from './sign-in-guard.js';
 import { Metrics } from './metrics.js';
 import { Retcodes } from './retcodes.js';
 import { agentRoutes } from './routes/agents.js';
@@ -34,11 +35,14 @@ export interface AppDeps {
   readonly backendStatus?: () => Record<string, boolean>;
   /** The media server's timings and the reconciler's findings, for /health and /metrics (real backend only). */
   readonly mediaTelemetry?: MediaTelemetry;
+  /** The clock for sign-in locks (tests set it). */
+  readonly clock?: () => number;
 }
 
 export interface AppContext extends AppDeps {
   readonly sessions: AgentSessions;
   readonly metrics: Metrics;
+  readonly signInGuard: SignInGuard;
 }
 
 export const API_PREFIX = '/agentgateway/resource';
@@ -62,7 +66,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logger: logger.child({ component: 'sessions' }),
   });
   const metrics = new Metrics(deps.callControl, sessions, deps.mediaTelemetry);
-  const context: AppContext = { ...deps, sessions, metrics };
+  const signInGuard = new SignInGuard(config.signIn, logger.child({ component: 'sign-in' }), deps.clock);
+  const context: AppContext = { ...deps, sessions, metrics, signInGuard };
   app.addHook('onClose', async () => {
     sessions.close();
     metrics.close();

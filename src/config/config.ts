@@ -21,6 +21,18 @@ export interface AgentConfig {
   readonly contact?: string;
 }
 
+/** A handset's SIP credentials (for the registrar), and optionally a static contact instead of registering. */
+export interface PhoneConfig {
+  readonly number: string;
+  /** Digest user name (default: the number). */
+  readonly username?: string;
+  /** Plain password, or ha1 = md5(username:realm:password): exactly one of them when the phone registers. */
+  readonly password?: string;
+  readonly ha1?: string;
+  /** Static SIP URI (the phone does not register). */
+  readonly contact?: string;
+}
+
 export interface RouteConfig {
   readonly did: string;
   readonly agent?: string;
@@ -50,6 +62,19 @@ export interface AppConfig {
     readonly mediaTimeoutSeconds: number | null;
   };
   readonly agents: readonly AgentConfig[];
+  readonly phones: readonly PhoneConfig[];
+  readonly registrar: {
+    readonly realm: string;
+    readonly minExpiresSeconds: number;
+    readonly maxExpiresSeconds: number;
+    readonly defaultExpiresSeconds: number;
+    readonly maxContactsPerPhone: number;
+    readonly failuresBeforeBlock: number;
+    readonly blockSeconds: number;
+    readonly nonceLifetimeSeconds: number;
+  };
+  /** The API's sign-in: an agent whose password fails maxFailures times in a row is locked for lockSeconds. */
+  readonly signIn: { readonly maxFailures: number; readonly lockSeconds: number };
   readonly routes: readonly RouteConfig[];
   readonly help: { readonly answerTimeoutSeconds: number };
   readonly routing: { readonly offerTimeoutSeconds: number; readonly requeueSeconds: number };
@@ -109,6 +134,47 @@ const schema = {
           contact: { type: 'string', pattern: '^sips?:' },
         },
         oneOf: [{ required: ['password'] }, { required: ['passwordHash'] }],
+      },
+    },
+    phones: {
+      type: 'array',
+      default: [],
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['number'],
+        properties: {
+          number: { ...digits, maxLength: 32 },
+          username: { type: 'string', pattern: '^[A-Za-z0-9._~!$&\'()*+,;=-]{1,64}$' },
+          password: { type: 'string', minLength: 1 },
+          ha1: { type: 'string', pattern: '^[0-9a-f]{32}$' },
+          contact: { type: 'string', pattern: '^sips?:' },
+        },
+        not: { required: ['password', 'ha1'] },
+      },
+    },
+    registrar: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        realm: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,128}$', default: 'helpdesk' },
+        minExpiresSeconds: { type: 'integer', minimum: 1, maximum: 86400, default: 60 },
+        maxExpiresSeconds: { type: 'integer', minimum: 1, maximum: 86400, default: 3600 },
+        defaultExpiresSeconds: { type: 'integer', minimum: 1, maximum: 86400, default: 3600 },
+        maxContactsPerPhone: { type: 'integer', minimum: 1, maximum: 100, default: 5 },
+        failuresBeforeBlock: { type: 'integer', minimum: 1, maximum: 1000, default: 5 },
+        blockSeconds: { type: 'number', minimum: 0, maximum: 86400, default: 60 },
+        nonceLifetimeSeconds: { type: 'integer', minimum: 10, maximum: 86400, default: 300 },
+      },
+    },
+    signIn: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        maxFailures: { type: 'integer', minimum: 1, maximum: 1000, default: 5 },
+        lockSeconds: { type: 'number', minimum: 0, maximum: 86400, default: 300 },
       },
     },
     routes: {
@@ -346,6 +412,19 @@ function crossChecks(config: AppConfig): string[] {
     }
     if (next !== undefined) problems.push(`queues.${start}.overflowTo: overflow goes round in a circle (${[...seen].join(' -> ')} -> ${next})`);
   }
+  const numbers = new Set<string>();
+  const usernames = new Set<string>();
+  config.phones.forEach((phone, i) => {
+    if (numbers.has(phone.number)) problems.push(`phones[${i}].number: ${phone.number} is used twice`);
+    numbers.add(phone.number);
+    const user = phone.username ?? phone.number;
+    if (usernames.has(user)) problems.push(`phones[${i}].username: ${user} is used twice`);
+    usernames.add(user);
+    if (phone.contact === undefined && phone.password === undefined && phone.ha1 === undefined) {
+      problems.push(`phones[${i}]: needs a password or ha1 (to register) or a contact`);
+    }
+  });
+  if (config.registrar.minExpiresSeconds > config.registrar.maxExpiresSeconds) problems.push('registrar.minExpiresSeconds: is above maxExpiresSeconds');
   return problems;
 }
 
@@ -374,4 +453,9 @@ export function routesOf(config: AppConfig): { did: string; route: Route }[] {
     did: r.did,
     route: r.agent !== undefined ? { kind: 'agent', workNo: r.agent } : { kind: 'skill', skill: r.skill as string },
   }));
+}
+
+/** Every phone number the service knows: agents' own phones and the handsets in `phones`. */
+export function knownPhones(config: AppConfig): Set<string> {
+  return new Set([...config.agents.map((a) => a.phone), ...config.phones.map((p) => p.number)]);
 }

@@ -95,6 +95,8 @@ class Draft {
         return this.customerArrived(event);
       case 'AgentDialled':
         return this.agentDialled(event);
+      case 'AgentPhoneCalled':
+        return this.agentPhoneCalled(event);
       case 'AgentsAvailable':
         return this.agentsAvailable(event.candidates);
       case 'LegRinging':
@@ -135,6 +137,16 @@ class Draft {
     this.setPhase({ name: 'originating', origin, target: event.target });
     this.dial(origin, event.target.kind === 'agent' ? event.target.workNo : event.target.number);
     this.startTimer('origin-answer', this.config.offerAnswerTimeoutSeconds);
+  }
+
+  private agentPhoneCalled(event: Extract<CallEvent, { type: 'AgentPhoneCalled' }>): void {
+    if (this.s.phase.name !== 'new') return;
+    const kind = event.target.kind === 'agent' ? 'internal' : 'outbound';
+    const route: Route | null = kind === 'outbound' ? { kind: 'agent', workNo: event.agent.workNo } : null;
+    this.s = { ...this.s, kind, route, called: event.target.kind === 'agent' ? event.target.workNo : event.target.number };
+    const origin = this.addLeg('agent', event.agent.phone, event.agent.workNo, 'up', event.leg.id);
+    this.setPhase({ name: 'originating', origin, target: event.target });
+    this.originAnswered(origin, event.target);
   }
 
   /** First signed-in, ready, free agent that has not declined this call (the shell lists the longest idle first). */

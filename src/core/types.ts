@@ -155,6 +155,16 @@ export type CallEvent =
       readonly agent: { readonly workNo: string; readonly phone: string };
       readonly target: DialTarget;
     }
+  /**
+   * An agent's handset called out by itself (an INVITE from the phone, answered and anchored): the same call as
+   * callinner / callout, except that the agent's own leg is already up instead of being rung first.
+   */
+  | {
+      readonly type: 'AgentPhoneCalled';
+      readonly agent: { readonly workNo: string; readonly phone: string };
+      readonly leg: { readonly id: LegId };
+      readonly target: DialTarget;
+    }
   /** Fresh agent snapshots for a call that waits for an agent (answer to the findAgent command, or a change). */
   | { readonly type: 'AgentsAvailable'; readonly candidates: readonly AgentSnapshot[] }
   | { readonly type: 'LegRinging'; readonly legId: LegId }

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { agentsOnCall, callIdsOf, decide, initialState } from '../core/decide.js';
 import { refuse } from '../core/refusals.js';
-import type { AgentSnapshot, CallEvent, CallId, CallState, Command, CoreConfig, LegId, PresenceNotice, Reply, Route } from '../core/types.js';
+import type { AgentSnapshot, CallEvent, CallId, CallState, Command, CoreConfig, DialTarget, LegId, PresenceNotice, Reply, Route } from '../core/types.js';
 import { LegMediaError, type IncomingDecision, type SignallingEvents, type TelephonyBackend } from '../ports/telephony.js';
 import type { AgentDirectory } from './agent-directory.js';
 import type { CallControl, CallControlRequest, TimedAgentEvent } from './call-control.js';
@@ -179,13 +179,27 @@ export class Orchestrator implements CallControl {
       if (this.pendingIncoming.delete(legId)) return;
       this.legEvent(legId, { type: 'LegHungUp', legId, lost });
     },
+    phoneHeld: (legId, held) => {
+      // The handset's hold button is the hold API for its agent's customer call; wherever the API would refuse
+      // (during help, in a room, an internal call), the other parties are not disturbed: it is only logged.
+      const callId = this.legIndex.get(legId);
+      const record = callId ? this.calls.get(callId) : undefined;
+      const workNo = record?.state.legs[legId]?.workNo;
+      if (!record || workNo === undefined) return;
+      const request: CallControlRequest = held ? { kind: 'hold', workNo } : { kind: 'gethold', workNo, callid: null };
+      void this.enqueue(record, () => ({ type: 'Api', request })).then((reply) => {
+        if (!reply.ok) record.log.info({ workNo, held, refused: reply.code }, 'handset hold button: nothing to do now');
+      });
+    },
     incoming: async (call): Promise<IncomingDecision> => {
+      if (call.caller !== undefined) return this.handsetCall(call.legId, call.caller, call.to);
       const entry = this.options.routes.find((r) => r.did === call.to);
       if (!entry) {
-        this.options.logger.info({ from: call.from, to: call.to }, 'incoming call to a number with no route: refused');
-        return { accept: false, status: 404, reason: 'Not Found' };
+        // Not a DID: only a handset that proves who it is may call other numbers.
+        this.options.logger.info({ from: call.from, to: call.to }, 'incoming call to a number that is not a DID: credentials asked');
+        return { accept: false, status: 401, reason: 'Unauthorized' };
       }
-      this.pendingIncoming.set(call.legId, { from: call.from, to: call.to, route: entry.route });
+      this.pendingIncoming.set(call.legId, { kind: 'customer', from: call.from, to: call.to, route: entry.route });
       return { accept: true };
     },
     incomingAnswered: (legId) => {
@@ -194,6 +208,11 @@ export class Orchestrator implements CallControl {
       this.pendingIncoming.delete(legId);
       const record = this.createCall();
       this.legIndex.set(legId, record.state.callId);
+      if (pending.kind === 'handset') {
+        record.log.info({ workNo: pending.agent.workNo, to: pending.to, legId }, 'handset call');
+        void this.enqueue(record, () => ({ type: 'AgentPhoneCalled', agent: pending.agent, leg: { id: legId }, target: pending.target }));
+        return;
+      }
       record.log.info({ from: pending.from, to: pending.to, legId }, 'customer call arrived');
       void this.enqueue(record, () => ({
         type: 'CustomerArrived',
@@ -205,7 +224,42 @@ export class Orchestrator implements CallControl {
     },
   };
 
-  private readonly pendingIncoming = new Map<LegId, { from: string; to: string; route: Route }>();
+  private readonly pendingIncoming = new Map<
+    LegId,
+    | { readonly kind: 'customer'; readonly from: string; readonly to: string; readonly route: Route }
+    | { readonly kind: 'handset'; readonly to: string; readonly agent: { workNo: string; phone: string }; readonly target: DialTarget }
+  >();
+
+  /**
+   * A handset dials: another agent (by work number, or by the phone that agent is signed in on) is an internal
+   * call, anything else an outbound call through the gateway; the checks of callinner / callout, answered as SIP
+   * statuses because the phone has no API to read a retcode from.
+   */
+  private handsetCall(legId: LegId, phone: string, to: string): IncomingDecision {
+    const directory = this.options.directory;
+    const workNo = directory.agentOnPhone(phone);
+    const refused = (status: number, reason: string): IncomingDecision => {
+      this.options.logger.info({ phone, workNo, to, status }, `handset call refused: ${reason}`);
+      return { accept: false, status, reason };
+    };
+    if (workNo === undefined) return refused(403, 'Forbidden');
+    if (directory.isBusy(workNo)) return refused(486, 'Busy Here');
+    const agent = { workNo, phone };
+    const calledWorkNo = directory.profile(to) ? to : directory.agentOnPhone(to);
+    let target: DialTarget;
+    if (calledWorkNo !== undefined) {
+      const called = directory.snapshot(calledWorkNo);
+      if (!called || calledWorkNo === workNo) return refused(404, 'Not Found');
+      if (!called.signedIn) return refused(480, 'Temporarily Unavailable');
+      if (called.busy) return refused(486, 'Busy Here');
+      target = { kind: 'agent', workNo: called.workNo, phone: called.phone };
+    } else {
+      if (!/^\+?[0-9*#]{1,32}$/.test(to)) return refused(484, 'Address Incomplete');
+      target = { kind: 'customer', number: to };
+    }
+    this.pendingIncoming.set(legId, { kind: 'handset', to, agent, target });
+    return { accept: true };
+  }
 
   /** Feeds a leg's event to its call; false when no call knows the leg. */
   private legEvent(legId: LegId, event: CallEvent): boolean {

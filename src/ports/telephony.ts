@@ -32,6 +32,11 @@ export interface SignallingEvents {
   /** An established phone hung up (BYE), or its media channel was lost (`lost`). */
   hungUp(legId: LegId, lost: boolean): void;
   /**
+   * A phone put its call on hold with its own button (a re-INVITE sendonly/inactive), or resumed it. Only what
+   * the phone asked: the call's parties hear what the core decides (the backend already answered the phone).
+   */
+  phoneHeld(legId: LegId, held: boolean): void;
+  /**
    * A customer's call arrived for `to` (a DID). The backend has NOT answered it yet: it answers (anchoring it on the
    * media server) only when this resolves `accept`, and otherwise refuses with the SIP status given.
    */
@@ -44,6 +49,12 @@ export interface IncomingCall {
   readonly legId: LegId;
   readonly from: string;
   readonly to: string;
+  /**
+   * The phone whose credentials the caller proved (SIP digest): a handset calling out by itself. Absent for a
+   * call from a gateway (customers), which may only reach DIDs; the backend asks for credentials when it is
+   * refused with status 401 and has a way to check them.
+   */
+  readonly caller?: string;
 }
 
 export type IncomingDecision = { readonly accept: true } | { readonly accept: false; readonly status: number; readonly reason: string };

@@ -64,7 +64,7 @@ export interface ShellTime {
 }
 
 /** `extras`: what the real backend adds (server status, media telemetry), played by the test. */
-export async function startService(config: AppConfig = testConfig(), extras: Pick<AppDeps, 'backendStatus' | 'mediaTelemetry'> = {}, time: ShellTime = {}): Promise<Service> {
+export async function startService(config: AppConfig = testConfig(), extras: Pick<AppDeps, 'backendStatus' | 'mediaTelemetry' | 'clock'> = {}, time: ShellTime = {}): Promise<Service> {
   const logger = pino({ level: 'silent' });
   const sim = new SimBackend();
   const directory = new AgentDirectory(

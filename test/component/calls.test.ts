@@ -10,9 +10,10 @@ afterEach(async () => {
 });
 
 describe('customer calls', () => {
-  it('a number with no route is refused with 404', async () => {
+  it('a call from a gateway to a number that is not a DID is refused, asking for credentials (401)', async () => {
     w = await createWorld();
-    expect(await w.backend.placeCustomerCall(CUSTOMER, '4999')).toMatchObject({ ok: false, status: 404 });
+    expect(await w.backend.placeCustomerCall(CUSTOMER, '4999')).toMatchObject({ ok: false, status: 401 });
+    expect(w.orchestrator.activeCallCount()).toBe(0);
   });
 
   it('a skill route offers the call to the first free signed-in agent of the skill', async () => {

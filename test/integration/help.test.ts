@@ -286,12 +286,16 @@ describe.skipIf(typeof env === 'string')('internal help on real servers', () => 
     await everyoneDone([again.a, again.b]);
   }, 60_000);
 
-  it('a phone that holds and resumes by re-INVITE is answered by us (recvonly, then sendrecv) and the call goes on', async () => {
+  it("the handset's hold button (re-INVITE sendonly) holds the customer with music; its resume brings A and B back", async () => {
     const from = since();
-    const a = await agentPhone(A, { kind: 'answer', afterMs: 200, then: { kind: 'hold-and-resume', afterMs: 800 } });
+    const a = await agentPhone(A, { kind: 'answer', afterMs: 200, then: { kind: 'hold-and-resume', afterMs: 800, holdMs: 2500 } });
     const b = customerCalls('4000', { kind: 'stay' });
     await waitEvent(from, A.workNo, 'AgentEvent_Talking');
-    // The SIPp phone checks the answers itself (a=recvonly, then a=sendrecv): wait past both re-INVITEs.
+    // The SIPp phone checks our answers itself (a=recvonly, then a=sendrecv).
+    await waitEvent(from, A.workNo, 'AgentEvent_Hold');
+    const deadline = Date.now() + 1500;
+    while ((await channelState(stack, stack.channelOfPhone(B) as string)).app !== 'endless_playback' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await expectPlaying(B);
     await new Promise((r) => setTimeout(r, 2500));
     await expectBridged(A.phone, B);
     expect(stack.orchestrator.activeCallCount()).toBe(1);

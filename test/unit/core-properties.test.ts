@@ -54,6 +54,8 @@ function possibleEvents(state: CallState, signedOut: Away): CallEvent[][] {
     events.push({ type: 'CustomerArrived', leg: { id: 'B', number: '5550100' }, called: '4000', route: { kind: 'agent', workNo: '101' }, candidates: candidates.slice(0, 1) });
     events.push({ type: 'AgentDialled', agent: { workNo: '101', phone: '2001' }, target: { kind: 'agent', workNo: '102', phone: '2002' } });
     events.push({ type: 'AgentDialled', agent: { workNo: '101', phone: '2001' }, target: { kind: 'customer', number: '5550100' } });
+    events.push({ type: 'AgentPhoneCalled', agent: { workNo: '101', phone: '2001' }, leg: { id: 'H' }, target: { kind: 'agent', workNo: '102', phone: '2002' } });
+    events.push({ type: 'AgentPhoneCalled', agent: { workNo: '101', phone: '2001' }, leg: { id: 'H' }, target: { kind: 'customer', number: '5550100' } });
     return [events];
   }
   const events = phones;
@@ -128,6 +130,8 @@ const OPENINGS: Record<string, Step[]> = {
   conference: [arrive, answer, help(2), answer],
   internal: [() => ({ type: 'AgentDialled', agent: { workNo: '101', phone: '2001' }, target: { kind: 'agent', workNo: '102', phone: '2002' } }), answer],
   outbound: [() => ({ type: 'AgentDialled', agent: { workNo: '101', phone: '2001' }, target: { kind: 'customer', number: '5550100' } }), answer, answer],
+  handsetInternal: [() => ({ type: 'AgentPhoneCalled', agent: { workNo: '101', phone: '2001' }, leg: { id: 'H' }, target: { kind: 'agent', workNo: '102', phone: '2002' } }), answer],
+  handsetOutbound: [() => ({ type: 'AgentPhoneCalled', agent: { workNo: '101', phone: '2001' }, leg: { id: 'H' }, target: { kind: 'customer', number: '5550100' } }), answer],
 };
 
 function open(name: string): CallState {

@@ -1,7 +1,8 @@
 /** The pure parts of the real backend: re-INVITE classification, SDP answers, contacts, deadlines, SIP statuses. */
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/config.js';
-import { contactResolver } from '../../src/telephony/create-backend.js';
+import { contactResolver, phoneCredentials } from '../../src/telephony/create-backend.js';
+import { mostTelling } from '../../src/telephony/drachtio/signalling.js';
 import { answerDirection, classifyReInvite, isSecureOffer, withDirection } from '../../src/telephony/drachtio/sdp.js';
 import { OperationTimeout, withTimeout } from '../../src/telephony/drachtio/timeouts.js';
 import { failureReasonForStatus } from '../../src/telephony/sip-status.js';
@@ -66,6 +67,24 @@ describe('contacts', () => {
     expect(contactFor('5550100')).toBe('sip:5550100@127.0.0.1:5090');
     // An agent's phone with no contact is unreachable rather than sent to the gateway.
     expect(contactFor('2009', '101')).toBeUndefined();
+  });
+
+  it('reaches a handset at its static contact; one that registers is never sent to the gateway', () => {
+    const config = validateConfig({
+      ...testConfig(),
+      phones: [{ number: '2050', contact: 'sip:2050@127.0.0.1:5080' }, { number: '2051', password: 'secret' }],
+    });
+    const contactFor = contactResolver(config);
+    expect(contactFor('2050')).toBe('sip:2050@127.0.0.1:5080');
+    expect(contactFor('2051')).toBeUndefined();
+    expect(phoneCredentials(config)).toEqual([{ phone: '2051', username: '2051', password: 'secret' }]);
+  });
+
+  it('acts on the most telling failure of a forked INVITE: 6xx, then busy, then the first other, 487 last', () => {
+    expect(mostTelling([487, 480, 603])).toBe(603);
+    expect(mostTelling([480, 486])).toBe(486);
+    expect(mostTelling([487, 408, 480])).toBe(408);
+    expect(mostTelling([487, 487])).toBe(487);
   });
 });
 

@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { AppContext } from '../app.js';
 import { failure, success } from '../envelope.js';
 import { verifyPassword } from '../passwords.js';
+import { knownPhones } from '../../config/config.js';
 import { Retcodes } from '../retcodes.js';
 import { requireSession } from './auth.js';
 import { agentIdParam, envelopeSchema, guidHeader, phoneNumber } from './schemas.js';
@@ -23,12 +24,22 @@ export function agentRoutes(context: AppContext): FastifyPluginAsync {
     const signIn = (force: boolean) => async (request: { params: SignIn['Params']; body: SignIn['Body'] }, reply: Parameters<typeof failure>[0]) => {
       const { agentid } = request.params;
       const agent = context.config.agents.find((a) => a.workNo === agentid);
+      if (context.signInGuard.lockedFor(agentid) > 0) return failure(reply, Retcodes.accountLocked);
       // Unknown agent and wrong password get the same answer: no probing for work numbers.
-      if (!agent || !verifyPassword(request.body.password, agent)) return failure(reply, Retcodes.signInFailed);
-      const result = context.sessions.signIn(agentid, request.body.phonenum ?? agent.phone, force);
+      if (!agent || !verifyPassword(request.body.password, agent)) {
+        context.signInGuard.failed(agentid);
+        return failure(reply, Retcodes.signInFailed);
+      }
+      context.signInGuard.succeeded(agentid);
+      const phone = request.body.phonenum ?? agent.phone;
+      if (!knownPhones(context.config).has(phone)) return failure(reply, Retcodes.unknownPhone);
+      // Checked before a forcelogin takes over: forcing one's own session never frees another agent's phone.
+      const holder = context.directory.agentOnPhone(phone);
+      if (holder !== undefined && holder !== agentid) return failure(reply, Retcodes.phoneInUse);
+      const result = context.sessions.signIn(agentid, phone, force);
       if (!result.ok) return failure(reply, Retcodes.alreadySignedIn);
       void reply.header('Set-GUID', result.token);
-      return success({ workNo: agentid, phonenum: request.body.phonenum ?? agent.phone });
+      return success({ workNo: agentid, phonenum: phone });
     };
     const schema = { params: agentIdParam, body: signInBody, response: { 200: envelopeSchema } };
     app.put<SignIn>('/onlineagent/:agentid', { schema: { ...schema, summary: 'Sign in (Set-GUID header carries the session token)' } }, signIn(false));

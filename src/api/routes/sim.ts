@@ -19,17 +19,17 @@ export function simRoutes(_context: AppContext, sim: SimBackend): FastifyPluginA
     }
   };
   return async (app) => {
-    app.post<{ Body: { from: string; to: string } }>(
+    app.post<{ Body: { from: string; to: string; handset?: boolean } }>(
       '/calls',
       {
         schema: {
-          body: { type: 'object', required: ['from', 'to'], properties: { from: phoneNumber, to: phoneNumber } },
+          body: { type: 'object', required: ['from', 'to'], properties: { from: phoneNumber, to: phoneNumber, handset: { type: 'boolean' } } },
           response: { 200: envelopeSchema },
-          summary: 'A customer calls a DID; result {id}',
+          summary: 'A customer calls a DID, or (handset: true) an agent\'s handset dials a number; result {id}',
         },
       },
       async (request, reply) => {
-        const placed = await sim.placeCustomerCall(request.body.from, request.body.to);
+        const placed = await sim.placeCustomerCall(request.body.from, request.body.to, request.body.handset === true);
         if (!placed.ok) return failure(reply, Retcodes.simRefused, `${placed.status} ${placed.reason}`);
         return success({ id: placed.id });
       },
@@ -45,6 +45,11 @@ export function simRoutes(_context: AppContext, sim: SimBackend): FastifyPluginA
     );
     app.post<Phone>('/phones/:number/hangup', { schema: { params: numberParam, summary: 'The phone hangs up' } }, async (request, reply) =>
       act(reply, () => sim.hangup(request.params.number)),
+    );
+    app.post<Phone & { Body: { held: boolean } }>(
+      '/phones/:number/hold',
+      { schema: { params: numberParam, body: { type: 'object', required: ['held'], properties: { held: { type: 'boolean' } } }, summary: "The phone's own hold button (held: false resumes)" } },
+      async (request, reply) => act(reply, () => sim.holdButton(request.params.number, request.body.held)),
     );
     app.get<Phone>('/phones/:number', { schema: { params: numberParam, summary: 'What the phone does and hears: {state, hears}' } }, async (request) =>
       success(sim.phone(request.params.number)),

@@ -6,6 +6,7 @@
  *   media.ts       MediaPort: one command per change on our control connection, leg state from channel events
  *   freeswitch-control.ts  that control connection (bgapi: no command waits behind another)
  *   reconciler.ts  channels of ours that no live leg owns are hung up
+ *   registrar.ts   handsets' REGISTERs (digest), kept in a BindingStore that dialling reads
  *   legs.ts        one record per phone: the only thing the parts share
  */
 import { hostname } from 'node:os';
@@ -18,8 +19,10 @@ import { FreeSwitchControl } from './freeswitch-control.js';
 import { LegTable } from './legs.js';
 import { FreeSwitchMedia, type ChannelView } from './media.js';
 import { Reconciler, type ReconcilerReport } from './reconciler.js';
+import { BindingStore } from '../registrations.js';
+import { Registrar, type PhoneCredentials, type RegisterRequest, type RegistrarSettings, type SrfRegistrarHost } from './registrar.js';
 import { DrachtioSignalling } from './signalling.js';
-import type { SrfLike } from './sip-types.js';
+import type { SipRequest, SipResponse, SrfLike } from './sip-types.js';
 import { delay } from './timeouts.js';
 
 export { HOLD_MUSIC, RINGBACK } from './media.js';
@@ -37,6 +40,8 @@ export interface DrachtioBackendOptions {
   };
   /** The SIP URI that reaches a phone number (an agent's contact, or a customer through the gateway). */
   contactFor(number: string, workNo?: string): string | undefined;
+  /** Handsets that register (their registered contacts come before any static contact). */
+  readonly registrar?: { readonly credentials: readonly PhoneCredentials[]; readonly settings: RegistrarSettings & { readonly maxContactsPerPhone: number } };
   readonly logger: Logger;
   /** Deadline of each signalling operation and of setting up a channel (default 5000 ms). */
   readonly operationTimeoutMs?: number;
@@ -66,6 +71,9 @@ export class DrachtioBackend implements TelephonyBackend {
   readonly signalling: DrachtioSignalling;
   readonly media: FreeSwitchMedia;
   readonly reconciler: Reconciler;
+  /** Where registered handsets are (empty without a registrar). */
+  readonly bindings: BindingStore;
+  private readonly registrar: Registrar | null;
   private readonly srf: SrfLike;
   private readonly mrf: Mrf;
   private readonly control: FreeSwitchControl;
@@ -101,8 +109,12 @@ export class DrachtioBackend implements TelephonyBackend {
         for (const listener of this.effectListeners) listener(op, ms, legId);
       },
     });
+    this.bindings = new BindingStore(options.registrar?.settings.maxContactsPerPhone ?? 5);
+    this.registrar = options.registrar ? new Registrar(this.bindings, options.registrar.credentials, options.registrar.settings, options.logger) : null;
     this.signalling = new DrachtioSignalling({
       srf: this.srf,
+      bindingsFor: (number) => this.bindings.live(number, Date.now()),
+      ...(this.registrar ? { authenticate: (req: SipRequest, res: SipResponse) => (this.registrar as Registrar).authenticateInvite(req as unknown as RegisterRequest, res) } : {}),
       legs: this.legs,
       media: this.media,
       makeEndpoint: (opts) => {
@@ -137,6 +149,8 @@ export class DrachtioBackend implements TelephonyBackend {
     });
     this.srf.on('error', (err) => this.log.warn({ err: String(err) }, 'drachtio-server connection error'));
     this.signalling.start(events);
+    // Before connecting: drachtio-srf tells drachtio-server which methods we take when it connects.
+    this.registrar?.install(this.srf as unknown as SrfRegistrarHost);
     // drachtio-srf reconnects by itself, with backoff.
     this.srf.connect({ host: this.options.drachtio.host, port: this.options.drachtio.port, secret: this.options.drachtio.secret });
     this.control.onState((up) => {

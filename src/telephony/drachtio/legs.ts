@@ -14,8 +14,8 @@ export interface Leg {
   endpoint?: Mrf.Endpoint;
   /** The phone's dialog with us. */
   dialog?: SipDialog;
-  /** Our INVITE to the phone, to CANCEL it. */
-  invite?: SipRequest;
+  /** Our INVITE(s) to the phone (one per registered contact when forking), to CANCEL them. */
+  invites?: SipRequest[];
   /** We were asked to hang up while the leg was still being set up. */
   hangupRequested: boolean;
   /** The phone sent BYE before the leg was up (it answered and hung up at once). */

@@ -16,7 +16,7 @@ import { failureReasonForStatus } from '../sip-status.js';
 import type { Leg, LegTable } from './legs.js';
 import type { FreeSwitchMedia } from './media.js';
 import { answerDirection, classifyReInvite, isSecureOffer, withDirection } from './sdp.js';
-import type { EndpointMaker, SipMessage, SipRequest, SipResponse, SrfLike } from './sip-types.js';
+import type { EndpointMaker, SipDialog, SipMessage, SipRequest, SipResponse, SrfLike } from './sip-types.js';
 import { withTimeout } from './timeouts.js';
 
 /** Channel variables (from our INVITE's headers) that mark a FreeSWITCH channel as one of this service's legs. */
@@ -32,6 +32,13 @@ export interface DrachtioSignallingOptions {
   readonly makeEndpoint: EndpointMaker;
   /** The SIP URI that reaches a phone number (an agent's contact, or a customer through the gateway). */
   contactFor(number: string, workNo?: string): string | undefined;
+  /**
+   * Checks a handset's credentials on its own INVITE (SIP digest): the phone, or undefined once it answered the
+   * INVITE itself (401 challenge, 403). Without it, a call to a number that is not a DID is refused.
+   */
+  authenticate?(req: SipRequest, res: SipResponse): Promise<string | undefined>;
+  /** The contacts a phone registered (the registrar's bindings); they come before a static contact. */
+  bindingsFor?(number: string): readonly { readonly contact: string; readonly via?: string }[];
   /** Written on every channel we make, so the reconciler never touches another service's channels. */
   readonly owner: string;
   /** FreeSWITCH's media timeout for our channels, in ms (undefined: what its configuration says). */
@@ -61,9 +68,9 @@ export class DrachtioSignalling implements SignallingPort {
     const leg = this.options.legs.get(legId);
     if (!leg || leg.state === 'gone') return;
     leg.hangupRequested = true;
-    if (leg.state === 'ringing' && leg.invite && !leg.dialog) {
-      // CANCEL; createUAC then rejects with 487 and dialLeg() cleans up.
-      leg.invite.cancel({}, () => undefined);
+    if (leg.state === 'ringing' && leg.invites && !leg.dialog) {
+      // CANCEL (every fork); createUAC then rejects with 487 and dialLeg() cleans up.
+      for (const invite of leg.invites) invite.cancel({}, () => undefined);
       return;
     }
     if (leg.state === 'up') await this.release(leg);
@@ -99,7 +106,15 @@ export class DrachtioSignalling implements SignallingPort {
     });
     const log = this.log.child({ legId: leg.id, from: req.callingNumber, to: req.calledNumber });
     try {
-      const decision = await events.incoming({ legId: leg.id, from: req.callingNumber, to: req.calledNumber });
+      let decision = await events.incoming({ legId: leg.id, from: req.callingNumber, to: req.calledNumber });
+      if (!decision.accept && decision.status === 401) {
+        // Not a DID: a handset calling out by itself, if it proves which phone it is.
+        if (!this.options.authenticate) return res.send(404);
+        const caller = await this.options.authenticate(req, res);
+        if (caller === undefined) return;
+        if (cancelled) return;
+        decision = await events.incoming({ legId: leg.id, from: req.callingNumber, to: req.calledNumber, caller });
+      }
       if (!decision.accept) return res.send(decision.status);
       if (cancelled) return;
       if (isSecureOffer(req.body)) {
@@ -132,9 +147,9 @@ export class DrachtioSignalling implements SignallingPort {
     const leg: Leg = { id: request.legId, callId: request.callId, state: 'setting-up', hangupRequested: false };
     this.options.legs.add(leg);
     const log = this.log.child({ legId: leg.id, callId: request.callId, number: request.number });
-    const uri = this.options.contactFor(request.number, request.workNo);
-    if (!uri) {
-      log.warn('no SIP address for this number');
+    const targets = this.targetsFor(request.number, request.workNo);
+    if (targets.length === 0) {
+      log.warn('no SIP address for this number (not registered, no static contact)');
       this.options.legs.remove(leg.id);
       return events.failed(leg.id, 'unreachable');
     }
@@ -143,21 +158,7 @@ export class DrachtioSignalling implements SignallingPort {
       const endpoint = await this.endpointFor(leg);
       leg.endpoint = endpoint;
       if (leg.hangupRequested) return this.release(leg);
-      const dialog = await this.options.srf.createUAC(
-        uri,
-        { localSdp: endpoint.local.sdp, callingNumber: request.callerNumber },
-        {
-          cbRequest: (err, req) => {
-            if (err || !req) return;
-            leg.invite = req;
-            leg.state = 'ringing';
-            if (leg.hangupRequested) req.cancel({}, () => undefined);
-          },
-          cbProvisional: (res) => {
-            if ((res.status === 180 || res.status === 183) && !leg.hangupRequested) events.ringing(leg.id);
-          },
-        },
-      );
+      const dialog = await this.invitePhone(leg, targets, { localSdp: endpoint.local.sdp, callingNumber: request.callerNumber }, events);
       leg.dialog = dialog;
       // From now on a BYE from the phone is seen, also while its answer is still going to FreeSWITCH.
       this.watchPhone(leg);
@@ -183,6 +184,65 @@ export class DrachtioSignalling implements SignallingPort {
       log.info({ status, err: (error as Error).message }, 'call attempt failed');
       events.failed(leg.id, status !== undefined ? failureReasonForStatus(status) : 'error');
     }
+  }
+
+  /** A registered phone's live contacts (forked to all), else its static contact, else nothing. */
+  private targetsFor(number: string, workNo?: string): { uri: string; via?: string }[] {
+    const bindings = this.options.bindingsFor?.(number) ?? [];
+    if (bindings.length > 0) return bindings.map((b) => ({ uri: b.contact, ...(b.via ? { via: b.via } : {}) }));
+    const uri = this.options.contactFor(number, workNo);
+    return uri ? [{ uri }] : [];
+  }
+
+  /**
+   * INVITEs the phone at each target at once (a handset registered from several places rings everywhere): the first
+   * answer wins, the other INVITEs are cancelled, and an answer that comes anyway is hung up. Fails when every
+   * target failed, with the most telling status (busy or decline over the rest; 487 only if all were cancelled).
+   */
+  private invitePhone(leg: Leg, targets: { uri: string; via?: string }[], opts: { localSdp: string; callingNumber: string }, events: SignallingEvents): Promise<SipDialog> {
+    const invites: SipRequest[] = [];
+    leg.invites = invites;
+    let winner = false;
+    let toldRinging = false;
+    const attempts = targets.map((target) => {
+      let mine: SipRequest | undefined;
+      const dialog = this.options.srf.createUAC(target.uri, { ...opts, ...(target.via ? { proxy: target.via } : {}) }, {
+        cbRequest: (err, req) => {
+          if (err || !req) return;
+          mine = req;
+          invites.push(req);
+          leg.state = 'ringing';
+          if (leg.hangupRequested || winner) req.cancel({}, () => undefined);
+        },
+        cbProvisional: (res) => {
+          if ((res.status === 180 || res.status === 183) && !leg.hangupRequested && !toldRinging) {
+            toldRinging = true;
+            events.ringing(leg.id);
+          }
+        },
+      });
+      return { dialog, request: () => mine };
+    });
+    if (attempts.length === 1) return (attempts[0] as (typeof attempts)[number]).dialog;
+    return new Promise<SipDialog>((resolve, reject) => {
+      const statuses: number[] = [];
+      let lastError: unknown;
+      for (const attempt of attempts) {
+        attempt.dialog.then(
+          (dialog) => {
+            if (winner) return dialog.destroy({}, () => undefined);
+            winner = true;
+            for (const other of attempts) if (other !== attempt) other.request()?.cancel({}, () => undefined);
+            resolve(dialog);
+          },
+          (error: unknown) => {
+            lastError = error;
+            statuses.push((error as { status?: number }).status ?? 500);
+            if (!winner && statuses.length === attempts.length) reject(Object.assign(new Error('every contact failed'), { status: mostTelling(statuses), cause: lastError }));
+          },
+        );
+      }
+    });
   }
 
   /**
@@ -250,11 +310,15 @@ export class DrachtioSignalling implements SignallingPort {
     try {
       const kind = classifyReInvite(leg.phoneSdp ?? req.body, req.body);
       leg.phoneSdp = req.body;
-      if (kind === 'hold' || kind === 'resume') await this.options.media.holdMediaTimeout(leg.id, kind === 'hold');
+      if (kind === 'hold' || kind === 'resume') {
+        // Without it the hold still works; only FreeSWITCH's media timeout may then end a long hold.
+        await this.options.media.holdMediaTimeout(leg.id, kind === 'hold').catch((error: unknown) => this.log.warn({ legId: leg.id, err: (error as Error).message }, 'media timeout not changed for the hold'));
+      }
       if (kind === 'media-change' || kind === 'resume') await this.tellMediaServer(endpoint, req.body);
       else if (kind === 'hold') await this.tellMediaServer(endpoint, withDirection(req.body, 'recvonly'));
       res.send(200, { body: answerDirection(endpoint.local.sdp, req.body), headers: { 'Content-Type': 'application/sdp' } });
       this.log.info({ legId: leg.id, kind }, 'phone re-INVITE answered');
+      if (kind === 'hold' || kind === 'resume') this.events?.phoneHeld(leg.id, kind === 'hold');
     } catch (error) {
       this.log.warn({ legId: leg.id, err: (error as Error).message }, 'phone re-INVITE refused');
       res.send(488);
@@ -290,4 +354,12 @@ export class DrachtioSignalling implements SignallingPort {
     this.log.warn({ legId: leg.id, uuid: endpoint.uuid }, 'ending the channel with a SIP BYE instead');
     await withTimeout(new Promise<void>((resolve) => fsDialog.destroy({}, () => resolve())), this.options.timeoutMs, 'BYE to FreeSWITCH');
   }
+}
+
+/** Of the failures of a forked INVITE, the one to act on (RFC 3261 16.7 in spirit): 6xx, then busy, then any. */
+export function mostTelling(statuses: readonly number[]): number {
+  const global = statuses.find((s) => s >= 600);
+  if (global !== undefined) return global;
+  if (statuses.includes(486)) return 486;
+  return statuses.find((s) => s !== 487) ?? 487;
 }

@@ -36,7 +36,7 @@ export interface SrfLike {
   createUAS(req: SipRequest, res: SipResponse, opts: { localSdp: string }): Promise<SipDialog>;
   createUAC(
     uri: string,
-    opts: { localSdp: string; callingNumber?: string; headers?: Record<string, string> },
+    opts: { localSdp: string; callingNumber?: string; headers?: Record<string, string>; proxy?: string },
     progress: { cbRequest: (err: unknown, req?: SipRequest) => void; cbProvisional: (res: { status: number }) => void },
   ): Promise<SipDialog>;
 }

@@ -94,8 +94,11 @@ export class SimBackend implements TelephonyBackend {
 
   /* ------------------------------------------------------------------ the phones, as a person or a test plays them */
 
-  /** A customer dials a DID. Resolves once the call is answered (anchored) or refused. */
-  async placeCustomerCall(from: string, to: string): Promise<PlaceCallResult> {
+  /**
+   * A phone dials: a customer dials a DID; with `asHandset`, the phone calls as a handset that proved who it is
+   * (the simulator stands for SIP digest there). Resolves once the call is answered (anchored) or refused.
+   */
+  async placeCustomerCall(from: string, to: string, asHandset = false): Promise<PlaceCallResult> {
     const events = this.requireEvents();
     if (this.activeLegOf(from)) return { ok: false, status: 486, reason: `phone ${from} is already on a call` };
     const legId = `sim-in-${++this.incomingSeq}`;
@@ -103,7 +106,7 @@ export class SimBackend implements TelephonyBackend {
     // Reserve the phone while routing is decided, as a real INVITE in progress would.
     const leg: SimLeg = { id: legId, number: from, direction: 'in', status: 'ringing', media: { kind: 'none' } };
     this.legs.set(legId, leg);
-    const decision = await events.incoming({ legId, from, to });
+    const decision = await events.incoming({ legId, from, to, ...(asHandset ? { caller: from } : {}) });
     if (!decision.accept) {
       leg.status = 'gone';
       return { ok: false, status: decision.status, reason: decision.reason };
@@ -139,6 +142,13 @@ export class SimBackend implements TelephonyBackend {
     }
     this.goneWithMedia(leg);
     this.requireEvents().hungUp(leg.id, false);
+  }
+
+  /** The phone's own hold button (a re-INVITE sendonly) or its resume: the media server is not told. */
+  holdButton(number: string, held: boolean): void {
+    const leg = this.activeLegOf(number);
+    if (!leg || leg.status !== 'up') throw new SimError(`phone ${number} has no established call`, 'NO_CALL');
+    this.requireEvents().phoneHeld(leg.id, held);
   }
 
   /** The media server loses a leg's channel (as when FreeSWITCH restarts): the phone is still up. */

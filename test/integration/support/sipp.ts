@@ -12,7 +12,7 @@ export type Ending =
   | { kind: 'stay' }
   | { kind: 'bye'; afterMs: number }
   /** The called phone puts the call on hold by re-INVITE (sendonly), takes it back (sendrecv), then stays. */
-  | { kind: 'hold-and-resume'; afterMs: number };
+  | { kind: 'hold-and-resume'; afterMs: number; holdMs?: number };
 export type Answer = { kind: 'answer'; afterMs: number; then: Ending } | { kind: 'reject'; afterMs: number; status: number } | { kind: 'ring-until-cancel' };
 
 const SDP = `v=0
@@ -73,7 +73,7 @@ function ending(end: Ending, role: 'uac' | 'uas'): string {
   if (end.kind === 'hold-and-resume') {
     return `<pause milliseconds="${end.afterMs}"/>
   ${reInvite('sendonly', 'recvonly', 2)}
-  <pause milliseconds="500"/>
+  <pause milliseconds="${end.holdMs ?? 500}"/>
   ${reInvite('sendrecv', 'sendrecv', 3)}
   ${ending({ kind: 'stay' }, role)}`;
   }
@@ -311,4 +311,33 @@ async function udpBound(port: number, exited: Promise<number>): Promise<void> {
     await new Promise((r) => setTimeout(r, 10));
   }
   throw new Error(`SIPp is not listening on 127.0.0.1:${port}`);
+}
+
+/**
+ * A handset's REGISTER with digest: the first REGISTER is challenged (401), the second carries SIPp's answer
+ * ([authentication]) and must get `expect` (200, or 403 for a wrong password). The Contact is this SIPp's own
+ * address, so a phone started afterwards on the same port is the registered handset.
+ */
+export function registerScenario(user: string, password: string, expect: 200 | 403, expiresSeconds = 600): string {
+  const request = (cseq: number, auth: string) => `<send retrans="500"><![CDATA[
+REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:${user}@[remote_ip]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:${user}@[remote_ip]>
+Call-ID: [call_id]
+CSeq: ${cseq} REGISTER
+Contact: <sip:${user}@[local_ip]:[local_port]>
+Expires: ${expiresSeconds}
+Max-Forwards: 70
+${auth}
+Content-Length: 0
+
+]]></send>`;
+  return `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="register">
+  ${request(1, '')}
+  <recv response="401" auth="true"/>
+  ${request(2, `[authentication username=${user} password=${password}]`)}
+  <recv response="${expect}"/>
+</scenario>`;
 }

@@ -11,7 +11,7 @@ import pino from 'pino';
 import { AgentDirectory } from '../../../src/orchestrator/agent-directory.js';
 import type { TimedAgentEvent } from '../../../src/orchestrator/call-control.js';
 import { Orchestrator, type RouteEntry } from '../../../src/orchestrator/orchestrator.js';
-import { DrachtioBackend } from '../../../src/telephony/drachtio/backend.js';
+import { DrachtioBackend, type DrachtioBackendOptions } from '../../../src/telephony/drachtio/backend.js';
 import { withTimeout } from '../../../src/telephony/drachtio/timeouts.js';
 import { readWav } from './audio.js';
 
@@ -81,6 +81,8 @@ export interface StackOptions {
   readonly listenPort?: number;
   /** FreeSWITCH's media timeout for the stack's channels (ms); only for phones that really send RTP. */
   readonly mediaSilenceTimeoutMs?: number;
+  /** Handsets that register with digest. */
+  readonly registrar?: DrachtioBackendOptions['registrar'];
 }
 
 export async function startStack(env: IntegrationEnv, options: StackOptions = {}): Promise<Stack> {
@@ -103,6 +105,7 @@ export async function startStack(env: IntegrationEnv, options: StackOptions = {}
     // The suite checks for leftovers itself: the reconciler would hide them.
     reconcileIntervalMs: 0,
     ...(options.mediaSilenceTimeoutMs !== undefined ? { mediaSilenceTimeoutMs: options.mediaSilenceTimeoutMs } : {}),
+    ...(options.registrar ? { registrar: options.registrar } : {}),
   });
   backend.telemetry.onEffect((op, ms) => effects.push({ op, ms }));
   const directory = new AgentDirectory(agents.map((a) => ({ workNo: a.workNo, phone: a.phone, skills: ['support'] })));
