@@ -53,6 +53,11 @@ export interface SignallingPort {
   dial(request: DialRequest): void;
   /** Hang a leg up (CANCEL while it rings, BYE when up); a leg already gone is ignored. */
   hangup(legId: LegId): Promise<void>;
+  /**
+   * The service is stopping: from now on every new incoming call is refused with 503 and a Retry-After of
+   * `retryAfterSeconds`, before `SignallingEvents.incoming` is asked. Calls already taken go on; dial() still works.
+   */
+  drain(retryAfterSeconds: number): void;
 }
 
 export interface MediaPort {

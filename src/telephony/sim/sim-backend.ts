@@ -34,7 +34,9 @@ export interface SimPhoneView {
 
 export { failureReasonForStatus };
 
-export type PlaceCallResult = { readonly ok: true; readonly id: LegId } | { readonly ok: false; readonly status: number; readonly reason: string };
+export type PlaceCallResult =
+  | { readonly ok: true; readonly id: LegId }
+  | { readonly ok: false; readonly status: number; readonly reason: string; readonly retryAfterSeconds?: number };
 
 export class SimError extends Error {
   constructor(
@@ -53,9 +55,15 @@ export class SimBackend implements TelephonyBackend {
   /** Media operations to fail on purpose (tests of media-server failures): legId -> remaining failures. */
   private readonly mediaFaults = new Map<LegId, number>();
 
+  /** Set by drain(): new customer calls are refused with 503 and this Retry-After. */
+  private retryAfterSeconds: number | null = null;
+
   readonly signalling: SignallingPort = {
     dial: (request: DialRequest) => this.dial(request),
     hangup: async (legId: LegId) => this.hangupLeg(legId),
+    drain: (retryAfterSeconds: number) => {
+      this.retryAfterSeconds = retryAfterSeconds;
+    },
   };
 
   readonly media: MediaPort = {
@@ -84,7 +92,9 @@ export class SimBackend implements TelephonyBackend {
     this.events = events;
   }
 
+  /** Like the real backend, stopping hangs up every phone still on a call. */
   async stop(): Promise<void> {
+    for (const leg of this.legs.values()) if (leg.status !== 'gone') this.goneWithMedia(leg);
     this.events = null;
   }
 
@@ -93,6 +103,7 @@ export class SimBackend implements TelephonyBackend {
   /** A customer dials a DID. Resolves once the call is answered (anchored) or refused. */
   async placeCustomerCall(from: string, to: string): Promise<PlaceCallResult> {
     const events = this.requireEvents();
+    if (this.retryAfterSeconds !== null) return { ok: false, status: 503, reason: 'the service is stopping', retryAfterSeconds: this.retryAfterSeconds };
     if (this.activeLegOf(from)) return { ok: false, status: 486, reason: `phone ${from} is already on a call` };
     const legId = `sim-in-${++this.incomingSeq}`;
     // Reserve the phone while routing is decided, as a real INVITE in progress would.
