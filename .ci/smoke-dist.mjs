@@ -1,6 +1,7 @@
 // The compiled service as the Docker image runs it: `node dist/main.js` (after `npm run build`), on the simulated
 // backend with the shipped configuration, must answer /health with 200 and exit with 0 on SIGTERM. Catches a file
 // the service reads at run time that only exists next to the TypeScript sources.
+/* global fetch, setTimeout, performance */
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 

@@ -1,8 +1,8 @@
 /**
  * A restart as an operator does it: the service runs as its own process (`node --import tsx src/main.ts`, on the
  * simulated backend, default configuration but the port), desktops wait in long polls and on WebSockets, and it
- * gets SIGTERM. Every poll must be answered and every WebSocket closed with 1012 before the process is gone, and
- * the process must exit with status 0. The time to exit is printed, not asserted (2 shared cores).
+ * gets SIGTERM. Every poll must be answered and every WebSocket closed with 1012 by the service, and the process
+ * must exit with status 0. The time to exit is printed, not asserted (2 shared cores).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -117,11 +117,8 @@ describe('a restart (SIGTERM) of the service process', () => {
     const answers = await Promise.all(polls);
     const closed = await stream.closed;
 
-    for (const answer of answers) {
-      expect(answer, service.output()).toMatchObject({ status: 200, body: { retcode: '0', event: null } });
-      // Answered by the service before it exited (not cut off by the exit).
-      expect(answer.at).toBeLessThanOrEqual(exit.at);
-    }
+    // Answered by the service (a poll cut off by the exit would end in a fetch error instead).
+    for (const answer of answers) expect(answer, service.output()).toMatchObject({ status: 200, body: { retcode: '0', event: null } });
     expect(closed).toMatchObject({ code: 1012, reason: 'service restarting' });
     expect(exit.code, service.output()).toBe(0);
     expect(logLines(service.output(), 'stopped')).toEqual([expect.objectContaining({ callsAtSignal: 0, callsHungUp: 0, completed: true })]);
