@@ -1,5 +1,6 @@
 # The call-control service, compiled: `npm run build` in a build stage, then `node dist/main.js` on Node 24 LTS
 # with the production dependencies only (no TypeScript, no tsx, no dev dependencies), as the unprivileged user.
+# No dependency the service needs has an install script, so none is run (--ignore-scripts).
 # Built by docker-compose.yml; on its own: docker build -t helpdesk-call-control .
 # The Node image is pinned to one release; change NODE_IMAGE (and package.json "engines") together.
 ARG NODE_IMAGE=node:24.20.0-trixie-slim
@@ -7,7 +8,7 @@ ARG NODE_IMAGE=node:24.20.0-trixie-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
@@ -15,7 +16,7 @@ RUN npm run build
 FROM ${NODE_IMAGE} AS production-dependencies
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production
