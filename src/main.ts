@@ -1,12 +1,14 @@
 /**
  * Starts the service: configuration, logger, telephony backend (simulated unless real servers are configured),
- * agent directory, orchestrator, HTTP API. Stops cleanly on SIGINT/SIGTERM.
+ * agent directory, orchestrator, HTTP API. On SIGTERM/SIGINT it stops as shutdown.ts describes, within
+ * shutdown.timeoutSeconds (idleTimeoutSeconds with no call in progress); a second signal exits at once.
  */
 import pino from 'pino';
 import { buildApp } from './api/app.js';
-import { ConfigError, coreConfigOf, loadConfig, presenceConfigOf, routesOf } from './config/config.js';
+import { ConfigError, coreConfigOf, loadConfig, presenceConfigOf, PUBLIC_DEFAULT_SECRETS, routesOf, settingsWithPublicDefaultSecrets } from './config/config.js';
 import { AgentDirectory } from './orchestrator/agent-directory.js';
 import { Orchestrator } from './orchestrator/orchestrator.js';
+import { stopGracefully } from './shutdown.js';
 import { createBackend } from './telephony/create-backend.js';
 
 async function main(): Promise<void> {
@@ -28,6 +30,15 @@ async function main(): Promise<void> {
   const backend = createBackend(config, logger);
   if (backend.name === 'sim') {
     logger.warn('*** SIMULATED TELEPHONY: no real phones are connected. Play them through /sim (see README). Set TELEPHONY_BACKEND=drachtio for real servers. ***');
+  } else {
+    // Only the public defaults are ever named; a secret of the operator's own never reaches the log.
+    const publicDefaults = settingsWithPublicDefaultSecrets(config);
+    if (publicDefaults.length > 0) {
+      logger.warn(
+        { settings: publicDefaults },
+        `public default secrets in use (drachtio "${PUBLIC_DEFAULT_SECRETS.drachtio}", FreeSWITCH "${PUBLIC_DEFAULT_SECRETS.freeswitch}"): anyone who reaches those ports can control the calls; set DRACHTIO_SECRET and FREESWITCH_SECRET`,
+      );
+    }
   }
   const directory = new AgentDirectory(
     config.agents.map((a) => ({ workNo: a.workNo, phone: a.phone, skills: a.skills })),
@@ -48,12 +59,24 @@ async function main(): Promise<void> {
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
-    if (stopping) return;
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting at once');
+      process.exit(1);
+    }
     stopping = true;
-    logger.info({ signal }, 'stopping');
-    await app.close();
-    await orchestrator.stop();
-    process.exit(0);
+    logger.info({ signal }, 'signal received');
+    const { shutdown } = config;
+    const report = await stopGracefully(
+      { http: app, calls: orchestrator, signalling: backend.signalling },
+      {
+        timeoutMs: shutdown.timeoutSeconds * 1000,
+        idleTimeoutMs: shutdown.idleTimeoutSeconds * 1000,
+        callsGraceMs: shutdown.callsGraceSeconds * 1000,
+        retryAfterSeconds: shutdown.retryAfterSeconds,
+        logger,
+      },
+    );
+    process.exit(report.completed ? 0 : 1);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -46,6 +46,8 @@ export interface AppContext extends AppDeps {
 }
 
 export const API_PREFIX = '/agentgateway/resource';
+/** WebSocket close code (RFC 6455 registry: "Service Restart") sent to every desktop when the service stops. */
+export const WS_CLOSE_SERVICE_RESTART = 1012;
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config, logger } = deps;
@@ -68,10 +70,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const metrics = new Metrics(deps.callControl, sessions, deps.mediaTelemetry);
   const signInGuard = new SignInGuard(config.signIn, logger.child({ component: 'sign-in' }), deps.clock);
   const context: AppContext = { ...deps, sessions, metrics, signInGuard };
-  app.addHook('onClose', async () => {
-    sessions.close();
-    metrics.close();
-  });
+  // Before the server waits for requests in flight: every waiting long poll is answered now (event null), so a
+  // stop never waits for a poll to time out.
+  app.addHook('preClose', async () => sessions.close());
+  app.addHook('onClose', async () => metrics.close());
 
   // JSON bodies; an empty body counts as none (desktops send Content-Type on bodiless POSTs too).
   app.removeContentTypeParser(['application/json', 'text/plain']);
@@ -108,7 +110,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       components: { securitySchemes: { guid: { type: 'apiKey', in: 'header', name: 'Guid' } } },
     },
   });
-  await app.register(websocket);
+  await app.register(websocket, {
+    // Every desktop's stream is closed with 1012 "service restart": reconnect (after a short random delay) and
+    // sign in again. The plugin's default would close with no code at all.
+    preClose(done) {
+      for (const client of this.websocketServer.clients) client.close(WS_CLOSE_SERVICE_RESTART, 'service restarting');
+      this.websocketServer.close();
+      done();
+    },
+  });
   await app.register(agentRoutes(context), { prefix: API_PREFIX });
   await app.register(eventRoutes(context), { prefix: API_PREFIX });
   await app.register(presenceRoutes(context), { prefix: API_PREFIX });

@@ -49,6 +49,7 @@ export class AgentSessions {
   private readonly byWorkNo = new Map<string, Session>();
   private readonly byToken = new Map<string, Session>();
   private readonly unsubscribe: () => void;
+  private isClosed = false;
 
   constructor(private readonly options: SessionOptions) {
     this.unsubscribe = options.callControl.onAgentEvent((event) => this.deliver(event));
@@ -129,7 +130,15 @@ export class AgentSessions {
     return this.byWorkNo.size;
   }
 
+  /** True once close() ran: the service is stopping. */
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /** The service stops: every waiting long poll is answered (null) and every session ends. */
   close(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
     this.unsubscribe();
     for (const session of [...this.byWorkNo.values()]) this.drop(session, 'service stopping');
   }

@@ -89,6 +89,17 @@ export interface AppConfig {
   /** How customers' numbers are reached (callout), e.g. "sip:{number}@gateway.example.com". */
   readonly gateway: { readonly uriTemplate: string };
   readonly log: { readonly level: string };
+  /** SIGTERM/SIGINT: how long the service may take to stop (see README, Stopping and restarting). */
+  readonly shutdown: {
+    /** The process has exited at the latest this long after the signal, when calls are in progress. */
+    readonly timeoutSeconds: number;
+    /** The same deadline when no call is in progress at the signal. */
+    readonly idleTimeoutSeconds: number;
+    /** Calls in progress may go on this long; those still up are then hung up. Less than timeoutSeconds. */
+    readonly callsGraceSeconds: number;
+    /** Retry-After (seconds) on the 503 that refuses a new incoming call while the service stops. */
+    readonly retryAfterSeconds: number;
+  };
 }
 
 const digits = { type: 'string', pattern: '^[0-9]+$' };
@@ -267,6 +278,17 @@ const schema = {
       required: ['level'],
       properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } },
     },
+    shutdown: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        timeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600, default: 10 },
+        idleTimeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600, default: 1 },
+        callsGraceSeconds: { type: 'number', minimum: 0, maximum: 3600, default: 8 },
+        retryAfterSeconds: { type: 'integer', minimum: 0, maximum: 86400, default: 10 },
+      },
+    },
   },
 } as const;
 
@@ -323,6 +345,9 @@ const ENV_OVERRIDES: Record<string, [string[], 'string' | 'int' | 'nullable']> =
   FREESWITCH_ADVERTISED_ADDRESS: [['freeswitch', 'advertisedAddress'], 'nullable'],
   GATEWAY_URI_TEMPLATE: [['gateway', 'uriTemplate'], 'string'],
   LOG_LEVEL: [['log', 'level'], 'string'],
+  SHUTDOWN_TIMEOUT_SECONDS: [['shutdown', 'timeoutSeconds'], 'int'],
+  SHUTDOWN_IDLE_TIMEOUT_SECONDS: [['shutdown', 'idleTimeoutSeconds'], 'int'],
+  SHUTDOWN_CALLS_GRACE_SECONDS: [['shutdown', 'callsGraceSeconds'], 'int'],
 };
 
 function envOverrides(env: NodeJS.ProcessEnv, problems: string[]): Json {
@@ -425,7 +450,24 @@ function crossChecks(config: AppConfig): string[] {
     }
   });
   if (config.registrar.minExpiresSeconds > config.registrar.maxExpiresSeconds) problems.push('registrar.minExpiresSeconds: is above maxExpiresSeconds');
+  const { callsGraceSeconds, timeoutSeconds } = config.shutdown;
+  if (callsGraceSeconds >= timeoutSeconds) {
+    problems.push(`shutdown.callsGraceSeconds: must be less than shutdown.timeoutSeconds (${timeoutSeconds}), to leave time to hang the calls up`);
+  }
   return problems;
+}
+
+/**
+ * The public default secrets of drachtio-server ("cymru") and FreeSWITCH's event socket ("ClueCon"): anyone who
+ * reaches those ports knows them. Returns the settings that still hold one (never any other secret's value).
+ */
+export const PUBLIC_DEFAULT_SECRETS = { drachtio: 'cymru', freeswitch: 'ClueCon' } as const;
+
+export function settingsWithPublicDefaultSecrets(config: AppConfig): string[] {
+  const found: string[] = [];
+  if (config.drachtio.secret === PUBLIC_DEFAULT_SECRETS.drachtio) found.push('drachtio.secret (DRACHTIO_SECRET)');
+  if (config.freeswitch.secret === PUBLIC_DEFAULT_SECRETS.freeswitch) found.push('freeswitch.secret (FREESWITCH_SECRET)');
+  return found;
 }
 
 export function coreConfigOf(config: AppConfig): CoreConfig {

@@ -68,6 +68,11 @@ export interface SignallingPort {
    * adapter may carry it in a Reason header (RFC 3326) or only log it.
    */
   hangup(legId: LegId, sipStatus?: number): Promise<void>;
+  /**
+   * The service is stopping: from now on every new incoming call is refused with 503 and a Retry-After of
+   * `retryAfterSeconds`, before `SignallingEvents.incoming` is asked. Calls already taken go on; dial() still works.
+   */
+  drain(retryAfterSeconds: number): void;
 }
 
 export interface MediaPort {

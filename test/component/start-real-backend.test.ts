@@ -2,6 +2,7 @@
  * `npm start` on the real backend, as an operator runs it, under Node's own ESM loader (not vitest's, which forgives
  * imports that Node refuses, such as a named import from a CommonJS package without static exports). With no
  * drachtio-server or FreeSWITCH to reach it must still start, answer /health with 503 "degraded", and stop on SIGTERM.
+ * A secret left at its public default is named in a warning at start; a secret of the operator's own never shows.
  */
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -19,7 +20,7 @@ async function freePort(): Promise<number> {
 }
 
 describe('the service on the real backend', () => {
-  it('starts without its servers, says so in /health, and stops on SIGTERM', async () => {
+  it('starts without its servers, says so in /health, warns of a public default secret, and stops on SIGTERM', async () => {
     const [http, drachtio, freeswitch, listen] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       env: {
@@ -29,6 +30,9 @@ describe('the service on the real backend', () => {
         DRACHTIO_PORT: String(drachtio),
         FREESWITCH_PORT: String(freeswitch),
         FREESWITCH_LISTEN_PORT: String(listen),
+        // An operator's own secret for drachtio; FreeSWITCH's left at its public default.
+        DRACHTIO_SECRET: 'operator-own-7d1f',
+        FREESWITCH_SECRET: '',
         LOG_LEVEL: 'warn',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -51,6 +55,11 @@ describe('the service on the real backend', () => {
       expect(health, output).not.toBeNull();
       expect(health?.status).toBe(503);
       expect(health?.body).toMatchObject({ status: 'degraded', backend: 'drachtio', servers: { drachtio: false, freeswitch: false } });
+      // The public default still in use is named at start; the operator's own secret is never printed.
+      const warning = output.split('\n').find((line) => line.includes('public default secrets in use'));
+      expect(warning, output).toBeDefined();
+      expect(JSON.parse(warning as string)).toMatchObject({ level: 40, settings: ['freeswitch.secret (FREESWITCH_SECRET)'] });
+      expect(output).not.toContain('operator-own-7d1f');
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
     } finally {

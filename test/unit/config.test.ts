@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hashPassword, verifyPassword } from '../../src/api/passwords.js';
-import { ConfigError, coreConfigOf, deepMerge, loadConfig, presenceConfigOf, routesOf } from '../../src/config/config.js';
+import { ConfigError, coreConfigOf, deepMerge, loadConfig, presenceConfigOf, routesOf, settingsWithPublicDefaultSecrets } from '../../src/config/config.js';
 
 function file(content: unknown): string {
   const path = join(mkdtempSync(join(tmpdir(), 'cfg-')), 'config.json');
@@ -124,6 +124,21 @@ describe('configuration', () => {
   it('reports unreadable and malformed files', () => {
     expect(problems({ CONFIG_FILE: '/nonexistent/config.json' })[0]).toMatch(/cannot be read/);
     expect(problems({ CONFIG_FILE: file('{ nope') })[0]).toMatch(/not valid JSON/);
+  });
+
+  it('stops within 10 s (1 s when idle) unless told otherwise, and leaves time to hang calls up', () => {
+    expect(loadConfig({}).shutdown).toEqual({ timeoutSeconds: 10, idleTimeoutSeconds: 1, callsGraceSeconds: 8, retryAfterSeconds: 10 });
+    const config = loadConfig({ SHUTDOWN_TIMEOUT_SECONDS: '30', SHUTDOWN_CALLS_GRACE_SECONDS: '25', SHUTDOWN_IDLE_TIMEOUT_SECONDS: '2' });
+    expect(config.shutdown).toMatchObject({ timeoutSeconds: 30, callsGraceSeconds: 25, idleTimeoutSeconds: 2 });
+    expect(problems({ SHUTDOWN_TIMEOUT_SECONDS: '5' })).toEqual([
+      'shutdown.callsGraceSeconds: must be less than shutdown.timeoutSeconds (5), to leave time to hang the calls up',
+    ]);
+  });
+
+  it('names the settings that still hold the public default secrets, and only those', () => {
+    expect(settingsWithPublicDefaultSecrets(loadConfig({}))).toEqual(['drachtio.secret (DRACHTIO_SECRET)', 'freeswitch.secret (FREESWITCH_SECRET)']);
+    expect(settingsWithPublicDefaultSecrets(loadConfig({ DRACHTIO_SECRET: 'k7-private' }))).toEqual(['freeswitch.secret (FREESWITCH_SECRET)']);
+    expect(settingsWithPublicDefaultSecrets(loadConfig({ DRACHTIO_SECRET: 'k7-private', FREESWITCH_SECRET: 'k8-private' }))).toEqual([]);
   });
 
   it('merges objects key by key and replaces arrays', () => {

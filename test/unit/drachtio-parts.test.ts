@@ -1,9 +1,15 @@
-/** The pure parts of the real backend: re-INVITE classification, SDP answers, contacts, deadlines, SIP statuses. */
+/** The pure parts of the real backend: re-INVITE classification, SDP answers, contacts, deadlines, SIP statuses, draining. */
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/config.js';
+import type { SignallingEvents } from '../../src/ports/telephony.js';
 import { contactResolver, phoneCredentials } from '../../src/telephony/create-backend.js';
+import { LegTable } from '../../src/telephony/drachtio/legs.js';
+import type { FreeSwitchMedia } from '../../src/telephony/drachtio/media.js';
 import { mostTelling } from '../../src/telephony/drachtio/signalling.js';
 import { answerDirection, classifyReInvite, isSecureOffer, withDirection } from '../../src/telephony/drachtio/sdp.js';
+import { DrachtioSignalling } from '../../src/telephony/drachtio/signalling.js';
+import type { SipRequest, SipResponse, SrfLike } from '../../src/telephony/drachtio/sip-types.js';
 import { OperationTimeout, withTimeout } from '../../src/telephony/drachtio/timeouts.js';
 import { failureReasonForStatus } from '../../src/telephony/sip-status.js';
 import { testConfig } from '../component/api-harness.js';
@@ -109,5 +115,48 @@ describe('a phone hold told to FreeSWITCH', () => {
     expect(held).toMatch(/o=phone 1000 5 IN IP4 192\.0\.2\.5/);
     expect(classifyReInvite(sdp(), held)).toBe('refresh');
     expect(held).toMatch(/m=audio 4000 RTP\/AVP 0 8 101/);
+  });
+});
+
+describe('a stopping service on drachtio (drain)', () => {
+  it('answers new INVITEs 503 with Retry-After before asking anyone, and takes them before it', async () => {
+    let onInvite: ((req: SipRequest, res: SipResponse) => void) | undefined;
+    const srf = { invite: (handler: (req: SipRequest, res: SipResponse) => void) => (onInvite = handler) } as unknown as SrfLike;
+    const signalling = new DrachtioSignalling({
+      srf,
+      legs: new LegTable(),
+      media: {} as FreeSwitchMedia,
+      makeEndpoint: () => Promise.reject(new Error('no FreeSWITCH in this test')),
+      contactFor: () => undefined,
+      owner: 'test',
+      timeoutMs: 100,
+      logger: pino({ level: 'silent' }),
+    });
+    const asked: string[] = [];
+    const events: SignallingEvents = {
+      ringing: () => undefined,
+      answered: () => undefined,
+      failed: () => undefined,
+      hungUp: () => undefined,
+      phoneHeld: () => undefined,
+      incomingAnswered: () => undefined,
+      incoming: async (call) => {
+        asked.push(call.to);
+        return { accept: false, status: 404, reason: 'no route' };
+      },
+    };
+    signalling.start(events);
+    const invite = async (to: string): Promise<unknown[]> => {
+      const sent: unknown[] = [];
+      const req = { body: '', callingNumber: '5550100', calledNumber: to, get: () => undefined, once: () => undefined, cancel: () => undefined } as SipRequest;
+      const res = { status: 0, finalResponseSent: false, send: (...args: unknown[]) => sent.push(args) } as SipResponse;
+      onInvite?.(req, res);
+      await new Promise((resolve) => setImmediate(resolve));
+      return sent;
+    };
+    expect(await invite('4000')).toEqual([[404]]);
+    signalling.drain(30);
+    expect(await invite('4001')).toEqual([[503, { headers: { 'Retry-After': '30' } }]]);
+    expect(asked).toEqual(['4000']);
   });
 });

@@ -13,8 +13,10 @@ export function eventRoutes(context: AppContext): FastifyPluginAsync {
         preHandler: requireSession(context),
         schema: { params: agentIdParam, headers: guidHeader, summary: 'Long poll: one event, at once if one waits, else within the poll timeout (event null)' },
       },
-      async (request) => {
+      async (request, reply) => {
         const event = await context.sessions.poll(request.params.agentid);
+        // The service is stopping: this answer is the last on this connection (the desktop reconnects anew).
+        if (context.sessions.closed) void reply.header('connection', 'close');
         if (event && request.raw.destroyed) {
           // The desktop went away while we waited: keep the event for its next poll.
           context.sessions.requeue(event);

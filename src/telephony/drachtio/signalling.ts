@@ -50,6 +50,8 @@ export interface DrachtioSignallingOptions {
 export class DrachtioSignalling implements SignallingPort {
   private events: SignallingEvents | null = null;
   private readonly log: Logger;
+  /** Set by drain(): new INVITEs get 503 with this Retry-After (seconds). */
+  private retryAfterSeconds: number | null = null;
 
   constructor(private readonly options: DrachtioSignallingOptions) {
     this.log = options.logger.child({ component: 'signalling' });
@@ -87,6 +89,12 @@ export class DrachtioSignalling implements SignallingPort {
     this.events?.hungUp(leg.id, true);
   }
 
+  /** The service is stopping: new INVITEs get 503 with Retry-After; calls already taken go on. */
+  drain(retryAfterSeconds: number): void {
+    this.retryAfterSeconds = retryAfterSeconds;
+    this.log.info({ retryAfterSeconds }, 'draining: new calls are refused with 503');
+  }
+
   /** Ends every leg (the service stops). */
   async releaseAll(): Promise<void> {
     await Promise.all(this.options.legs.all().map((leg) => this.hangup(leg.id).catch(() => undefined)));
@@ -96,6 +104,7 @@ export class DrachtioSignalling implements SignallingPort {
 
   private async incoming(req: SipRequest, res: SipResponse): Promise<void> {
     const events = this.events;
+    if (this.retryAfterSeconds !== null) return res.send(503, { headers: { 'Retry-After': String(this.retryAfterSeconds) } });
     if (!events) return res.send(503);
     const leg: Leg = { id: `in-${randomUUID()}`, state: 'setting-up', hangupRequested: false };
     let cancelled = false;

@@ -36,7 +36,9 @@ export interface SimPhoneView {
 
 export { failureReasonForStatus };
 
-export type PlaceCallResult = { readonly ok: true; readonly id: LegId } | { readonly ok: false; readonly status: number; readonly reason: string };
+export type PlaceCallResult =
+  | { readonly ok: true; readonly id: LegId }
+  | { readonly ok: false; readonly status: number; readonly reason: string; readonly retryAfterSeconds?: number };
 
 export class SimError extends Error {
   constructor(
@@ -57,9 +59,15 @@ export class SimBackend implements TelephonyBackend {
   /** Media operations to fail on purpose (tests of media-server failures): legId -> remaining failures. */
   private readonly mediaFaults = new Map<LegId, number>();
 
+  /** Set by drain(): new customer calls are refused with 503 and this Retry-After. */
+  private retryAfterSeconds: number | null = null;
+
   readonly signalling: SignallingPort = {
     dial: (request: DialRequest) => this.dial(request),
     hangup: async (legId: LegId, sipStatus?: number) => this.hangupLeg(legId, sipStatus),
+    drain: (retryAfterSeconds: number) => {
+      this.retryAfterSeconds = retryAfterSeconds;
+    },
   };
 
   readonly media: MediaPort = {
@@ -88,7 +96,9 @@ export class SimBackend implements TelephonyBackend {
     this.events = events;
   }
 
+  /** Like the real backend, stopping hangs up every phone still on a call. */
   async stop(): Promise<void> {
+    for (const leg of this.legs.values()) if (leg.status !== 'gone') this.goneWithMedia(leg);
     this.events = null;
   }
 
@@ -100,6 +110,7 @@ export class SimBackend implements TelephonyBackend {
    */
   async placeCustomerCall(from: string, to: string, asHandset = false): Promise<PlaceCallResult> {
     const events = this.requireEvents();
+    if (this.retryAfterSeconds !== null) return { ok: false, status: 503, reason: 'the service is stopping', retryAfterSeconds: this.retryAfterSeconds };
     if (this.activeLegOf(from)) return { ok: false, status: 486, reason: `phone ${from} is already on a call` };
     const legId = `sim-in-${++this.incomingSeq}`;
     this.endedWith.delete(from);
