@@ -300,12 +300,12 @@ export function startSipp(options: {
   return { port: options.port, ready: udpBound(options.port, done), done, output: () => `${log}\n(SIP messages: ${trace})`, stop: () => child.kill('SIGKILL') };
 }
 
-/** Resolves when something listens on 127.0.0.1:port over UDP (read from /proc/net/udp), within 5 s. */
+/** Resolves when something listens on 127.0.0.1:port over UDP (read from /proc/net/udp), within 15 s (SIPp took over 5 s to start once on a loaded 2-core machine). */
 async function udpBound(port: number, exited: Promise<number>): Promise<void> {
   const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
   let gone = false;
   void exited.then(() => (gone = true));
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + 15_000;
   while (Date.now() < deadline && !gone) {
     if (readFileSync('/proc/net/udp', 'utf8').includes(` ${local} `)) return;
     await new Promise((r) => setTimeout(r, 10));
