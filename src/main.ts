@@ -44,7 +44,7 @@ async function main(): Promise<void> {
     config.agents.map((a) => ({ workNo: a.workNo, phone: a.phone, skills: a.skills })),
     { presence: presenceConfigOf(config) },
   );
-  const orchestrator = new Orchestrator({ backend, directory, routes: routesOf(config), core: coreConfigOf(config), logger: logger.child({ component: 'orchestrator' }) });
+  const orchestrator = new Orchestrator({ backend, directory, routes: routesOf(config), core: coreConfigOf(config), featureCodes: config.keypad, logger: logger.child({ component: 'orchestrator' }) });
   await orchestrator.start();
   const app = await buildApp({
     config,

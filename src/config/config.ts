@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import AjvModule from 'ajv';
 import type { PresenceConfig } from '../core/presence/types.js';
 import type { CoreConfig, QueuePolicy, Route } from '../core/types.js';
+import type { FeatureCodes } from '../orchestrator/keypad.js';
 import type { DrachtioBackendOptions } from '../telephony/drachtio/backend.js';
 
 export interface AgentConfig {
@@ -75,6 +76,8 @@ export interface AppConfig {
   };
   /** The API's sign-in: an agent whose password fails maxFailures times in a row is locked for lockSeconds. */
   readonly signIn: { readonly maxFailures: number; readonly lockSeconds: number };
+  /** Help from the handset's keypad (RFC 2833 digits on the agent's leg). */
+  readonly keypad: FeatureCodes;
   readonly routes: readonly RouteConfig[];
   readonly help: { readonly answerTimeoutSeconds: number };
   readonly routing: { readonly offerTimeoutSeconds: number; readonly requeueSeconds: number };
@@ -177,6 +180,18 @@ const schema = {
         failuresBeforeBlock: { type: 'integer', minimum: 1, maximum: 1000, default: 5 },
         blockSeconds: { type: 'number', minimum: 0, maximum: 86400, default: 60 },
         nonceLifetimeSeconds: { type: 'integer', minimum: 10, maximum: 86400, default: 300 },
+      },
+    },
+    keypad: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        twoPartyHelp: { type: 'string', pattern: '^\\*[0-9]{1,4}$', default: '*2' },
+        threePartyHelp: { type: 'string', pattern: '^\\*[0-9]{1,4}$', default: '*3' },
+        dropHelper: { type: 'string', pattern: '^\\*[0-9]{1,4}$', default: '*0' },
+        conference: { type: 'string', pattern: '^\\*[0-9]{1,4}$', default: '*5' },
+        digitTimeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 60, default: 5 },
       },
     },
     signIn: {
@@ -450,6 +465,9 @@ function crossChecks(config: AppConfig): string[] {
     }
   });
   if (config.registrar.minExpiresSeconds > config.registrar.maxExpiresSeconds) problems.push('registrar.minExpiresSeconds: is above maxExpiresSeconds');
+  const codes = [config.keypad.twoPartyHelp, config.keypad.threePartyHelp, config.keypad.dropHelper, config.keypad.conference];
+  // A code that begins another would never be reached (the shorter one acts first).
+  codes.forEach((a, i) => codes.forEach((b, j) => i !== j && b.startsWith(a) && problems.push(`keypad: ${a} begins ${b}, which could then never be typed`)));
   const { callsGraceSeconds, timeoutSeconds } = config.shutdown;
   if (callsGraceSeconds >= timeoutSeconds) {
     problems.push(`shutdown.callsGraceSeconds: must be less than shutdown.timeoutSeconds (${timeoutSeconds}), to leave time to hang the calls up`);

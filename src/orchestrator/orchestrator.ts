@@ -11,6 +11,7 @@ import type { AgentSnapshot, CallEvent, CallId, CallState, Command, CoreConfig, 
 import { LegMediaError, type IncomingDecision, type SignallingEvents, type TelephonyBackend } from '../ports/telephony.js';
 import type { AgentDirectory } from './agent-directory.js';
 import type { CallControl, CallControlRequest, TimedAgentEvent } from './call-control.js';
+import { DEFAULT_FEATURE_CODES, Keypad, type FeatureCodes, type KeypadAction } from './keypad.js';
 import { SerialQueue } from './serial-queue.js';
 import { realTimers, type TimerSource } from './timers.js';
 
@@ -27,6 +28,10 @@ export interface OrchestratorOptions {
   readonly logger: Logger;
   /** For tests: where timers come from (default: setTimeout). */
   readonly timers?: TimerSource;
+  /** Feature codes of the handsets' keypads (default: DEFAULT_FEATURE_CODES). */
+  readonly featureCodes?: FeatureCodes;
+  /** For tests: the clock the keypad reads (default: Date.now). */
+  readonly now?: () => number;
 }
 
 export type { TimerSource };
@@ -42,6 +47,7 @@ export class Orchestrator implements CallControl {
   /** Any call id (the call's own or a help call's) -> the call that holds it. */
   private readonly callIndex = new Map<CallId, CallId>();
   private readonly legIndex = new Map<LegId, CallId>();
+  private readonly keypad: Keypad;
   private readonly timers = new Map<string, unknown>();
   private readonly listeners = new Set<(event: TimedAgentEvent) => void>();
   private readonly timerSource: TimerSource;
@@ -51,6 +57,7 @@ export class Orchestrator implements CallControl {
 
   constructor(private readonly options: OrchestratorOptions) {
     this.timerSource = options.timers ?? realTimers;
+    this.keypad = new Keypad(options.featureCodes ?? DEFAULT_FEATURE_CODES);
   }
 
   async start(): Promise<void> {
@@ -191,6 +198,15 @@ export class Orchestrator implements CallControl {
         if (!reply.ok) record.log.info({ workNo, held, refused: reply.code }, 'handset hold button: nothing to do now');
       });
     },
+    dtmf: (legId, digit) => {
+      const callId = this.legIndex.get(legId);
+      const record = callId ? this.calls.get(callId) : undefined;
+      const workNo = record?.state.legs[legId]?.workNo;
+      // Only an agent's keys are feature codes; a customer's go nowhere (they never reach the other parties).
+      if (!record || workNo === undefined) return;
+      const action = this.keypad.press(legId, digit, (this.options.now ?? Date.now)());
+      if (action) void this.keypadAction(record, legId, workNo, action);
+    },
     incoming: async (call): Promise<IncomingDecision> => {
       if (call.caller !== undefined) return this.handsetCall(call.legId, call.caller, call.to);
       const entry = this.options.routes.find((r) => r.did === call.to);
@@ -223,6 +239,36 @@ export class Orchestrator implements CallControl {
       }));
     },
   };
+
+  /** What a feature code asks for, as the API would ask it; a refusal is heard as the error tone. */
+  private async keypadAction(record: CallRecord, legId: LegId, workNo: string, action: KeypadAction): Promise<void> {
+    let reply: Reply;
+    const phase = record.state.phase;
+    switch (action.kind) {
+      case 'help': {
+        const directory = this.options.directory;
+        const isSkill = !directory.profile(action.target) && directory.allProfiles().some((p) => p.skills.includes(action.target));
+        const helper = isSkill ? { kind: 'skill' as const, skill: action.target } : { kind: 'agent' as const, workNo: action.target };
+        reply = await this.request({ kind: 'innerhelp', workNo, mode: action.mode, helper, callappdata: '' });
+        break;
+      }
+      case 'drop-helper':
+        reply = phase.name === 'help' ? await this.request({ kind: 'dropcall', workNo, callid: phase.help.helpCallId }) : refuse('NO_HELP_IN_PROGRESS');
+        break;
+      case 'conference':
+        reply = phase.name === 'help' ? await this.request({ kind: 'confjoin', workNo, callid: record.state.callId }) : refuse('NO_HELP_IN_PROGRESS');
+        break;
+      case 'unknown':
+        reply = refuse('NOT_ALLOWED_NOW');
+        break;
+    }
+    if (reply.ok) {
+      record.log.info({ workNo, action: action.kind }, 'keypad request done');
+      return;
+    }
+    record.log.info({ workNo, action: action.kind, refused: reply.code }, 'keypad request refused: error tone');
+    await this.options.backend.media.playErrorTone(legId).catch((error: unknown) => record.log.warn({ legId, err: (error as Error).message }, 'error tone not played'));
+  }
 
   private readonly pendingIncoming = new Map<
     LegId,

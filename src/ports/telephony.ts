@@ -36,6 +36,8 @@ export interface SignallingEvents {
    * the phone asked: the call's parties hear what the core decides (the backend already answered the phone).
    */
   phoneHeld(legId: LegId, held: boolean): void;
+  /** A key the phone pressed (RFC 2833 telephone-event), one digit of 0-9, *, #, A-D. */
+  dtmf(legId: LegId, digit: string): void;
   /**
    * A customer's call arrived for `to` (a DID). The backend has NOT answered it yet: it answers (anchoring it on the
    * media server) only when this resolves `accept`, and otherwise refuses with the SIP status given.
@@ -86,6 +88,8 @@ export interface MediaPort {
   joinRoom(room: string, legId: LegId): Promise<void>;
   /** The leg hears nothing (an agent whose customer is on hold). */
   park(legId: LegId): Promise<void>;
+  /** A short error tone to this leg only, over whatever it hears (a keypad request that was refused). */
+  playErrorTone(legId: LegId): Promise<void>;
 }
 
 /** A backend: the simulated one, or drachtio + FreeSWITCH. */

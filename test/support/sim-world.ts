@@ -99,9 +99,10 @@ export interface WorldOptions {
 export async function createWorld(signIn: string[] = ['101', '102', '103'], options: WorldOptions = {}): Promise<World> {
   const backend = new SimBackend();
   const timers = new ManualTimers();
+  const clock = options.clock ?? new FakeClock();
   const directory = new AgentDirectory(AGENTS, {
     timers,
-    now: (options.clock ?? new FakeClock()).now,
+    now: clock.now,
     ...(options.presence ? { presence: options.presence } : {}),
   });
   const orchestrator = new Orchestrator({
@@ -114,6 +115,7 @@ export async function createWorld(signIn: string[] = ['101', '102', '103'], opti
     core: options.queues ? { ...CORE, queues: options.queues } : CORE,
     logger: pino({ level: 'silent' }),
     timers,
+    now: clock.now,
   });
   await orchestrator.start();
   for (const workNo of signIn) directory.signIn(workNo);

@@ -139,6 +139,7 @@ describe('a stopping service on drachtio (drain)', () => {
       failed: () => undefined,
       hungUp: () => undefined,
       phoneHeld: () => undefined,
+      dtmf: () => undefined,
       incomingAnswered: () => undefined,
       incoming: async (call) => {
         asked.push(call.to);

@@ -50,16 +50,18 @@ function setup(timeoutMs = 2000) {
   const fs = new ScriptedFreeSwitch();
   const lost: [string, string][] = [];
   const effects: [string, string][] = [];
+  const digits: [string, string][] = [];
   const media = new FreeSwitchMedia(fs, {
     logger: pino({ level: 'silent' }),
     timeoutMs,
+    onDigit: (legId, digit) => digits.push([legId, digit]),
     onChannelLost: (legId, cause) => lost.push([legId, cause]),
     onEffect: (op, _ms, legId) => effects.push([op, legId]),
   });
   media.track('A', 'uuid-a');
   media.track('B', 'uuid-b');
   media.track('C', 'uuid-c');
-  return { fs, media, lost, effects };
+  return { fs, media, lost, effects, digits };
 }
 
 describe('FreeSWITCH media adapter', () => {
@@ -307,6 +309,17 @@ describe('FreeSWITCH media adapter', () => {
     expect(fs.lines()).toEqual(['uuid_bridge uuid-a uuid-c', 'uuid_kill uuid-c']);
     fs.sent[1]?.answer('+OK');
     await expect(killed).resolves.toBe(true);
+  });
+  it("tells each channel's RFC 2833 keys by leg, and plays the error tone to that channel only (uuid_broadcast aleg)", async () => {
+    const { fs, media, digits } = setup();
+    fs.emit({ 'Event-Name': 'DTMF', 'Unique-ID': 'uuid-a', 'DTMF-Digit': '*' });
+    fs.emit({ 'Event-Name': 'DTMF', 'Unique-ID': 'uuid-unknown', 'DTMF-Digit': '1' });
+    expect(digits).toEqual([['A', '*']]);
+    const tone = media.playErrorTone('A');
+    await tick();
+    expect(fs.lines()).toEqual([expect.stringMatching(/^uuid_broadcast uuid-a tone_stream:\/\/\S+ aleg$/)]);
+    fs.sent[0]?.answer('+OK');
+    await expect(tone).resolves.toBeUndefined();
   });
 });
 

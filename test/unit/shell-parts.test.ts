@@ -66,6 +66,7 @@ describe('SimBackend', () => {
       failed: (id, reason) => log.push(`failed ${id} ${reason}`),
       hungUp: (id, lost) => log.push(`hungUp ${id} ${lost}`),
       phoneHeld: (id, held) => log.push(`phoneHeld ${id} ${held}`),
+      dtmf: (id, digit) => log.push(`dtmf ${id} ${digit}`),
       incoming: async (call) => (call.to === '4000' ? { accept: true } : { accept: false, status: 404, reason: 'Not Found' }),
       incomingAnswered: (id) => log.push(`incomingAnswered ${id}`),
     };

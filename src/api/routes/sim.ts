@@ -51,6 +51,11 @@ export function simRoutes(_context: AppContext, sim: SimBackend): FastifyPluginA
       { schema: { params: numberParam, body: { type: 'object', required: ['held'], properties: { held: { type: 'boolean' } } }, summary: "The phone's own hold button (held: false resumes)" } },
       async (request, reply) => act(reply, () => sim.holdButton(request.params.number, request.body.held)),
     );
+    app.post<Phone & { Body: { digits: string } }>(
+      '/phones/:number/keys',
+      { schema: { params: numberParam, body: { type: 'object', required: ['digits'], properties: { digits: { type: 'string', pattern: '^[0-9*#A-D]{1,40}$' } } }, summary: 'The phone presses keys (RFC 2833)' } },
+      async (request, reply) => act(reply, () => sim.pressKeys(request.params.number, request.body.digits)),
+    );
     app.get<Phone>('/phones/:number', { schema: { params: numberParam, summary: 'What the phone does and hears: {state, hears}' } }, async (request) =>
       success(sim.phone(request.params.number)),
     );

@@ -105,6 +105,7 @@ export class DrachtioBackend implements TelephonyBackend {
       timeoutMs: options.mediaCommandTimeoutMs ?? 2000,
       ...(options.roomProfile ? { roomProfile: options.roomProfile } : {}),
       onChannelLost: (legId, cause) => this.signalling.channelLost(legId, cause),
+      onDigit: (legId, digit) => this.signalling.digit(legId, digit),
       onEffect: (op, ms, legId) => {
         for (const listener of this.effectListeners) listener(op, ms, legId);
       },

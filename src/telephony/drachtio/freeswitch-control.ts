@@ -28,13 +28,14 @@ export const FOLLOWED_EVENTS = [
   'CHANNEL_BRIDGE',
   'CHANNEL_UNBRIDGE',
   'CHANNEL_PARK',
+  'DTMF',
   'CUSTOM',
   'conference::maintenance',
 ];
 
 /** FreeSWITCH-side filters: an event is sent when it matches one of them. */
 export const EVENT_FILTERS = [
-  'Event-Name /^(BACKGROUND_JOB|CHANNEL_HANGUP|CHANNEL_BRIDGE|CHANNEL_UNBRIDGE|CHANNEL_PARK|CUSTOM)$/',
+  'Event-Name /^(BACKGROUND_JOB|CHANNEL_HANGUP|CHANNEL_BRIDGE|CHANNEL_UNBRIDGE|CHANNEL_PARK|DTMF|CUSTOM)$/',
   'Application /^(endless_playback|park|conference)$/',
 ];
 

@@ -21,6 +21,8 @@ import { withTimeout } from './timeouts.js';
 
 /** Hold music made by FreeSWITCH itself: a soft arpeggio, repeated; no file we do not ship. */
 export const HOLD_MUSIC = 'tone_stream://%(400,50,523);%(400,50,659);%(400,50,784);%(800,600,659);%(400,50,587);%(400,50,698);%(400,50,880);%(800,1200,698);loops=-1';
+/** Two short low beeps: a keypad request was refused. */
+export const ERROR_TONE = 'tone_stream://%(150,100,480,620);loops=2';
 /** North-American ringback, repeated. */
 export const RINGBACK = 'tone_stream://%(2000,4000,440,480);loops=-1';
 
@@ -92,6 +94,8 @@ export interface FreeSwitchMediaOptions {
   readonly roomProfile?: string;
   /** FreeSWITCH ended a leg's channel without us: the phone must be told and the core must decide. */
   readonly onChannelLost: (legId: LegId, cause: string) => void;
+  /** A phone pressed a key (RFC 2833, FreeSWITCH's DTMF event on its channel). */
+  readonly onDigit?: (legId: LegId, digit: string) => void;
   /** A change asked for took effect on FreeSWITCH after `ms` (for metrics and the integration suite). */
   readonly onEffect?: (op: string, ms: number, legId: LegId) => void;
 }
@@ -149,6 +153,16 @@ export class FreeSwitchMedia implements MediaPort {
 
   async park(legId: LegId): Promise<void> {
     return this.transfer(legId, 'park', 'park');
+  }
+
+  /**
+   * uuid_broadcast to this channel only ("aleg"): the tone plays over what it hears, then it hears that again.
+   * Who hears whom does not change, so it takes no place in the leg's order of commands.
+   */
+  async playErrorTone(legId: LegId): Promise<void> {
+    const channel = this.require(legId);
+    const reply = await withTimeout(this.fs.run('uuid_broadcast', `${channel.uuid} ${ERROR_TONE} aleg`), this.timeoutMs, 'uuid_broadcast');
+    if (reply.startsWith('-ERR')) this.log.warn({ legId, reply: reply.trim() }, 'error tone refused');
   }
 
   /* ------------------------------------------------------------------------------------------ channels */
@@ -450,6 +464,12 @@ export class FreeSwitchMedia implements MediaPort {
           a.bridged = a.bridged.filter((waiter) => !waiter(b.uuid));
           b.bridged = b.bridged.filter((waiter) => !waiter(a.uuid));
         }
+        return;
+      }
+      case 'DTMF': {
+        const channel = uuid ? this.byUuid.get(uuid) : undefined;
+        const digit = event.getHeader('DTMF-Digit');
+        if (channel && digit && !channel.gone) this.options.onDigit?.(channel.legId, digit);
         return;
       }
       case 'CHANNEL_PARK': {

@@ -95,6 +95,11 @@ export class DrachtioSignalling implements SignallingPort {
     this.log.info({ retryAfterSeconds }, 'draining: new calls are refused with 503');
   }
 
+  /** A key pressed on an established leg's phone (read from its FreeSWITCH channel). */
+  digit(legId: LegId, digit: string): void {
+    if (this.options.legs.get(legId)?.state === 'up') this.events?.dtmf(legId, digit);
+  }
+
   /** Ends every leg (the service stops). */
   async releaseAll(): Promise<void> {
     await Promise.all(this.options.legs.all().map((leg) => this.hangup(leg.id).catch(() => undefined)));

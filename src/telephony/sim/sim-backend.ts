@@ -59,6 +59,9 @@ export class SimBackend implements TelephonyBackend {
   /** Media operations to fail on purpose (tests of media-server failures): legId -> remaining failures. */
   private readonly mediaFaults = new Map<LegId, number>();
 
+  /** Error tones each phone has heard (keypad refusals). */
+  private readonly errorTones = new Map<string, number>();
+
   /** Set by drain(): new customer calls are refused with 503 and this Retry-After. */
   private retryAfterSeconds: number | null = null;
 
@@ -83,6 +86,10 @@ export class SimBackend implements TelephonyBackend {
     playHoldMusic: (legId) => this.operate([legId], () => this.setMedia(legId, { kind: 'moh' })),
     playRingback: (legId) => this.operate([legId], () => this.setMedia(legId, { kind: 'ringback' })),
     joinRoom: (room, legId) => this.operate([legId], () => this.setMedia(legId, { kind: 'room', room })),
+    playErrorTone: async (legId) => {
+      const leg = this.mediaLeg(legId);
+      this.errorTones.set(leg.number, (this.errorTones.get(leg.number) ?? 0) + 1);
+    },
     park: (legId) => this.operate([legId], () => this.setMedia(legId, { kind: 'none' })),
   };
 
@@ -153,6 +160,18 @@ export class SimBackend implements TelephonyBackend {
     }
     this.goneWithMedia(leg);
     this.requireEvents().hungUp(leg.id, false);
+  }
+
+  /** The phone presses keys (RFC 2833 digits), one after the other. */
+  pressKeys(number: string, digits: string): void {
+    const leg = this.activeLegOf(number);
+    if (!leg || leg.status !== 'up') throw new SimError(`phone ${number} has no established call`, 'NO_CALL');
+    for (const digit of digits) this.requireEvents().dtmf(leg.id, digit);
+  }
+
+  /** How many error tones the phone has heard. */
+  errorTonesHeard(number: string): number {
+    return this.errorTones.get(number) ?? 0;
   }
 
   /** The phone's own hold button (a re-INVITE sendonly) or its resume: the media server is not told. */
