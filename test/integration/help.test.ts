@@ -303,6 +303,20 @@ describe.skipIf(typeof env === 'string')('internal help on real servers', () => 
     await everyoneDone([a, b]);
   });
 
+  it('help typed on the keypad: *2<C># from A\'s handset (RFC 2833) rings C; B hears music; A and C talk', async () => {
+    const from = since();
+    const a = await agentPhone(A, { kind: 'answer', afterMs: 200, then: { kind: 'keys', afterMs: 1500, keys: `*2${C.workNo}#` } });
+    const c = await agentPhone(C, { kind: 'answer', afterMs: 300, then: { kind: 'stay' } });
+    const b = customerCalls('4000', { kind: 'stay' });
+    await waitEvent(from, A.workNo, 'AgentEvent_Talking');
+    await waitEvent(from, C.workNo, 'AgentEvent_Talking');
+    await expectBridged(A.phone, C.phone);
+    await expectPlaying(B);
+    ok(await stack.orchestrator.request({ kind: 'release', workNo: A.workNo }));
+    ok(await stack.orchestrator.request({ kind: 'release', workNo: C.workNo }));
+    await everyoneDone([a, b, c]);
+  });
+
   it('the customer hangs up while the agent’s phone rings: the INVITE to the agent is cancelled', async () => {
     const from = since();
     const a = await agentPhone(A, { kind: 'ring-until-cancel' });

@@ -12,7 +12,9 @@ export type Ending =
   | { kind: 'stay' }
   | { kind: 'bye'; afterMs: number }
   /** The called phone puts the call on hold by re-INVITE (sendonly), takes it back (sendrecv), then stays. */
-  | { kind: 'hold-and-resume'; afterMs: number; holdMs?: number };
+  | { kind: 'hold-and-resume'; afterMs: number; holdMs?: number }
+  /** The phone presses keys (RFC 2833, from the pcap files Debian's sip-tester ships), then stays. */
+  | { kind: 'keys'; afterMs: number; keys: string };
 export type Answer = { kind: 'answer'; afterMs: number; then: Ending } | { kind: 'reject'; afterMs: number; status: number } | { kind: 'ring-until-cancel' };
 
 const SDP = `v=0
@@ -69,7 +71,43 @@ Content-Length: 0
 ]]></send>`;
 }
 
+const DTMF_PCAP_DIR = '/usr/share/sip-tester';
+
+function keyPcap(key: string): string {
+  const name = key === '*' ? 'star' : key === '#' ? 'pound' : key;
+  return `${DTMF_PCAP_DIR}/dtmf_2833_${name}.pcap`;
+}
+
+/**
+ * The n-th key of a run as a pcap file of its own: the shipped files' RTP sequence numbers and timestamps are
+ * unrelated from one key to the next (the "1" file's sequence is below the "2" file's), and FreeSWITCH drops a
+ * telephone-event that arrives with an older sequence number as late. Rewritten here so that the keys follow on.
+ */
+function writeKeyPcap(dir: string, index: number, key: string): string {
+  const data = Buffer.from(readFileSync(keyPcap(key)));
+  let offset = 24; // pcap global header
+  let packet = 0;
+  while (offset + 16 <= data.length) {
+    const length = data.readUInt32LE(offset + 8);
+    const rtp = offset + 16 + 14 + 20 + 8; // record header, Ethernet, IPv4 (no options), UDP
+    data.writeUInt16BE(1000 + index * 20 + packet, rtp + 2);
+    data.writeUInt32BE(160_000 + index * 8000, rtp + 4);
+    data.writeUInt16BE(0, rtp - 2); // UDP checksum: none (SIPp sends the payload on its own socket anyway)
+    offset += 16 + length;
+    packet++;
+  }
+  const file = join(dir, `key-${index}.pcap`);
+  writeFileSync(file, data);
+  return file;
+}
+
 function ending(end: Ending, role: 'uac' | 'uas'): string {
+  if (end.kind === 'keys') {
+    const presses = [...end.keys].map((k, i) => `<nop><action><exec play_pcap_audio="[key_pcap:${i}:${k}]"/></action></nop>\n  <pause milliseconds="400"/>`).join('\n  ');
+    return `<pause milliseconds="${end.afterMs}"/>
+  ${presses}
+  ${ending({ kind: 'stay' }, role)}`;
+  }
   if (end.kind === 'hold-and-resume') {
     return `<pause milliseconds="${end.afterMs}"/>
   ${reInvite('sendonly', 'recvonly', 2)}
@@ -146,7 +184,7 @@ const STREAM = '<nop><action><exec rtp_stream="[tone_file],-1,0"/></action></nop
 
 export function uasScenario(answer: Answer, tone = false): string {
   const invite = receiveInvite({
-    dialog: answer.kind === 'answer' && answer.then.kind !== 'stay',
+    dialog: answer.kind === 'answer' && answer.then.kind !== 'stay' && answer.then.kind !== 'keys',
     transaction: answer.kind === 'ring-until-cancel',
   });
   const ringing = `${invite}
@@ -281,8 +319,9 @@ export function startSipp(options: {
   const dir = mkdtempSync(join(tmpdir(), 'sipp-'));
   const file = join(dir, `s${++fileSeq}.xml`);
   const scenario = options.toneHz !== undefined ? options.scenario.replaceAll('[tone_file]', writeToneFile(dir, options.toneHz)) : options.scenario;
-  writeFileSync(file, scenario);
-  const media = options.toneHz !== undefined ? [] : ['-rtp_echo'];
+  writeFileSync(file, scenario.replace(/\[key_pcap:(\d+):(.)\]/g, (_m, index: string, key: string) => writeKeyPcap(dir, Number(index), key)));
+  // A phone that plays pcap files (its keys) does not echo: SIPp's echo and its pcap player share the media port.
+  const media = options.toneHz !== undefined || scenario.includes('play_pcap_audio') ? [] : ['-rtp_echo'];
   const args = ['-sf', file, '-i', '127.0.0.1', '-p', String(options.port), '-mi', '127.0.0.1', '-mp', String(options.rtpPort), ...media, '-m', '1', '-timeout', `${options.timeoutSeconds ?? 40}s`, '-timeout_error', '-nostdin'];
   // Every SIP message of the phone, for reading after a failure.
   const trace = join(dir, 'messages.log');
