@@ -15,6 +15,7 @@ import { failure } from './envelope.js';
 import { Metrics } from './metrics.js';
 import { Retcodes } from './retcodes.js';
 import { agentRoutes } from './routes/agents.js';
+import { boardRoutes } from './routes/board.js';
 import { eventRoutes } from './routes/events.js';
 import { opsRoutes } from './routes/ops.js';
 import { simRoutes } from './routes/sim.js';
@@ -106,6 +107,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(agentRoutes(context), { prefix: API_PREFIX });
   await app.register(eventRoutes(context), { prefix: API_PREFIX });
   await app.register(voicecallRoutes(context), { prefix: API_PREFIX });
+  await app.register(boardRoutes(context), { prefix: API_PREFIX });
   if (deps.sim) await app.register(simRoutes(context, deps.sim), { prefix: '/sim' });
   await app.register(opsRoutes(context));
   return app;

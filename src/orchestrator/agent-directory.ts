@@ -15,6 +15,9 @@ export interface AgentProfile {
 
 type Listener = () => void;
 
+/** What a supervisor sees of an agent: signed out, signed in and free, or on a call (ringing or talking). */
+export type AgentPresence = 'signed-out' | 'idle' | 'busy';
+
 export class AgentDirectory {
   private readonly profiles = new Map<string, AgentProfile>();
   /** workNo -> phone the agent signed in with. */
@@ -22,9 +25,32 @@ export class AgentDirectory {
   /** callId -> agents that call holds (ringing or talking). */
   private readonly agentsByCall = new Map<CallId, ReadonlySet<string>>();
   private readonly listeners = new Set<Listener>();
+  /** workNo -> the agent's presence and when it last changed (ms since the epoch). */
+  private readonly presenceSince = new Map<string, { presence: AgentPresence; since: number }>();
 
-  constructor(profiles: readonly AgentProfile[]) {
+  constructor(
+    profiles: readonly AgentProfile[],
+    private readonly now: () => number = Date.now,
+  ) {
     for (const p of profiles) this.profiles.set(p.workNo, p);
+  }
+
+  /** The agent's presence and since when it holds (null: never seen signed in since the service started). */
+  presenceOf(workNo: string): { readonly presence: AgentPresence; readonly since: number | null } {
+    const presence = this.currentPresence(workNo);
+    const recorded = this.presenceSince.get(workNo);
+    return { presence, since: recorded && recorded.presence === presence ? recorded.since : null };
+  }
+
+  private currentPresence(workNo: string): AgentPresence {
+    if (!this.signedIn.has(workNo)) return 'signed-out';
+    return this.isBusy(workNo) ? 'busy' : 'idle';
+  }
+
+  /** Notes the time of a change of presence (called after anything that may change it). */
+  private touch(workNo: string): void {
+    const presence = this.currentPresence(workNo);
+    if (this.presenceSince.get(workNo)?.presence !== presence) this.presenceSince.set(workNo, { presence, since: this.now() });
   }
 
   profile(workNo: string): AgentProfile | undefined {
@@ -39,11 +65,14 @@ export class AgentDirectory {
     const profile = this.profiles.get(workNo);
     if (!profile) throw new Error(`unknown agent ${workNo}`);
     this.signedIn.set(workNo, phone ?? profile.phone);
+    this.touch(workNo);
     this.changed();
   }
 
   signOut(workNo: string): void {
-    if (this.signedIn.delete(workNo)) this.changed();
+    if (!this.signedIn.delete(workNo)) return;
+    this.touch(workNo);
+    this.changed();
   }
 
   isSignedIn(workNo: string): boolean {
@@ -76,6 +105,7 @@ export class AgentDirectory {
     const before = this.agentsByCall.get(callId);
     if (agents.size === 0) this.agentsByCall.delete(callId);
     else this.agentsByCall.set(callId, agents);
+    for (const workNo of new Set([...(before ?? []), ...agents])) this.touch(workNo);
     const freed = before ? [...before].some((a) => !agents.has(a)) : false;
     if (freed) this.changed();
   }
