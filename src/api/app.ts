@@ -18,6 +18,7 @@ import { agentRoutes } from './routes/agents.js';
 import { boardRoutes } from './routes/board.js';
 import { eventRoutes } from './routes/events.js';
 import { opsRoutes } from './routes/ops.js';
+import { pageRoutes } from './routes/pages.js';
 import { simRoutes } from './routes/sim.js';
 import { voicecallRoutes } from './routes/voicecall.js';
 import { AgentSessions } from './sessions.js';
@@ -110,5 +111,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(boardRoutes(context), { prefix: API_PREFIX });
   if (deps.sim) await app.register(simRoutes(context, deps.sim), { prefix: '/sim' });
   await app.register(opsRoutes(context));
+  await app.register(pageRoutes(context));
   return app;
 }
