@@ -11,7 +11,16 @@ import { calls, lastEvent, launchBrowser, lineIn, phoneRow, screenshot, shows, s
 const B = '5550100';
 let browser: Browser;
 let world: World;
-let context: BrowserContext;
+const contexts: BrowserContext[] = [];
+
+/** Each page in a window of its own, as a person's desks would be (and none is a throttled background tab). */
+async function newPage(): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+  // Waits for what a page shows, generous for a loaded 2-core machine; never a measure of speed.
+  context.setDefaultTimeout(20_000);
+  contexts.push(context);
+  return context.newPage();
+}
 
 beforeAll(async () => {
   browser = await launchBrowser();
@@ -21,12 +30,9 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   world = await startWorld();
-  context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
-  // Waits for what a page shows, generous for a loaded 2-core machine; never a measure of speed.
-  context.setDefaultTimeout(20_000);
 });
 afterEach(async () => {
-  await context?.close();
+  for (const context of contexts.splice(0)) await context.close();
   await world?.stop();
 });
 
@@ -39,7 +45,7 @@ interface Pages {
 
 /** Agent 101 (A) and 102 (C) on their desks, 103 on the wall, the phones panel open. */
 async function openAll(): Promise<Pages> {
-  const [a, c, phones, wall] = [await context.newPage(), await context.newPage(), await context.newPage(), await context.newPage()];
+  const [a, c, phones, wall] = [await newPage(), await newPage(), await newPage(), await newPage()];
   await signIn(a, world.url, '/desk', '101');
   await signIn(c, world.url, '/desk', '102');
   await signIn(wall, world.url, '/wall', '103');
@@ -204,7 +210,7 @@ describe('agent desktop, wall and phones in a browser', () => {
   });
 
   it("every refusal is shown with the API's message", async () => {
-    const a = await context.newPage();
+    const a = await newPage();
     await a.goto(`${world.url}/desk`);
     await a.getByLabel('Work number').fill('101');
     await a.getByLabel('Password').fill('wrong');
@@ -219,7 +225,7 @@ describe('agent desktop, wall and phones in a browser', () => {
     await screenshot(a, 'desk-refusal');
 
     // The same agent cannot sign in twice without taking over.
-    const again = await context.newPage();
+    const again = await newPage();
     await again.goto(`${world.url}/desk`);
     await again.getByLabel('Work number').fill('101');
     await again.getByLabel('Password').fill('pw101');
@@ -227,7 +233,7 @@ describe('agent desktop, wall and phones in a browser', () => {
     await shows(again.getByRole('alert'), 'the agent is already signed in (retcode 100-002)');
 
     // Signing out on a call is refused; the phones panel shows the simulator's refusals too.
-    const phones = await context.newPage();
+    const phones = await newPage();
     await phones.goto(`${world.url}/phones`);
     await phones.getByRole('button', { name: 'Call', exact: true }).click();
     await shows(lineIn(a, 'ringing'), `Ringing: call from ${B}`);
@@ -242,7 +248,7 @@ describe('agent desktop, wall and phones in a browser', () => {
   });
 
   it('a dropped event stream: the desk says so, reconnects, and catches up with what happened meanwhile', async () => {
-    const a = await context.newPage();
+    const a = await newPage();
     let blocked = false;
     const open: { close(): Promise<void> }[] = [];
     await a.routeWebSocket(/\/agentevent\/101\/stream/, (ws) => {
@@ -284,8 +290,8 @@ describe('agent desktop, wall and phones in a browser', () => {
   });
 
   it('a service restart: desk and wall ask to sign in again, and work once signed in', async () => {
-    const a = await context.newPage();
-    const wall = await context.newPage();
+    const a = await newPage();
+    const wall = await newPage();
     await signIn(a, world.url, '/desk', '101');
     await signIn(wall, world.url, '/wall', '103');
     const port = world.port;

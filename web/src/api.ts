@@ -53,9 +53,9 @@ export async function signIn(workNo: string, password: string, phone: string, fo
   return { session: { workNo, phone: reply.result?.phonenum ?? phone, guid: reply.guid } };
 }
 
-/** Where a tab keeps its session: per page and per query string, so several desks can share one tab (the play page). */
+/** Where a tab keeps its session: per page and per `?agent=`, so several desks can share one tab (the play page). */
 export function storageKey(page: string): string {
-  return `${page}${location.search}`;
+  return `${page}:${new URLSearchParams(location.search).get('agent') ?? ''}`;
 }
 
 export function loadStored<T>(key: string): T | null {
