@@ -54,8 +54,10 @@ async function main(): Promise<void> {
     backendName: backend.name,
     ...(backend.name === 'sim' ? { sim: backend } : { backendStatus: () => backend.connected, mediaTelemetry: backend.telemetry }),
   });
-  await app.listen({ port: config.http.port, host: config.http.host });
+  const address = await app.listen({ port: config.http.port, host: config.http.host });
   logger.info({ backend: backend.name, agents: config.agents.length, routes: config.routes.length }, 'service started');
+  const sim = backend.name === 'sim' ? `, simulated phones ${address}/phones, all of them together ${address}/play` : '';
+  logger.info(`agent desktop ${address}/desk, supervisor wall ${address}/wall${sim}`);
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {

@@ -16,9 +16,11 @@ import { SignInGuard } from './sign-in-guard.js';
 import { Metrics } from './metrics.js';
 import { Retcodes } from './retcodes.js';
 import { agentRoutes } from './routes/agents.js';
+import { boardRoutes } from './routes/board.js';
 import { eventRoutes } from './routes/events.js';
 import { opsRoutes } from './routes/ops.js';
 import { presenceRoutes } from './routes/presence.js';
+import { pageRoutes } from './routes/pages.js';
 import { simRoutes } from './routes/sim.js';
 import { voicecallRoutes } from './routes/voicecall.js';
 import { AgentSessions } from './sessions.js';
@@ -123,7 +125,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(eventRoutes(context), { prefix: API_PREFIX });
   await app.register(presenceRoutes(context), { prefix: API_PREFIX });
   await app.register(voicecallRoutes(context), { prefix: API_PREFIX });
+  await app.register(boardRoutes(context), { prefix: API_PREFIX });
   if (deps.sim) await app.register(simRoutes(context, deps.sim), { prefix: '/sim' });
   await app.register(opsRoutes(context));
+  await app.register(pageRoutes(context));
   return app;
 }

@@ -27,6 +27,9 @@ export interface DirectoryOptions {
   readonly now?: () => number;
 }
 
+/** What a supervisor sees of an agent: signed out, signed in and free, or on a call (ringing or talking). */
+export type BoardPresence = 'signed-out' | 'idle' | 'busy';
+
 export class AgentDirectory {
   private readonly profiles = new Map<string, AgentProfile>();
   /** workNo -> phone the agent signed in with. */
@@ -41,11 +44,32 @@ export class AgentDirectory {
   private readonly timers: TimerSource;
   private readonly now: () => number;
 
+  /** workNo -> what the wall shows of the agent and when it last changed (ms since the epoch). */
+  private readonly presenceSince = new Map<string, { presence: BoardPresence; since: number }>();
+
   constructor(profiles: readonly AgentProfile[], options: DirectoryOptions = {}) {
     for (const p of profiles) this.profiles.set(p.workNo, p);
     this.presenceConfig = options.presence ?? { initialStatus: 'ready', wrapUpSeconds: 0 };
     this.timers = options.timers ?? realTimers;
     this.now = options.now ?? Date.now;
+  }
+
+  /** What the wall shows of the agent and since when (null: never seen signed in since the service started). */
+  boardPresenceOf(workNo: string): { readonly presence: BoardPresence; readonly since: number | null } {
+    const presence = this.currentPresence(workNo);
+    const recorded = this.presenceSince.get(workNo);
+    return { presence, since: recorded && recorded.presence === presence ? recorded.since : null };
+  }
+
+  private currentPresence(workNo: string): BoardPresence {
+    if (!this.signedIn.has(workNo)) return 'signed-out';
+    return this.isBusy(workNo) ? 'busy' : 'idle';
+  }
+
+  /** Notes the time of a change of presence (called after anything that may change it). */
+  private touch(workNo: string): void {
+    const presence = this.currentPresence(workNo);
+    if (this.presenceSince.get(workNo)?.presence !== presence) this.presenceSince.set(workNo, { presence, since: this.now() });
   }
 
   profile(workNo: string): AgentProfile | undefined {
@@ -61,12 +85,14 @@ export class AgentDirectory {
     if (!profile) throw new Error(`unknown agent ${workNo}`);
     this.signedIn.set(workNo, phone ?? profile.phone);
     this.presenceEvent(workNo, { type: 'SignedIn', workNo, at: this.now() });
+    this.touch(workNo);
     this.changed();
   }
 
   signOut(workNo: string): void {
     if (!this.signedIn.delete(workNo)) return;
     this.presenceEvent(workNo, { type: 'SignedOut', at: this.now() });
+    this.touch(workNo);
     this.changed();
   }
 
@@ -156,6 +182,7 @@ export class AgentDirectory {
       const onCall = this.isBusy(workNo);
       if (onCall !== busy) this.presenceEvent(workNo, { type: 'CallsChanged', onCall, at });
     }
+    for (const workNo of new Set([...(before ?? []), ...agents])) this.touch(workNo);
     const freed = before ? [...before].some((a) => !agents.has(a)) : false;
     if (freed) this.changed();
   }

@@ -1,7 +1,7 @@
 /**
  * What the API (and anything else that drives calls) can ask of the orchestrator.
  */
-import type { AgentEvent, ApiRequest, HelpMode, Reply } from '../core/types.js';
+import type { AgentEvent, ApiRequest, CallState, HelpMode, Reply } from '../core/types.js';
 
 /** An agent request as the API makes it: the orchestrator adds the agent snapshots the core needs. */
 export type CallControlRequest =
@@ -19,6 +19,13 @@ export interface TimedAgentEvent extends AgentEvent {
   readonly eventGenTime: number;
 }
 
+/** A call in progress as it stands, for views (the supervisor's wall). */
+export interface CallSnapshot {
+  readonly state: CallState;
+  /** When the call began (ms since the epoch): the customer's arrival, or the agent's request. */
+  readonly startedAt: number;
+}
+
 export interface CallControl {
   /** An agent's request about the call it is on. Replies with a refusal when the agent has no call. */
   request(request: CallControlRequest): Promise<Reply>;
@@ -30,4 +37,6 @@ export interface CallControl {
   onAgentEvent(listener: (event: TimedAgentEvent) => void): () => void;
   /** Calls in progress (for /health, metrics and the simulator). */
   activeCallCount(): number;
+  /** Every call in progress, as it stands now. */
+  callSnapshots(): CallSnapshot[];
 }

@@ -10,7 +10,7 @@ import { refuse } from '../core/refusals.js';
 import type { AgentSnapshot, CallEvent, CallId, CallState, Command, CoreConfig, DialTarget, LegId, PresenceNotice, Reply, Route } from '../core/types.js';
 import { LegMediaError, type IncomingDecision, type SignallingEvents, type TelephonyBackend } from '../ports/telephony.js';
 import type { AgentDirectory } from './agent-directory.js';
-import type { CallControl, CallControlRequest, TimedAgentEvent } from './call-control.js';
+import type { CallControl, CallControlRequest, CallSnapshot, TimedAgentEvent } from './call-control.js';
 import { DEFAULT_FEATURE_CODES, Keypad, type FeatureCodes, type KeypadAction } from './keypad.js';
 import { SerialQueue } from './serial-queue.js';
 import { realTimers, type TimerSource } from './timers.js';
@@ -38,6 +38,7 @@ export type { TimerSource };
 
 interface CallRecord {
   state: CallState;
+  readonly startedAt: number;
   readonly queue: SerialQueue;
   readonly log: Logger;
 }
@@ -95,6 +96,10 @@ export class Orchestrator implements CallControl {
 
   activeCallCount(): number {
     return this.calls.size;
+  }
+
+  callSnapshots(): CallSnapshot[] {
+    return [...this.calls.values()].filter((c) => c.state.phase.name !== 'new').map((c) => ({ state: c.state, startedAt: c.startedAt }));
   }
 
   onAgentEvent(listener: (event: TimedAgentEvent) => void): () => void {
@@ -331,6 +336,7 @@ export class Orchestrator implements CallControl {
     const callId = `${Date.now().toString(36)}-${(++this.callSeq).toString(36)}-${randomUUID().slice(0, 8)}`;
     const record: CallRecord = {
       state: initialState(callId),
+      startedAt: Date.now(),
       queue: new SerialQueue((error) => this.options.logger.error({ callId, err: error }, 'call task failed')),
       log: this.options.logger.child({ callId }),
     };

@@ -317,6 +317,17 @@ describe.skipIf(typeof env === 'string')('internal help on real servers', () => 
     await everyoneDone([a, b, c]);
   });
 
+  it('a REFER from the agent\'s handset is refused (501: transfer by REFER is not carried out) and the call goes on', async () => {
+    const from = since();
+    const a = await agentPhone(A, { kind: 'answer', afterMs: 200, then: { kind: 'refer', afterMs: 500, target: C.workNo, status: 501 } });
+    const b = customerCalls('4000', { kind: 'stay' });
+    await waitEvent(from, A.workNo, 'AgentEvent_Talking');
+    await new Promise((r) => setTimeout(r, 1500));
+    await expectBridged(A.phone, B);
+    ok(await stack.orchestrator.request({ kind: 'release', workNo: A.workNo }));
+    await everyoneDone([a, b]);
+  });
+
   it('the customer hangs up while the agent’s phone rings: the INVITE to the agent is cancelled', async () => {
     const from = since();
     const a = await agentPhone(A, { kind: 'ring-until-cancel' });

@@ -8,7 +8,7 @@ import { envelopeSchema, phoneNumber } from './schemas.js';
 
 const numberParam = { type: 'object', required: ['number'], properties: { number: phoneNumber } } as const;
 
-export function simRoutes(_context: AppContext, sim: SimBackend): FastifyPluginAsync {
+export function simRoutes(context: AppContext, sim: SimBackend): FastifyPluginAsync {
   const act = (reply: FastifyReply, action: () => void) => {
     try {
       action();
@@ -56,6 +56,16 @@ export function simRoutes(_context: AppContext, sim: SimBackend): FastifyPluginA
       { schema: { params: numberParam, body: { type: 'object', required: ['digits'], properties: { digits: { type: 'string', pattern: '^[0-9*#A-D]{1,40}$' } } }, summary: 'The phone presses keys (RFC 2833)' } },
       async (request, reply) => act(reply, () => sim.pressKeys(request.params.number, request.body.digits)),
     );
+    app.get('/phones', { schema: { summary: "Every agent's phone and every phone that had a call, with what it does and hears; the DIDs customers can call" } }, async () => {
+      const seen = sim.phones();
+      const agentPhones = new Map<string, string>();
+      for (const agent of context.config.agents) agentPhones.set(context.directory.phoneOf(agent.workNo) ?? agent.phone, agent.workNo);
+      const numbers = [...new Set([...agentPhones.keys(), ...Object.keys(seen)])];
+      return success({
+        phones: numbers.map((number) => ({ number, agent: agentPhones.get(number) ?? null, ...(seen[number] ?? sim.phone(number)) })),
+        dids: context.config.routes.map((r) => ({ did: r.did, to: r.agent !== undefined ? `agent ${r.agent}` : `skill ${r.skill ?? ''}` })),
+      });
+    });
     app.get<Phone>('/phones/:number', { schema: { params: numberParam, summary: 'What the phone does and hears: {state, hears}' } }, async (request) =>
       success(sim.phone(request.params.number)),
     );

@@ -308,6 +308,12 @@ export class DrachtioSignalling implements SignallingPort {
     // fsmrf's own word that the channel ended (its per-channel socket); the control connection usually tells first.
     endpoint.on('destroy', () => this.channelLost(leg.id, 'per-channel socket closed'));
     dialog.on('modify', (req, res) => void this.phoneReInvite(leg, req, res));
+    // Transfer by REFER is not carried out yet. drachtio-srf would answer 200 to a REFER nobody listens for, and a
+    // phone told its blind transfer worked hangs up, taking the customer with it: refused, the call goes on.
+    dialog.on('refer', (req, res) => {
+      this.log.info({ legId: leg.id, referTo: req.get('Refer-To') }, 'REFER refused: transfer by REFER is not supported');
+      res.send(501);
+    });
   }
 
   /**

@@ -25,6 +25,7 @@ export interface SipDialog {
   readonly sip: { readonly callId: string };
   on(event: 'destroy', listener: () => void): void;
   on(event: 'modify', listener: (req: SipMessage, res: SipResponse) => void): void;
+  on(event: 'refer', listener: (req: SipMessage, res: SipResponse) => void): void;
   destroy(opts: object, callback: (err: unknown) => void): void;
 }
 export interface SrfLike {

@@ -13,6 +13,8 @@ export type Ending =
   | { kind: 'bye'; afterMs: number }
   /** The called phone puts the call on hold by re-INVITE (sendonly), takes it back (sendrecv), then stays. */
   | { kind: 'hold-and-resume'; afterMs: number; holdMs?: number }
+  /** The called phone asks for a blind transfer (REFER to `target`), expects `status`, then stays. */
+  | { kind: 'refer'; afterMs: number; target: string; status: number }
   /** The phone presses keys (RFC 2833, from the pcap files Debian's sip-tester ships), then stays. */
   | { kind: 'keys'; afterMs: number; keys: string };
 export type Answer = { kind: 'answer'; afterMs: number; then: Ending } | { kind: 'reject'; afterMs: number; status: number } | { kind: 'ring-until-cancel' };
@@ -102,6 +104,24 @@ function writeKeyPcap(dir: string, index: number, key: string): string {
 }
 
 function ending(end: Ending, role: 'uac' | 'uas'): string {
+  if (end.kind === 'refer') {
+    return `<pause milliseconds="${end.afterMs}"/>
+  <send retrans="500"><![CDATA[
+REFER [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: [$inv_to];tag=[pid]SIPpTag01[call_number]
+To: [$inv_from]
+Call-ID: [call_id]
+CSeq: 2 REFER
+Contact: <sip:[local_ip]:[local_port]>
+Refer-To: <sip:${end.target}@[remote_ip]>
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="${end.status}" crlf="true"/>
+  ${ending({ kind: 'stay' }, role)}`;
+  }
   if (end.kind === 'keys') {
     const presses = [...end.keys].map((k, i) => `<nop><action><exec play_pcap_audio="[key_pcap:${i}:${k}]"/></action></nop>\n  <pause milliseconds="400"/>`).join('\n  ');
     return `<pause milliseconds="${end.afterMs}"/>

@@ -1,0 +1,28 @@
+/**
+ * Views for desktops and the supervisor's wall, in the gateway's style (agentgroup queries of a signed-in agent):
+ * every agent with its presence, and every call with its parties and who hears whom. Any signed-in agent may read
+ * them, with its own Guid; there is no supervisor role yet.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import type { AppContext } from '../app.js';
+import { agentViews, callViews } from '../board.js';
+import { success } from '../envelope.js';
+import { requireSession } from './auth.js';
+import { agentIdParam, envelopeSchema, guidHeader } from './schemas.js';
+
+export function boardRoutes(context: AppContext): FastifyPluginAsync {
+  return async (app) => {
+    app.addHook('preHandler', requireSession(context));
+    const schema = { params: agentIdParam, headers: guidHeader, response: { 200: envelopeSchema } };
+    app.get(
+      '/agentgroup/:agentid/agents',
+      { schema: { ...schema, summary: 'Every agent: work number, phone, skills, presence (signed-out, idle, busy) and since when' } },
+      async () => success(agentViews(context.directory)),
+    );
+    app.get(
+      '/agentgroup/:agentid/calls',
+      { schema: { ...schema, summary: 'Every call in progress: its phase, help session, parties and what each party hears' } },
+      async () => success({ at: Date.now(), calls: callViews(context.callControl.callSnapshots()) }),
+    );
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * The desk's picture of an agent's calls (web/src/desk-model.ts), folded from the events the real orchestrator
+ * emits on the simulator: at each step of the seed's help sessions it must say what is true of the calls.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { applyEvent, describeLine, emptyDesk, formatDuration, helpLine, mainLine, type DeskState } from '../../web/src/desk-model.js';
+import { BASE, startService, type Service } from './api-harness.js';
+
+const B = '5550100';
+let s: Service;
+let guidA: string;
+const desks = new Map<string, DeskState>();
+const phones: Record<string, string> = { '101': '2001', '102': '2002', '103': '2003' };
+
+beforeEach(async () => {
+  s = await startService();
+  desks.clear();
+  s.orchestrator.onAgentEvent((event) => {
+    const before = desks.get(event.workNo) ?? emptyDesk;
+    desks.set(event.workNo, applyEvent(before, event, { workNo: event.workNo, phone: phones[event.workNo] ?? '' }));
+  });
+  guidA = await s.signIn('101');
+  await s.signIn('102');
+  await s.http('POST', '/sim/calls', { body: { from: B, to: '4000' } });
+  await s.hears(B);
+  expect(view('101')).toEqual([`ringing Ringing: call from ${B}`]);
+  await s.http('POST', '/sim/phones/2001/answer');
+  await s.hears(B);
+});
+afterEach(async () => {
+  await s.stop();
+});
+
+/** Each line of the agent's desk: its state and how the desk words it. */
+function view(workNo: string): string[] {
+  return (desks.get(workNo) ?? emptyDesk).lines.map((l) => `${l.state} ${describeLine(l)}`);
+}
+
+async function help(mode: 1 | 2): Promise<string> {
+  const r = await s.http('POST', `${BASE}/voicecall/101/innerhelp`, { guid: guidA, body: { dstaddress: '102', mode, callappdata: 'ticket 7' } });
+  expect(r.body.retcode).toBe('0');
+  await s.hears(B);
+  return r.body.result as string;
+}
+
+async function act(action: () => Promise<unknown>): Promise<void> {
+  await action();
+  await s.hears(B);
+}
+
+describe('the desk model, fed by the real events', () => {
+  it('two-party help; C leaves first; then the customer', async () => {
+    expect(view('101')).toEqual([`talking Talking with ${B}`]);
+    const helpId = await help(1);
+    expect(view('101')).toEqual([`talking Talking with ${B} (customer on hold)`, 'alerting Asking 102 for help: ringing']);
+    expect(helpLine(desks.get('101') ?? emptyDesk)?.callid).toBe(helpId);
+    expect(view('102')).toEqual(['ringing Help requested by 101']);
+    expect(desks.get('102')?.lines[0]).toMatchObject({ callappdata: 'ticket 7', mode: 1, help: true });
+    await act(() => s.http('POST', '/sim/phones/2002/answer'));
+    expect(view('101')).toEqual([`talking Talking with ${B} (customer on hold)`, 'talking Help call with 102']);
+    expect(view('102')).toEqual(['talking Help call with 101']);
+    await act(() => s.http('POST', '/sim/phones/2002/hangup'));
+    expect(view('101')).toEqual([`talking Talking with ${B}`]);
+    expect(view('102')).toEqual([]);
+    await act(() => s.http('POST', `/sim/phones/${B}/hangup`));
+    expect(view('101')).toEqual([]);
+  });
+
+  it('two-party help; A leaves first: C gets the customer', async () => {
+    await help(1);
+    await act(() => s.http('POST', '/sim/phones/2002/answer'));
+    await act(() => s.http('POST', '/sim/phones/2001/hangup'));
+    expect(view('101')).toEqual([]);
+    expect(view('102')).toEqual([`talking Talking with ${B}`]);
+  });
+
+  it('two-party made three-party; C released by number', async () => {
+    await help(1);
+    await act(() => s.http('POST', '/sim/phones/2002/answer'));
+    const main = mainLine(desks.get('101') ?? emptyDesk);
+    await act(() => s.http('POST', `${BASE}/voicecall/101/confjoin`, { guid: guidA, body: { callid: main?.callid } }));
+    expect(view('101')).toEqual([`conference Three-party call with ${B} and 102`, 'conference Help call with 102: joined the three-party call']);
+    expect(view('102')).toEqual(['conference Help call with 101: joined the three-party call']);
+    await act(() => s.http('POST', `${BASE}/voicecall/101/disconnect/102`, { guid: guidA }));
+    expect(view('101')).toEqual([`talking Talking with ${B}`]);
+    expect(view('102')).toEqual([]);
+  });
+
+  it('three-party help; the customer leaves first: A and C go on', async () => {
+    await help(2);
+    expect(view('101')).toEqual([`talking Talking with ${B}`, 'alerting Asking 102 for help: ringing']);
+    await act(() => s.http('POST', '/sim/phones/2002/answer'));
+    expect(view('101')).toEqual([`conference Three-party call with ${B} and 102`, 'conference Help call with 102: joined the three-party call']);
+    await act(() => s.http('POST', `/sim/phones/${B}/hangup`));
+    expect(view('101')).toEqual(['talking Help call with 102']);
+    // C is not told that the customer left (no event says so): its desk still shows the three-party call.
+    expect(view('102')).toEqual(['conference Help call with 101: joined the three-party call']);
+    await act(() => s.http('POST', '/sim/phones/2002/hangup'));
+    expect(view('101')).toEqual([]);
+    expect(view('102')).toEqual([]);
+  });
+
+  it('a help request that fails tells the agent and gives the customer back', async () => {
+    await help(1);
+    await act(() => s.http('POST', '/sim/phones/2002/reject', { body: {} }));
+    expect(view('101')).toEqual([`talking Talking with ${B}`]);
+    expect(desks.get('101')?.notice).toMatch(/help request failed/);
+    expect(desks.get('101')?.log[0]?.eventType).toBe('AgentEvent_Talking');
+  });
+});
+
+describe('formatDuration', () => {
+  it('minutes and seconds, never negative', () => {
+    expect(formatDuration(0)).toBe('0:00');
+    expect(formatDuration(65_400)).toBe('1:05');
+    expect(formatDuration(-5)).toBe('0:00');
+  });
+});
