@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs every scenario of sipp/ SIPp-against-SIPp on 127.0.0.1 (ports 15060-15069, RTP 16100-16199): syntax and
+# Runs every scenario of sipp/ SIPp-against-SIPp on 127.0.0.1 (ports 15060-15069, RTP 31100-31199): syntax and
 # flow, a few calls each, about 20 s in all. Exits non-zero at the first pair that does not end as expected.
 # Usage: sipp/selftest.sh   (needs sipp 3.6, Debian's sip-tester)
 set -u
@@ -13,11 +13,11 @@ failed=0
 pair() {
   name=$1; want_s=$2; want_c=$3; sargs=$4; cargs=$5; shift 5
   # shellcheck disable=SC2086
-  $SIPP $common -p 15061 -mp 16100 -log_file "$work/$name.server.log" -message_file "$work/$name.server.msg" $sargs >"$work/$name.server.out" 2>&1 &
+  $SIPP $common -p 15061 -mp 31100 -log_file "$work/$name.server.log" -message_file "$work/$name.server.msg" $sargs >"$work/$name.server.out" 2>&1 &
   spid=$!
   sleep 0.3
   # shellcheck disable=SC2086
-  $SIPP $common -p 15060 -mp 16150 -log_file "$work/$name.client.log" -message_file "$work/$name.client.msg" $cargs 127.0.0.1:15061 >"$work/$name.client.out" 2>&1
+  $SIPP $common -p 15060 -mp 31150 -log_file "$work/$name.client.log" -message_file "$work/$name.client.msg" $cargs 127.0.0.1:15061 >"$work/$name.client.out" 2>&1
   rc_c=$?
   wait $spid
   rc_s=$?
