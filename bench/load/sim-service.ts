@@ -21,7 +21,8 @@ export interface SimService {
 
 type Json = Parameters<typeof deepMerge>[0];
 
-export async function startSimService(overrides: Record<string, unknown>): Promise<SimService> {
+/** `onResponse`: called with each request's route and the time the service spent on it (Fastify's elapsedTime). */
+export async function startSimService(overrides: Record<string, unknown>, onResponse?: (method: string, route: string, ms: number) => void): Promise<SimService> {
   const defaults = JSON.parse(readFileSync(defaultConfigPath(), 'utf8')) as Json;
   const config = validateConfig(
     deepMerge(defaults, {
@@ -37,6 +38,7 @@ export async function startSimService(overrides: Record<string, unknown>): Promi
   const orchestrator = new Orchestrator({ backend: sim, directory, routes: routesOf(config), core: coreConfigOf(config), logger });
   await orchestrator.start();
   const app = await buildApp({ config, callControl: orchestrator, directory, logger, sim, backendName: 'sim' });
+  if (onResponse) app.addHook('onResponse', async (request, reply) => onResponse(request.method, request.routeOptions.url ?? '', reply.elapsedTime));
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   return {
     url,
