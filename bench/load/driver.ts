@@ -118,10 +118,17 @@ export async function runLoad(options: DriverOptions): Promise<Report> {
   const phones: Phones = options.phones(api);
 
   const started = now();
-  await phones.startPhones(options.agents);
-  // Sign in a few at a time: a real service is not the thing under test here.
-  for (let i = 0; i < options.agents.length; i += 20) {
-    await Promise.all(options.agents.slice(i, i + 20).map((a) => api.signIn(a.workNo, a.password, a.phone)));
+  try {
+    await phones.startPhones(options.agents);
+    // Sign in a few at a time: a real service is not the thing under test here.
+    for (let i = 0; i < options.agents.length; i += 20) {
+      await Promise.all(options.agents.slice(i, i + 20).map((a) => api.signIn(a.workNo, a.password, a.phone)));
+    }
+  } catch (error) {
+    // Nothing may outlive a run that could not start: the phones stop, the event streams close.
+    api.close();
+    await phones.stop();
+    throw error;
   }
 
   const tick = setInterval(() => {
@@ -324,6 +331,8 @@ export async function runLoad(options: DriverOptions): Promise<Report> {
       return 'ok';
     } catch (error) {
       const reason = error instanceof StepFailure ? error.message : `driver error: ${(error as Error).message}`;
+      // A customer never offered to an agent is still queued: its phone gives up (simulator; SIPp's hold decides).
+      if (session.offers.length === 0) await phones.abandon(plan.customer).catch(() => undefined);
       // Leave nothing behind for the next sessions: every agent of this session releases its call.
       for (const workNo of session.members.keys()) involved.add(workNo);
       await Promise.all([...involved].map((w) => api.act(w, 'DELETE', `/voicecall/${w}/release`).catch(() => undefined)));

@@ -33,6 +33,8 @@ export interface Phones {
   startCustomers(plans: readonly SessionPlan[], rate: number): Promise<void>;
   /** Every agent event, as it arrives (the simulator's phones act on them: ring, answer). */
   onAgentEvent(event: AgentEvent, agent: Agent): void;
+  /** The customer's phone hangs up now, if it can be told to (the simulator's can; SIPp's follow their script). */
+  abandon(customer: string): Promise<void>;
   /** Resolves when every customer call has been placed (and, for SIPp, its process has ended). */
   customersDone(timeoutMs: number): Promise<void>;
   /** Every stamp so far (SIPp: read from its logs, complete once the processes have ended). */

@@ -91,6 +91,11 @@ export class SimPhones implements Phones {
     if ((await this.sim(`/phones/${agent.phone}/hangup`)) === '0') this.stamp('phone', 'bye-sent', agent.phone, bye);
   }
 
+  async abandon(customer: string): Promise<void> {
+    const t = now();
+    if ((await this.sim(`/phones/${customer}/hangup`)) === '0') this.stamp('customer', 'bye-sent', customer, t);
+  }
+
   async customersDone(timeoutMs: number): Promise<void> {
     const deadline = now() + timeoutMs;
     await this.placing;

@@ -127,6 +127,10 @@ export class SippPhones implements Phones {
     // SIPp's phones act by their scenarios.
   }
 
+  async abandon(_customer: string): Promise<void> {
+    // A SIPp customer hangs up after the hold time of its plan (or never, waiting for the BYE): nothing to tell it.
+  }
+
   async customersDone(timeoutMs: number): Promise<void> {
     if (!this.customers) return;
     await Promise.race([this.customers.exited, sleep(timeoutMs)]);
