@@ -167,9 +167,10 @@ const report = await runLoad({
     });
     return sippPhones;
   },
-  progress: (line) => process.stderr.write(`${line}\r`),
+  // One line rewritten in place on a terminal; one line per second in a log.
+  progress: (line) => process.stderr.write(process.stderr.isTTY ? `\r${line}` : `${line}\n`),
 });
-process.stderr.write('\n');
+if (process.stderr.isTTY) process.stderr.write('\n');
 console.log(formatReport(report));
 if (sippPhones) console.log(`SIPp logs and statistics: ${(sippPhones as SippPhones).logDirectory}`);
 if (args.json) writeFileSync(args.json, `${JSON.stringify(report, null, 2)}\n`);
