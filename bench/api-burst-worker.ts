@@ -23,6 +23,7 @@ const signInMs: number[] = [];
 const pollMs: number[] = [];
 const helpMs: number[] = [];
 const refused: string[] = [];
+let answerRetries = 0;
 const start = hr();
 await Promise.all(
   Array.from({ length: agents }, async (_, i) => {
@@ -33,11 +34,14 @@ await Promise.all(
     const guid = signIn.guid ?? '';
     await call('POST', `${url}/sim/calls`, { from: String(7000000 + i), to: String(40000 + i) });
     // The phone rings a moment after the call is placed: answer as soon as it does.
-    while ((await call('POST', `${url}/sim/phones/${phone}/answer`)).retcode !== '0') await new Promise((r) => setTimeout(r, 1));
+    while ((await call('POST', `${url}/sim/phones/${phone}/answer`)).retcode !== '0') {
+      answerRetries++;
+      await new Promise((r) => setTimeout(r, 1));
+    }
     pollMs.push((await call('GET', `${API}/agentevent/${workNo}`, undefined, guid)).ms);
     const help = await call('POST', `${API}/voicecall/${workNo}/innerhelp`, { dstaddress: String(100000 + 2 * i + 1), devicetype: 2, mode: i % 2 === 0 ? 1 : 2 }, guid);
     helpMs.push(help.ms);
     if (help.retcode !== '0') refused.push(help.retcode);
   }),
 );
-parentPort?.postMessage({ signInMs, pollMs, helpMs, refused, seconds: (hr() - start) / 1000 });
+parentPort?.postMessage({ signInMs, pollMs, helpMs, refused, answerRetries, seconds: (hr() - start) / 1000 });
