@@ -212,9 +212,10 @@ export async function runLoad(options: DriverOptions): Promise<Report> {
       const tHelp = now();
       const reply = await api.act(A.workNo, 'POST', `/voicecall/${A.workNo}/innerhelp`, { dstaddress: C.workNo, devicetype: 2, mode: plan.mode, callappdata: `load ${plan.index}` });
       if (reply.retcode !== '0') {
-        // B may have hung up already (b-leaves-ringing planned too tight), or the helper got busy.
         await api.act(A.workNo, 'DELETE', `/voicecall/${A.workNo}/release`);
         await allReleased(session, involved);
+        // B hung up before A asked: the plan's hold time was too short for this stack's set-up, not a failure.
+        if (reply.retcode === '200-001' && plan.holdMs > 0) return 'skipped: B had left before the help request (hold planned too short)';
         return `innerhelp refused ${reply.retcode}`;
       }
       const helpCall = String(reply.result);
@@ -252,11 +253,21 @@ export async function runLoad(options: DriverOptions): Promise<Report> {
         await allReleased(session, involved);
         return 'ok';
       }
-      // C answers: two-party talk (A's Talking on the help call) or the room (A's Conference).
-      const joined =
-        plan.mode === 1
-          ? await expect(A, aFrom, (e) => e.eventType === 'AgentEvent_Talking' && callIdOf(e) === helpCall, "A's AgentEvent_Talking with C")
-          : await expect(A, aFrom, (e) => e.eventType === 'AgentEvent_Conference', "A's AgentEvent_Conference");
+      // C answers: two-party talk (A's Talking on the help call) or the room (A's Conference). In b-leaves, B may
+      // hang up before that (its hold was planned before the call): the call then ends while C rings.
+      const joinedOrGone = await expect(
+        A,
+        aFrom,
+        (e) =>
+          (plan.mode === 1 ? e.eventType === 'AgentEvent_Talking' && callIdOf(e) === helpCall : e.eventType === 'AgentEvent_Conference') ||
+          (plan.kind === 'b-leaves' && e.eventType === 'AgentEvent_Call_Release' && callIdOf(e) === custCall),
+        plan.mode === 1 ? "A's AgentEvent_Talking with C" : "A's AgentEvent_Conference",
+      );
+      if (joinedOrGone.eventType === 'AgentEvent_Call_Release') {
+        await allReleased(session, involved);
+        return 'skipped: B left while C rang (hold planned too short for this stack; ran as b-leaves-ringing)';
+      }
+      const joined = joinedOrGone;
       session.marks.push({
         latency: plan.mode === 1 ? "helper's 200 -> A-C connected (two-party)" : "helper's 200 -> room complete (three-party)",
         from: { who: 'phone', what: 'answered', number: C.phone, before: joined.t, after: tHelp, last: true },
