@@ -2,7 +2,9 @@
  * Benchmarks: they print figures, they assert nothing. `npm run bench`.
  *  1. the pure core: decisions per second over a full two-party help scenario;
  *  2. orchestrator + simulated backend: complete help calls per second, with many calls at once;
- *  3. memory: heap per call held in two-party help.
+ *  3. memory: heap per call held in two-party help;
+ *  4. the whole service (HTTP API, sessions, orchestrator) on the simulator: memory per help session with 10,000
+ *     sessions held, and API latency while 500 agents sign in and ask for help at once (service-load.ts).
  */
 import pino from 'pino';
 import { decide, initialState } from '../src/core/decide.js';
@@ -10,6 +12,7 @@ import type { CallEvent, CallState, CoreConfig } from '../src/core/types.js';
 import { AgentDirectory } from '../src/orchestrator/agent-directory.js';
 import { Orchestrator, type TimerSource } from '../src/orchestrator/orchestrator.js';
 import { SimBackend } from '../src/telephony/sim/sim-backend.js';
+import { benchApiUnderSignInBurst, benchMemoryPerHelpSession } from './service-load.js';
 
 const CORE: CoreConfig = { helpAnswerTimeoutSeconds: 20, offerAnswerTimeoutSeconds: 20, requeueSeconds: 10 };
 const idleTimers: TimerSource = { set: () => 0, clear: () => undefined };
@@ -126,3 +129,5 @@ async function benchMemory(): Promise<void> {
 benchCore();
 await benchShell();
 await benchMemory();
+await benchMemoryPerHelpSession();
+await benchApiUnderSignInBurst();

@@ -1,0 +1,178 @@
+/**
+ * `npm run load -- [options]`: the load driver (see bench/load/README.md). Against a running stack by default
+ * (SIPp phones, the service's API, FreeSWITCH's event socket), or the simulator with --sim.
+ */
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { formatReport, runLoad } from './driver.js';
+import { HELP_KINDS, makeAgents, makePlans, rng, serviceConfig, type Mix, type ScenarioKind, type Timing } from './plan.js';
+import { SimPhones } from './sim-phones.js';
+import { startSimService, type SimService } from './sim-service.js';
+import { poolPorts, SippPhones } from './sipp-phones.js';
+
+const USAGE = `npm run load -- [options]
+
+Drives customers, agents and helpers against the service and reports successes, failures, latencies and leftovers.
+By default against a running real stack (SIPp phones; the service must run with the configuration that
+--write-config writes); with --sim against the simulated backend (an in-process service unless --api is given).
+
+  --sim                     use the simulated telephony backend and its /sim routes instead of SIPp
+  --api URL                 the service (default http://127.0.0.1:8043; with --sim and no --api: started here)
+  --rate N                  customer calls per second (default 1; fractions allowed)
+  --duration S              seconds of new calls (default 30): calls = rate x duration
+  --calls N                 number of customer calls (overrides --duration)
+  --agents N                agents signed in (default 40; split in pools: 50% take customers, 20% help and
+                            answer, 10% each help with a phone that is busy, never answers, hangs up by itself)
+  --call-ms MS              a call without help lasts this long; help steps wait up to a third of it (default 6000)
+  --answer-ms MS            phones ring this long before answering or refusing (default 300)
+  --helper-hangup-ms MS     helpers of the hang-up pool hang up this long after answering (default 1500)
+  --help-timeout S          help.answerTimeoutSeconds in the generated configuration (default 3)
+  --mix none:W,two:W,three:W  weights of no help, two-party and three-party help (default none:10,two:45,three:45)
+  --scenarios a,b,...       help scenarios to draw from (default all): ${HELP_KINDS.join(', ')}
+  --seed N                  random seed (default 1)
+  --json FILE               also write the report as JSON
+  --write-config FILE       write the service configuration for these options (agents, contacts, routes) and exit
+
+Real stack only:
+  --sip HOST:PORT           drachtio-server's SIP address (default 127.0.0.1:5060)
+  --host ADDR               address the SIPp phones bind to (default 127.0.0.1)
+  --base-port P             customers' SIPp on P, the five pools' phones on P+1..P+5 (default 5400)
+  --rtp-port P              RTP ports from P, 100 per SIPp (default 40000)
+  --esl HOST:PORT           FreeSWITCH event socket for the leftover check (default 127.0.0.1:8021)
+  --esl-password PW         (default ClueCon)
+  --no-esl                  do not check FreeSWITCH
+  --owner TAG               the service's telephony.owner (default: any channel with an X-Helpdesk-Owner tag)
+  --drachtio-metrics URL    drachtio-server's Prometheus endpoint, to check its dialogs (default: not checked)
+  --sipp PATH               the sipp binary (default sipp)
+
+Exit status 0 when every session succeeded (or was skipped) and nothing was left; 1 otherwise; 2 on bad options.
+`;
+
+function fail(message: string): never {
+  console.error(`${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+let args;
+try {
+  args = parseArgs({
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      sim: { type: 'boolean' },
+      api: { type: 'string' },
+      rate: { type: 'string', default: '1' },
+      duration: { type: 'string', default: '30' },
+      calls: { type: 'string' },
+      agents: { type: 'string', default: '40' },
+      'call-ms': { type: 'string', default: '6000' },
+      'answer-ms': { type: 'string', default: '300' },
+      'helper-hangup-ms': { type: 'string', default: '1500' },
+      'help-timeout': { type: 'string', default: '3' },
+      mix: { type: 'string', default: 'none:10,two:45,three:45' },
+      scenarios: { type: 'string' },
+      seed: { type: 'string', default: '1' },
+      json: { type: 'string' },
+      'write-config': { type: 'string' },
+      sip: { type: 'string', default: '127.0.0.1:5060' },
+      host: { type: 'string', default: '127.0.0.1' },
+      'base-port': { type: 'string', default: '5400' },
+      'rtp-port': { type: 'string', default: '40000' },
+      esl: { type: 'string', default: '127.0.0.1:8021' },
+      'esl-password': { type: 'string', default: 'ClueCon' },
+      'no-esl': { type: 'boolean' },
+      owner: { type: 'string' },
+      'drachtio-metrics': { type: 'string' },
+      sipp: { type: 'string' },
+    },
+    strict: true,
+  }).values;
+} catch (error) {
+  fail((error as Error).message);
+}
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+const num = (name: string, value: string | undefined, min: number): number => {
+  const n = Number(value);
+  if (value === undefined || !Number.isFinite(n) || n < min) fail(`--${name} must be a number >= ${min}, got ${value}`);
+  return n;
+};
+const rate = num('rate', args.rate, 0.01);
+const calls = args.calls !== undefined ? Math.round(num('calls', args.calls, 1)) : Math.max(1, Math.round(rate * num('duration', args.duration, 0.1)));
+const timing: Timing = {
+  callMs: num('call-ms', args['call-ms'], 100),
+  answerMs: num('answer-ms', args['answer-ms'], 0),
+  helperHangupMs: num('helper-hangup-ms', args['helper-hangup-ms'], 100),
+  helpTimeoutSeconds: num('help-timeout', args['help-timeout'], 0.1),
+};
+const weights: Record<string, number> = {};
+for (const part of (args.mix ?? '').split(',')) {
+  const [k, v] = part.split(':');
+  if (!k || !['none', 'two', 'three'].includes(k)) fail(`--mix: unknown part "${part}"`);
+  weights[k] = num(`mix ${k}`, v, 0);
+}
+const kinds = (args.scenarios?.split(',') ?? HELP_KINDS) as ScenarioKind[];
+for (const k of kinds) if (!HELP_KINDS.includes(k)) fail(`--scenarios: unknown scenario "${k}"`);
+const mix: Mix = { none: weights.none ?? 0, two: weights.two ?? 0, three: weights.three ?? 0, kinds };
+const agents = makeAgents(Math.round(num('agents', args.agents, 5)));
+const basePort = Math.round(num('base-port', args['base-port'], 1024));
+const contacts = { host: args.host ?? '127.0.0.1', ports: poolPorts(basePort) };
+const generated = serviceConfig(agents, contacts, timing);
+
+if (args['write-config']) {
+  writeFileSync(args['write-config'], `${JSON.stringify(generated, null, 2)}\n`);
+  console.log(`wrote ${args['write-config']}: ${agents.length} agents, DID 4900; run the service with CONFIG_FILE=${args['write-config']}`);
+  process.exit(0);
+}
+
+const plans = makePlans(calls, mix, timing, rng(Math.round(num('seed', args.seed, 0))));
+let simService: SimService | null = null;
+let api = args.api ?? 'http://127.0.0.1:8043';
+if (args.sim && !args.api) {
+  simService = await startSimService(generated);
+  api = simService.url;
+}
+const esl = args['no-esl'] ? null : (() => {
+  const [host, port] = (args.esl ?? '').split(':');
+  return { host: host || '127.0.0.1', port: Number(port || 8021), password: args['esl-password'] ?? 'ClueCon' };
+})();
+const maxHold = Math.max(...plans.map((p) => p.holdMs), timing.callMs);
+const maxSeconds = Math.ceil(calls / rate + (maxHold + timing.helpTimeoutSeconds * 1000 + 4 * timing.callMs) / 1000 + 120);
+
+console.log(
+  `load: ${calls} calls at ${rate}/s on the ${args.sim ? 'simulator' : 'real stack'} (${api}), ${agents.length} agents, mix ${args.mix}, ${kinds.length} help scenarios`,
+);
+let sippPhones: SippPhones | null = null;
+const report = await runLoad({
+  api,
+  agents,
+  plans,
+  rate,
+  timing,
+  phones: (client) => {
+    if (args.sim) return new SimPhones(client, timing);
+    sippPhones = new SippPhones({
+      sipTarget: args.sip ?? '127.0.0.1:5060',
+      host: contacts.host,
+      basePort,
+      rtpBasePort: Math.round(num('rtp-port', args['rtp-port'], 1024)),
+      timing,
+      esl,
+      drachtioMetrics: args['drachtio-metrics'] ?? null,
+      owner: args.owner ?? null,
+      maxSeconds,
+      ...(args.sipp ? { sipp: args.sipp } : {}),
+    });
+    return sippPhones;
+  },
+  // One line rewritten in place on a terminal; one line per second in a log.
+  progress: (line) => process.stderr.write(process.stderr.isTTY ? `\r${line}` : `${line}\n`),
+});
+if (process.stderr.isTTY) process.stderr.write('\n');
+console.log(formatReport(report));
+if (sippPhones) console.log(`SIPp logs and statistics: ${(sippPhones as SippPhones).logDirectory}`);
+if (args.json) writeFileSync(args.json, `${JSON.stringify(report, null, 2)}\n`);
+await simService?.stop();
+process.exit(report.totals.failed === 0 && report.leftoverCount === 0 ? 0 : 1);
