@@ -321,5 +321,26 @@ describe('FreeSWITCH media adapter', () => {
     fs.sent[0]?.answer('+OK');
     await expect(tone).resolves.toBeUndefined();
   });
+  it("sends a transfer once more when FreeSWITCH's park_after_bridge replaced it (parked before the change showed)", async () => {
+    const { fs, media } = setup();
+    const join = media.joinRoom('r1', 'B');
+    await tick();
+    fs.sent[0]?.answer('+OK');
+    await join;
+    fs.emit({ 'Event-Name': 'CHANNEL_PARK', 'Unique-ID': 'uuid-b' });
+    await tick();
+    expect(fs.lines()).toEqual(['uuid_transfer uuid-b m:|:conference:r1@help inline', 'uuid_transfer uuid-b m:|:conference:r1@help inline']);
+    // Once only; and never after the change has shown.
+    fs.emit({ 'Event-Name': 'CHANNEL_PARK', 'Unique-ID': 'uuid-b' });
+    const hold = media.playHoldMusic('A');
+    await tick();
+    fs.sent.at(-1)?.answer('+OK');
+    await hold;
+    fs.emit({ 'Event-Name': 'CHANNEL_EXECUTE', 'Unique-ID': 'uuid-a', Application: 'endless_playback' });
+    fs.emit({ 'Event-Name': 'CHANNEL_PARK', 'Unique-ID': 'uuid-a' });
+    await tick();
+    expect(fs.lines().filter((l) => l.startsWith('uuid_transfer uuid-a'))).toHaveLength(1);
+    expect(fs.lines()).toHaveLength(3);
+  });
 });
 

@@ -72,7 +72,7 @@ interface TrackedChannel {
   loseNow: (reason: string) => void;
   /** Settles when the last command issued for this leg has been answered. */
   tail: Promise<void>;
-  expected: { readonly what: Expected; readonly op: string; readonly issuedAt: number } | null;
+  expected: { readonly what: Expected; readonly op: string; readonly issuedAt: number; resend?: () => void } | null;
   /** The channel's media timeout while its phone holds (to put back when it resumes). */
   mediaTimeout?: string;
   /** Told when FreeSWITCH parks this channel (CHANNEL_PARK). */
@@ -333,6 +333,10 @@ export class FreeSwitchMedia implements MediaPort {
       const first = channels[0] as TrackedChannel;
       // Timed from now, by the next matching event (a state it already had does not count).
       first.expected = { what: expected, op, issuedAt: Date.now() };
+      // A transfer can be undone by FreeSWITCH's park_after_bridge (see the CHANNEL_PARK event): sent again once.
+      if (command === 'uuid_transfer' && !(expected.kind === 'app' && expected.app === 'park')) {
+        first.expected.resend = () => void this.fs.run(command, args).catch(() => undefined);
+      }
       if (hooks.settle) settling = hooks.settle();
       const reply = await this.fs.run(command, args);
       if (reply.startsWith('-ERR')) throw new LegMediaError(await this.blame(channels), `${command}: ${reply.trim()}`);
@@ -479,6 +483,16 @@ export class FreeSwitchMedia implements MediaPort {
         channel.application = 'park';
         for (const waiter of channel.parked.splice(0)) waiter();
         this.checkExpected(channel);
+        // Parked while a transfer elsewhere was on its way: both legs of a bridge moved at once, the partner's move
+        // ended the bridge and FreeSWITCH's park_after_bridge for this leg landed after this leg's own transfer,
+        // replacing it (seen on 1.10.12: a customer sent to a room sat in CS_PARK, never executing conference).
+        // The transfer is sent once more.
+        const resend = channel.expected?.resend;
+        if (resend && channel.expected) {
+          channel.expected.resend = undefined;
+          this.log.info({ legId: channel.legId, op: channel.expected.op }, 'FreeSWITCH parked the leg after its transfer: sending it again');
+          resend();
+        }
         return;
       }
       case 'CHANNEL_UNBRIDGE': {
