@@ -153,7 +153,7 @@ function SignedIn({
         <p class={`link ${status}`} role="status" data-testid="link">
           {status === 'open' ? 'Live' : status === 'connecting' ? 'Connecting…' : 'Connection lost: reconnecting…'}
         </p>
-        <p class={`presence ${desk.lines.length > 0 ? 'busy' : (desk.agent?.status ?? 'unknown')}`} data-testid="agent-state" data-state={desk.agent?.status ?? ''}>
+        <p class={`presence ${desk.lines.length > 0 ? 'busy' : (desk.agent?.status ?? 'unknown')}`} data-testid="agent-state" data-state={desk.agent?.status ?? ''} aria-live="polite">
           {describeAgentState(desk.agent ?? null, desk.lines.length > 0)}
         </p>
         <button type="button" onClick={() => void signOut(false)}>
