@@ -4,6 +4,7 @@
  * the simulator exposes and, on the real backend, what the service has told FreeSWITCH to do.
  */
 import { mediaPlan } from '../core/media-plan.js';
+import type { PresenceStatus } from '../core/presence/types.js';
 import type { CallState, HelpMode, HelpStage, LegRole, LegStatus } from '../core/types.js';
 import type { AgentDirectory, BoardPresence } from '../orchestrator/agent-directory.js';
 import type { CallSnapshot } from '../orchestrator/call-control.js';
@@ -15,6 +16,12 @@ export interface AgentView {
   readonly presence: BoardPresence;
   /** When the agent entered that presence (ms since the epoch), null if not since the service started. */
   readonly since: number | null;
+  /** The agent's state (the presence decider's: ready, not-ready, rest, wrap-up); null while signed out. */
+  readonly state: PresenceStatus | null;
+  /** The not-ready reason or rest cause of that state; null while signed out. */
+  readonly reason: number | null;
+  /** When the agent entered that state (ms since the epoch); null while signed out. */
+  readonly stateSince: number | null;
 }
 
 export interface PartyView {
@@ -42,7 +49,17 @@ export interface CallView {
 export function agentViews(directory: AgentDirectory): AgentView[] {
   return directory.allProfiles().map((profile) => {
     const { presence, since } = directory.boardPresenceOf(profile.workNo);
-    return { workNo: profile.workNo, phone: directory.phoneOf(profile.workNo) ?? profile.phone, skills: profile.skills, presence, since };
+    const state = directory.presenceOf(profile.workNo);
+    return {
+      workNo: profile.workNo,
+      phone: directory.phoneOf(profile.workNo) ?? profile.phone,
+      skills: profile.skills,
+      presence,
+      since,
+      state: state?.status ?? null,
+      reason: state ? state.reason : null,
+      stateSince: directory.presenceSinceOf(profile.workNo),
+    };
   });
 }
 

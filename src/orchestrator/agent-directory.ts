@@ -46,6 +46,8 @@ export class AgentDirectory {
 
   /** workNo -> what the wall shows of the agent and when it last changed (ms since the epoch). */
   private readonly presenceSince = new Map<string, { presence: BoardPresence; since: number }>();
+  /** workNo -> when the agent entered its current presence status (ready, not ready, rest, wrap-up), ms. */
+  private readonly statusSince = new Map<string, number>();
 
   constructor(profiles: readonly AgentProfile[], options: DirectoryOptions = {}) {
     for (const p of profiles) this.profiles.set(p.workNo, p);
@@ -107,6 +109,11 @@ export class AgentDirectory {
     return this.presences.get(workNo);
   }
 
+  /** When the agent entered its current presence status (ms since the epoch); null while signed out. */
+  presenceSinceOf(workNo: string): number | null {
+    return this.presences.has(workNo) ? (this.statusSince.get(workNo) ?? null) : null;
+  }
+
   /** What a call's decision means for its agents (wrap-up due, an offer rang out); before setCallAgents. */
   applyCallNotices(notices: readonly PresenceNotice[]): void {
     for (const notice of notices) {
@@ -127,6 +134,8 @@ export class AgentDirectory {
     const decision = decidePresence(before, event, this.presenceConfig);
     if (decision.state) this.presences.set(workNo, decision.state);
     else this.presences.delete(workNo);
+    if (!decision.state) this.statusSince.delete(workNo);
+    else if (decision.state.status !== before?.status) this.statusSince.set(workNo, event.at);
     for (const command of decision.commands) {
       if (command.kind === 'cancelTimer') {
         const handle = this.presenceTimers.get(command.timerId);

@@ -6,7 +6,7 @@
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { calls, lastEvent, launchBrowser, lineIn, phoneRow, screenshot, shows, signIn, startWorld, wallParty, type World } from './harness.js';
+import { agentState, browserTestConfig, calls, lastEvent, launchBrowser, lineIn, phoneRow, screenshot, shows, signIn, startWorld, wallAgent, wallParty, type World } from './harness.js';
 
 const B = '5550100';
 let browser: Browser;
@@ -245,6 +245,78 @@ describe('agent desktop, wall and phones in a browser', () => {
     await a.getByRole('button', { name: 'Answer', exact: true }).click();
     await shows(lineIn(a, 'talking'), `Talking with ${B}`);
     expect((await a.getByRole('alert').textContent())?.trim()).toBe('');
+  });
+
+  it('agent states: not ready keeps a skill call away until the agent is ready; wrap-up after the call; refusals as the API words them', async () => {
+    // Everyone starts not ready, so the only agent who can take the skill's call is the one this test makes ready;
+    // a long wrap-up, so that it ends by sayfree and never by a timer.
+    await world.stop();
+    const base = browserTestConfig();
+    world = await startWorld(0, { ...base, presence: { initialState: 'not-ready', wrapUpSeconds: 3600 } });
+    const [a, wall, phones] = [await newPage(), await newPage(), await newPage()];
+    await signIn(a, world.url, '/desk', '101');
+    await signIn(wall, world.url, '/wall', '103');
+    await phones.goto(`${world.url}/phones`);
+
+    // From agentstatus at sign-in (no event says it): not ready.
+    await shows(agentState(a), /^Not ready$/);
+    await wallAgent(wall, '103', 'not-ready').waitFor();
+    await a.getByRole('button', { name: 'Ready', exact: true }).click();
+    await shows(agentState(a), /^Ready$/);
+    await shows(wallAgent(wall, '101', 'ready'), 'Ready');
+
+    await a.getByLabel('Not ready reason').selectOption({ label: 'Paperwork' });
+    await a.getByRole('button', { name: 'Not ready', exact: true }).click();
+    await shows(agentState(a), 'Not ready (Paperwork)');
+    expect(await lastEvent(a)).toContain('AgentState_SetNotReady_Success');
+    await shows(wallAgent(wall, '101', 'not-ready'), 'Not ready (Paperwork)');
+    await a.getByRole('button', { name: 'Cancel not ready' }).waitFor();
+    await screenshot(a, 'desk-not-ready');
+    await screenshot(wall, 'wall-agent-states');
+
+    // A customer calls the skill: nobody is ready, so the call waits in the queue and 101's phone does not ring.
+    await phones.getByLabel("Customer's number").fill(B);
+    await phones.getByLabel('Number called (DID)').selectOption('4001');
+    await phones.getByRole('button', { name: 'Call', exact: true }).click();
+    await shows(wall.getByTestId('wall-calls'), 'Customer call to 4001: queued');
+    await wall.locator(`[data-testid=wall-calls] tr[data-party="${B}"][data-hears=moh]`).waitFor();
+    await phoneRow(phones, '2001').and(phones.locator('[data-state=idle]')).waitFor();
+    await shows(calls(a), 'No call.');
+    expect(await a.getByTestId('events').textContent()).not.toContain('AgentEvent_Ringing');
+
+    // Ready: the queued call is offered to 101.
+    await a.getByRole('button', { name: 'Ready', exact: true }).click();
+    await shows(lineIn(a, 'ringing'), `Ringing: call from ${B}`);
+    await a.getByRole('button', { name: 'Answer', exact: true }).click();
+    await shows(lineIn(a, 'talking'), `Talking with ${B}`);
+    await shows(agentState(a), /^Talking$/);
+    await shows(wall.locator('[data-testid=agents] tr[data-agent="101"]'), 'On a call');
+
+    // Rest is refused on a call, as the API words it.
+    await a.getByRole('button', { name: 'Rest', exact: true }).click();
+    await shows(a.getByRole('alert'), 'the agent is already on a call (retcode 200-015)');
+
+    // The customer hangs up: wrap-up, on the desk and the wall; then Ready.
+    await phones.getByRole('button', { name: `Hang up ${B} (customer)` }).click();
+    await shows(calls(a), 'No call.');
+    await shows(agentState(a), /^Wrap-up$/);
+    await shows(wallAgent(wall, '101', 'wrap-up'), 'Wrap-up');
+    await a.getByRole('button', { name: 'Ready', exact: true }).click();
+    await shows(agentState(a), /^Ready$/);
+    await wallAgent(wall, '101', 'ready').waitFor();
+    expect((await a.getByRole('alert').textContent())?.trim()).toBe('');
+
+    // Rest for 15 minutes, then cancel it; the state survives a reload (from agentstatus and the tab's storage).
+    await a.getByLabel('Rest minutes').fill('15');
+    await a.getByRole('button', { name: 'Rest', exact: true }).click();
+    await shows(agentState(a), /^Rest \(until \d\d:\d\d\)$/);
+    await shows(wallAgent(wall, '101', 'rest'), 'Rest');
+    await a.reload();
+    await shows(a.getByTestId('link'), 'Live');
+    await shows(agentState(a), /^Rest \(until \d\d:\d\d\)$/);
+    await a.getByRole('button', { name: 'Cancel rest' }).click();
+    await shows(agentState(a), /^Ready$/);
+    expect(await a.getByRole('button', { name: 'Cancel rest' }).count()).toBe(0);
   });
 
   it('a dropped event stream: the desk says so, reconnects, and catches up with what happened meanwhile', async () => {

@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { buildApp } from '../../src/api/app.js';
-import { coreConfigOf, routesOf, type AppConfig } from '../../src/config/config.js';
+import { coreConfigOf, presenceConfigOf, routesOf, type AppConfig } from '../../src/config/config.js';
 import { AgentDirectory } from '../../src/orchestrator/agent-directory.js';
 import { Orchestrator } from '../../src/orchestrator/orchestrator.js';
 import { SimBackend } from '../../src/telephony/sim/sim-backend.js';
@@ -41,7 +41,10 @@ export interface World {
 export async function startWorld(port = 0, config: AppConfig = browserTestConfig()): Promise<World> {
   const logger = pino({ level: 'silent' });
   const sim = new SimBackend();
-  const directory = new AgentDirectory(config.agents.map((a) => ({ workNo: a.workNo, phone: a.phone, skills: a.skills })));
+  const directory = new AgentDirectory(
+    config.agents.map((a) => ({ workNo: a.workNo, phone: a.phone, skills: a.skills })),
+    { presence: presenceConfigOf(config) },
+  );
   const orchestrator = new Orchestrator({ backend: sim, directory, routes: routesOf(config), core: coreConfigOf(config), logger });
   await orchestrator.start();
   const app = await buildApp({ config, callControl: orchestrator, directory, logger, sim, backendName: 'sim' });
@@ -122,6 +125,16 @@ export async function lastEvent(page: Page): Promise<string> {
 }
 
 /** A party row on the wall, by phone number. */
+/** The desk's state line (Ready, Not ready (reason), Rest (until …), Wrap-up, Talking). */
+export function agentState(page: Page): Locator {
+  return page.getByTestId('agent-state');
+}
+
+/** An agent's row on the wall, in a state (ready, not-ready, rest, wrap-up). */
+export function wallAgent(page: Page, workNo: string, state: 'ready' | 'not-ready' | 'rest' | 'wrap-up'): Locator {
+  return page.locator(`[data-testid=agents] tr[data-agent="${workNo}"][data-state="${state}"]`);
+}
+
 export function wallParty(page: Page, number: string): Locator {
   return page.locator(`[data-testid=wall-calls] tr[data-party="${number}"]`);
 }

@@ -60,6 +60,37 @@ describe('agentgroup views', () => {
     expect(ringing[0]?.since).toBeGreaterThanOrEqual(before[0]?.since ?? Infinity);
   });
 
+  it("agents: each signed-in agent's state (ready, not-ready, rest), its reason and since when", async () => {
+    const before = await agents();
+    expect(before.map((a) => [a.workNo, a.state, a.reason])).toEqual([
+      ['101', 'ready', 0],
+      ['102', null, null],
+      ['103', null, null],
+    ]);
+    expect(before[0]?.stateSince).toEqual(expect.any(Number));
+    expect(before[1]?.stateSince).toBeNull();
+
+    expect((await s.http('POST', `${BASE}/onlineagent/101/saybusy?reason=201`, { guid: guidA })).body.retcode).toBe('0');
+    const notReady = (await agents())[0];
+    expect(notReady).toMatchObject({ presence: 'idle', state: 'not-ready', reason: 201 });
+    expect(notReady?.stateSince).toBeGreaterThanOrEqual(before[0]?.stateSince ?? Infinity);
+
+    expect((await s.http('POST', `${BASE}/onlineagent/101/sayfree`, { guid: guidA })).body.retcode).toBe('0');
+    expect((await s.http('POST', `${BASE}/onlineagent/101/rest/600/3`, { guid: guidA })).body.retcode).toBe('0');
+    const resting = (await agents())[0];
+    expect(resting).toMatchObject({ state: 'rest', reason: 3 });
+    expect(resting?.stateSince).toBeGreaterThanOrEqual(notReady?.stateSince ?? Infinity);
+
+    await s.http('DELETE', `${BASE}/onlineagent/101/logout`, { guid: guidA });
+    const guidC = await s.signIn('102');
+    const after = (await s.http('GET', `${BASE}/agentgroup/102/agents`, { guid: guidC })).body.result as AgentView[];
+    expect(after.map((a) => [a.workNo, a.presence, a.state, a.stateSince === null])).toEqual([
+      ['101', 'signed-out', null, true],
+      ['102', 'idle', 'ready', false],
+      ['103', 'signed-out', null, true],
+    ]);
+  });
+
   it('calls: parties and who hears whom, the same as the simulated phones, through two- and three-party help', async () => {
     expect(await calls()).toEqual([]);
     await s.signIn('102');

@@ -3,7 +3,7 @@
  * emits on the simulator: at each step of the seed's help sessions it must say what is true of the calls.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { applyEvent, describeLine, emptyDesk, formatDuration, helpLine, mainLine, type DeskState } from '../../web/src/desk-model.js';
+import { applyEvent, describeAgentState, describeLine, emptyDesk, formatDuration, fromAgentStatus, helpLine, mainLine, type DeskState } from '../../web/src/desk-model.js';
 import { BASE, startService, type Service } from './api-harness.js';
 
 const B = '5550100';
@@ -106,6 +106,46 @@ describe('the desk model, fed by the real events', () => {
     expect(view('101')).toEqual([`talking Talking with ${B}`]);
     expect(desks.get('101')?.notice).toMatch(/help request failed/);
     expect(desks.get('101')?.log[0]?.eventType).toBe('AgentEvent_Talking');
+  });
+});
+
+describe("the agent's state on the desk", () => {
+  const state = (): string => {
+    const desk = desks.get('101') ?? emptyDesk;
+    return describeAgentState(desk.agent ?? null, desk.lines.length > 0);
+  };
+  const post = async (path: string) => (await s.http('POST', `${BASE}/onlineagent/101/${path}`, { guid: guidA })).body.retcode;
+
+  it('follows the AgentState_* events the service emits, through a call, not ready, rest and back', async () => {
+    // Sign-in emits no state event: the desk asks agentstatus (7: on a call, the state under it is kept or ready).
+    expect(desks.get('101')?.agent ?? null).toBeNull();
+    expect(describeAgentState(fromAgentStatus(null, { agentState: 7, reason: 0 }), true)).toBe('Talking');
+    expect(await post('saybusy?reason=201')).toBe('0');
+    expect(state()).toBe('Talking (then Not ready (Paperwork))');
+    await s.http('POST', `/sim/phones/${B}/hangup`);
+    await s.hears(B);
+    expect(state()).toBe('Not ready (Paperwork)');
+    expect(await post('sayfree')).toBe('0');
+    expect(state()).toBe('Ready');
+    expect(await post('rest/600/0')).toBe('0');
+    const agent = desks.get('101')?.agent;
+    expect(agent).toMatchObject({ status: 'rest', reason: 0 });
+    expect(agent?.until).toBe((desks.get('101')?.log[0]?.at ?? 0) + 600_000);
+    expect(state()).toMatch(/^Rest \(until \d\d:\d\d\)$/);
+    expect(await post('cancelrest')).toBe('0');
+    expect(state()).toBe('Ready');
+    expect(desks.get('101')?.log.slice(0, 2).map((e) => e.eventType)).toEqual(['AgentState_Ready', 'AgentState_CancelRest_Success']);
+  });
+
+  it('agentstatus codes: 3 not ready with its reason, 4 ready, 5 wrap-up, 8 rest (keeping a known end)', () => {
+    expect(describeAgentState(fromAgentStatus(null, { agentState: 3, reason: 202 }), false)).toBe('Not ready (Training)');
+    expect(describeAgentState(fromAgentStatus(null, { agentState: 3, reason: 2 }), false)).toBe('Not ready (did not answer a call)');
+    expect(describeAgentState(fromAgentStatus(null, { agentState: 4, reason: 0 }), false)).toBe('Ready');
+    expect(describeAgentState(fromAgentStatus(null, { agentState: 5, reason: 0 }), false)).toBe('Wrap-up');
+    expect(describeAgentState(fromAgentStatus(null, { agentState: 8, reason: 0 }), false)).toBe('Rest');
+    const resting = { status: 'rest', reason: 0, until: 1234 } as const;
+    expect(fromAgentStatus(resting, { agentState: 8, reason: 0 })?.until).toBe(1234);
+    expect(fromAgentStatus(resting, { agentState: 4, reason: 0 })).toEqual({ status: 'ready', reason: 0, until: null });
   });
 });
 

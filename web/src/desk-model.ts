@@ -42,7 +42,18 @@ export interface LoggedEvent {
   readonly summary: string;
 }
 
+/** The agent's state as the service last said (agentstatus, then the AgentState_* events). */
+export interface AgentStateView {
+  readonly status: 'ready' | 'not-ready' | 'rest' | 'wrap-up';
+  /** The not-ready reason (0 none, 2 did not answer, 200–250 the site's) or the rest cause. */
+  readonly reason: number;
+  /** When rest ends (service clock, ms), if known: from AgentState_SetRest_Success. */
+  readonly until: number | null;
+}
+
 export interface DeskState {
+  /** null: not known yet (before agentstatus answers). Absent in a desk stored by an older page. */
+  readonly agent?: AgentStateView | null;
   readonly lines: readonly Line[];
   /** The newest events first, for the agent (and a test) to read what the service said. */
   readonly log: readonly LoggedEvent[];
@@ -50,7 +61,91 @@ export interface DeskState {
   readonly notice: string | null;
 }
 
-export const emptyDesk: DeskState = { lines: [], log: [], notice: null };
+export const emptyDesk: DeskState = { agent: null, lines: [], log: [], notice: null };
+
+/** The not-ready reasons the desk offers (the vendor's range 200–250 is the site's to name; 0 is none). */
+export const BUSY_REASONS: readonly { readonly code: number; readonly label: string }[] = [
+  { code: 0, label: 'No reason' },
+  { code: 201, label: 'Paperwork' },
+  { code: 202, label: 'Training' },
+  { code: 203, label: 'Meeting' },
+];
+
+/** AgentState_* events -> the agent's state; null: not an agent state event. */
+export function applyAgentStateEvent(agent: AgentStateView | null, event: AgentEventEnvelope): AgentStateView | null | undefined {
+  const content: Content = typeof event.content === 'object' && event.content !== null ? event.content : {};
+  switch (event.eventType) {
+    case 'AgentState_SetNotReady_Success':
+      return { status: 'not-ready', reason: Number(content.reason ?? 0), until: null };
+    case 'AgentState_SetRest_Success': {
+      const seconds = Number(content.time);
+      return { status: 'rest', reason: Number(content.reason ?? 0), until: Number.isFinite(seconds) ? event.eventGenTime + seconds * 1000 : null };
+    }
+    case 'AgentState_Work':
+      return { status: 'wrap-up', reason: 0, until: null };
+    case 'AgentState_Ready':
+      return { status: 'ready', reason: 0, until: null };
+    case 'AgentState_CancelNotReady_Success':
+    case 'AgentState_CancelRest_Success':
+    case 'AgentState_Rest_Timeout':
+      // AgentState_Ready follows at once.
+      return agent;
+    default:
+      return undefined;
+  }
+}
+
+/** What GET agentstatus says: vendor codes 3 not ready, 4 idle, 5 wrap-up, 7 talking, 8 rest. */
+export interface AgentStatusReply {
+  readonly agentState: number;
+  readonly reason: number;
+}
+
+/** The agent's state from agentstatus; on a call (7) the state under it is not said, so the desk keeps its own. */
+export function fromAgentStatus(agent: AgentStateView | null, reply: AgentStatusReply): AgentStateView | null {
+  switch (reply.agentState) {
+    case 3:
+      return { status: 'not-ready', reason: reply.reason, until: null };
+    case 4:
+      return { status: 'ready', reason: 0, until: null };
+    case 5:
+      return { status: 'wrap-up', reason: 0, until: null };
+    case 8:
+      return { status: 'rest', reason: reply.reason, until: agent?.status === 'rest' ? agent.until : null };
+    default:
+      return agent ?? { status: 'ready', reason: 0, until: null };
+  }
+}
+
+export function reasonLabel(code: number): string {
+  if (code === 2) return 'did not answer a call';
+  return BUSY_REASONS.find((r) => r.code === code)?.label ?? `reason ${code}`;
+}
+
+function clock(ms: number): string {
+  const d = new Date(ms);
+  return `${d.getHours().toString().padStart(2, '0')}:${d.getMinutes().toString().padStart(2, '0')}`;
+}
+
+/** The state line of the desk: Ready, Not ready (reason), Rest (until when), Wrap-up, Talking. */
+export function describeAgentState(agent: AgentStateView | null, onCall: boolean): string {
+  const state = ((): string => {
+    switch (agent?.status) {
+      case undefined:
+        return 'State unknown';
+      case 'ready':
+        return 'Ready';
+      case 'not-ready':
+        return agent.reason === 0 ? 'Not ready' : `Not ready (${reasonLabel(agent.reason)})`;
+      case 'rest':
+        return agent.until === null ? 'Rest' : `Rest (until ${clock(agent.until)})`;
+      case 'wrap-up':
+        return 'Wrap-up';
+    }
+  })();
+  if (!onCall) return state;
+  return agent && agent.status !== 'ready' ? `Talking (then ${state})` : 'Talking';
+}
 
 const LOG_LIMIT = 30;
 const FEATURE_HELP = 3;
@@ -74,7 +169,8 @@ export function summarize(event: AgentEventEnvelope): string {
 export function applyEvent(state: DeskState, event: AgentEventEnvelope, me: { workNo: string; phone: string }): DeskState {
   const log = [{ eventType: event.eventType, at: event.eventGenTime, summary: summarize(event) }, ...state.log].slice(0, LOG_LIMIT);
   const next = reduce(state.lines, event, me);
-  return { lines: next.lines, log, notice: next.notice ?? state.notice };
+  const agent = applyAgentStateEvent(state.agent ?? null, event);
+  return { agent: agent === undefined ? (state.agent ?? null) : agent, lines: next.lines, log, notice: next.notice ?? state.notice };
 }
 
 function reduce(lines: readonly Line[], event: AgentEventEnvelope, me: { workNo: string; phone: string }): { lines: readonly Line[]; notice?: string } {

@@ -6,13 +6,29 @@ import { render } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { BASE, EventStream, STALE_RETCODES, describeRefusal, loadStored, request, store, storageKey, type Envelope, type Session, type StreamStatus } from './api.js';
 import { Message, SignInForm, defaultsFromUrl, useNow } from './common.js';
-import { applyEvent, describeLine, emptyDesk, formatDuration, helpLine, mainLine, type DeskState, type Line } from './desk-model.js';
+import {
+  BUSY_REASONS,
+  applyEvent,
+  describeAgentState,
+  describeLine,
+  emptyDesk,
+  formatDuration,
+  fromAgentStatus,
+  helpLine,
+  mainLine,
+  type AgentStateView,
+  type AgentStatusReply,
+  type DeskState,
+  type Line,
+} from './desk-model.js';
 
 interface AgentInfo {
   readonly workNo: string;
   readonly phone: string;
   readonly skills: readonly string[];
   readonly presence: 'signed-out' | 'idle' | 'busy';
+  /** Absent from a service older than agent states. */
+  readonly state?: 'ready' | 'not-ready' | 'rest' | 'wrap-up' | null;
 }
 
 interface Stored {
@@ -69,6 +85,16 @@ function SignedIn({
     [onSignedOut, session],
   );
 
+  /** Counts AgentState_* events: an agentstatus answer older than the newest of them is not applied. */
+  const stateEvents = useRef(0);
+  const refreshState = useCallback(async () => {
+    const seen = stateEvents.current;
+    const reply = await request<AgentStatusReply>('GET', `${BASE}/onlineagent/${session.workNo}/agentstatus`, { guid: session.guid });
+    if (reply.retcode !== '0' || !reply.result || stateEvents.current !== seen) return;
+    const status = reply.result;
+    setDesk((d) => ({ ...d, agent: fromAgentStatus(d.agent ?? null, status) }));
+  }, [session]);
+
   const refreshAgents = useCallback(async () => {
     const reply = await request<AgentInfo[]>('GET', `${BASE}/agentgroup/${session.workNo}/agents`, { guid: session.guid });
     if (reply.retcode === '0' && reply.result) setAgents(reply.result);
@@ -77,10 +103,15 @@ function SignedIn({
   useEffect(() => {
     const stream = new EventStream(session, {
       event: (event) => {
+        if (event.eventType.startsWith('AgentState_')) stateEvents.current++;
         setDesk((d) => applyEvent(d, event, me));
         void refreshAgents();
       },
-      status: setStatus,
+      // At sign-in, after a reload and after a reconnect: the state as the service has it now.
+      status: (s) => {
+        setStatus(s);
+        if (s === 'open') void refreshState();
+      },
       stale,
     });
     void refreshAgents();
@@ -122,8 +153,8 @@ function SignedIn({
         <p class={`link ${status}`} role="status" data-testid="link">
           {status === 'open' ? 'Live' : status === 'connecting' ? 'Connecting…' : 'Connection lost: reconnecting…'}
         </p>
-        <p class="presence" data-testid="presence">
-          {desk.lines.length > 0 ? 'On a call' : 'Free'}
+        <p class={`presence ${desk.lines.length > 0 ? 'busy' : (desk.agent?.status ?? 'unknown')}`} data-testid="agent-state" data-state={desk.agent?.status ?? ''} aria-live="polite">
+          {describeAgentState(desk.agent ?? null, desk.lines.length > 0)}
         </p>
         <button type="button" onClick={() => void signOut(false)}>
           Sign out
@@ -159,6 +190,8 @@ function SignedIn({
         </div>
       </section>
 
+      <StatePanel agent={desk.agent ?? null} act={act} workNo={session.workNo} />
+
       <HelpPanel agents={agents} me={session.workNo} help={help} main={main} act={act} base={base} />
 
       <section aria-labelledby="log-h" class="log">
@@ -172,6 +205,67 @@ function SignedIn({
         </ol>
       </section>
     </main>
+  );
+}
+
+/** Ready, not ready (with a reason), rest (minutes), and leaving not ready or rest: the vendor's presence interfaces. */
+function StatePanel({ agent, act, workNo }: { agent: AgentStateView | null; act: (method: string, path: string) => Promise<Envelope | null>; workNo: string }) {
+  const [reason, setReason] = useState('0');
+  const [minutes, setMinutes] = useState('15');
+  const base = `/onlineagent/${encodeURIComponent(workNo)}`;
+  return (
+    <section aria-labelledby="state-h" class="state">
+      <h2 id="state-h">Agent state</h2>
+      <div class="buttons">
+        <button type="button" onClick={() => void act('POST', `${base}/sayfree`)}>
+          Ready
+        </button>
+        {agent?.status === 'not-ready' ? (
+          <button type="button" class="secondary" onClick={() => void act('POST', `${base}/cancelbusy`)}>
+            Cancel not ready
+          </button>
+        ) : null}
+        {agent?.status === 'rest' ? (
+          <button type="button" class="secondary" onClick={() => void act('POST', `${base}/cancelrest`)}>
+            Cancel rest
+          </button>
+        ) : null}
+      </div>
+      <form
+        aria-label="Not ready"
+        class="inline"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void act('POST', `${base}/saybusy?reason=${encodeURIComponent(reason)}`);
+        }}
+      >
+        <label>
+          Not ready reason
+          <select name="reason" value={reason} onChange={(e) => setReason(e.currentTarget.value)}>
+            {BUSY_REASONS.map((r) => (
+              <option key={r.code} value={String(r.code)}>
+                {r.label}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button type="submit">Not ready</button>
+      </form>
+      <form
+        aria-label="Rest"
+        class="inline"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void act('POST', `${base}/rest/${Math.round(Number(minutes) * 60)}/0`);
+        }}
+      >
+        <label>
+          Rest minutes
+          <input name="minutes" type="number" min="1" max="1440" step="1" required value={minutes} onInput={(e) => setMinutes(e.currentTarget.value)} />
+        </label>
+        <button type="submit">Rest</button>
+      </form>
+    </section>
   );
 }
 
@@ -237,6 +331,9 @@ function HelpPanel({
   const others = agents.filter((a) => a.workNo !== me);
   const skills = [...new Set(agents.flatMap((a) => a.skills))].sort();
   const label = { idle: 'free', busy: 'on a call', 'signed-out': 'signed out' } as const;
+  const stateLabel = { 'not-ready': 'not ready', rest: 'resting', 'wrap-up': 'in wrap-up' } as const;
+  const free = (a: AgentInfo): boolean => a.presence === 'idle' && (a.state ?? 'ready') === 'ready';
+  const describe = (a: AgentInfo): string => (a.presence === 'idle' && a.state && a.state !== 'ready' ? stateLabel[a.state] : label[a.presence]);
   const chosen = target || (others[0] ? `agent:${others[0].workNo}` : '');
   const helperNumber = number || help?.other || '';
 
@@ -255,16 +352,16 @@ function HelpPanel({
             <optgroup label="Agents">
               {others.map((a) => (
                 <option key={a.workNo} value={`agent:${a.workNo}`}>
-                  Agent {a.workNo}: {label[a.presence]}
+                  Agent {a.workNo}: {describe(a)}
                 </option>
               ))}
             </optgroup>
             <optgroup label="Skills">
               {skills.map((s) => {
-                const free = others.filter((a) => a.skills.includes(s) && a.presence === 'idle').map((a) => a.workNo);
+                const ready = others.filter((a) => a.skills.includes(s) && free(a)).map((a) => a.workNo);
                 return (
                   <option key={s} value={`skill:${s}`}>
-                    Skill {s}: {free.length === 0 ? 'nobody free' : `free: ${free.join(', ')}`}
+                    Skill {s}: {ready.length === 0 ? 'nobody free' : `free: ${ready.join(', ')}`}
                   </option>
                 );
               })}

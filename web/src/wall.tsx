@@ -1,5 +1,5 @@
 /**
- * The supervisor's wall: every agent with presence and time in it, every call with its parties and what each hears.
+ * The supervisor's wall: every agent with its state (on a call, ready, not ready, rest, wrap-up) and time in it, every call with its parties and what each hears.
  * Public API only: the wall signs in as an agent, reads the agentgroup views with that Guid, and keeps the event
  * stream open (which keeps the session alive and tells when it has gone stale).
  */
@@ -7,7 +7,7 @@ import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { BASE, EventStream, STALE_RETCODES, describeRefusal, loadStored, request, store, storageKey, type Envelope, type Session, type StreamStatus } from './api.js';
 import { Message, SignInForm, defaultsFromUrl, useNow } from './common.js';
-import { formatDuration } from './desk-model.js';
+import { formatDuration, reasonLabel } from './desk-model.js';
 
 interface AgentView {
   readonly workNo: string;
@@ -15,6 +15,21 @@ interface AgentView {
   readonly skills: readonly string[];
   readonly presence: 'signed-out' | 'idle' | 'busy';
   readonly since: number | null;
+  /** The agent's state (absent from a service older than agent states); null while signed out. */
+  readonly state?: 'ready' | 'not-ready' | 'rest' | 'wrap-up' | null;
+  readonly reason?: number | null;
+  readonly stateSince?: number | null;
+}
+
+/** What the wall says of an agent, and since when: on a call (busy) first, else its state. */
+function stateOf(a: AgentView): { readonly key: string; readonly text: string; readonly since: number | null } {
+  if (a.presence === 'busy' || !a.state) {
+    const then = a.presence === 'busy' && a.state && a.state !== 'ready' ? ` (then ${a.state === 'not-ready' ? 'not ready' : a.state})` : '';
+    return { key: a.presence, text: `${a.presence === 'busy' ? 'On a call' : 'Free'}${then}`, since: a.since };
+  }
+  const reason = a.reason ?? 0;
+  const text = { ready: 'Ready', 'not-ready': reason === 0 ? 'Not ready' : `Not ready (${reasonLabel(reason)})`, rest: 'Rest', 'wrap-up': 'Wrap-up' }[a.state];
+  return { key: a.state, text, since: a.stateSince ?? null };
 }
 
 interface PartyView {
@@ -110,7 +125,6 @@ function Board({ session, onStale }: { session: Session; onStale: (reply: Envelo
   const names = new Map<string, string>();
   for (const a of agents) names.set(a.phone, `agent ${a.workNo}`);
   const who = (number: string): string => (number === 'moh' ? 'hold music' : number === 'ringback' ? 'ringback' : names.has(number) ? `${number} (${names.get(number) ?? ''})` : number);
-  const presence = { idle: 'Free', busy: 'On a call', 'signed-out': 'Signed out' } as const;
 
   return (
     <main class="wall">
@@ -138,15 +152,18 @@ function Board({ session, onStale }: { session: Session; onStale: (reply: Envelo
           <tbody>
             {agents
               .filter((a) => a.presence !== 'signed-out')
-              .map((a) => (
-                <tr key={a.workNo} data-agent={a.workNo} data-presence={a.presence}>
-                  <th scope="row">{a.workNo}</th>
-                  <td>{a.phone}</td>
-                  <td>{a.skills.join(', ')}</td>
-                  <td class={`presence ${a.presence}`}>{presence[a.presence]}</td>
-                  <td>{a.since === null ? '–' : formatDuration(serverNow - a.since)}</td>
-                </tr>
-              ))}
+              .map((a) => {
+                const state = stateOf(a);
+                return (
+                  <tr key={a.workNo} data-agent={a.workNo} data-presence={a.presence} data-state={a.state ?? ''}>
+                    <th scope="row">{a.workNo}</th>
+                    <td>{a.phone}</td>
+                    <td>{a.skills.join(', ')}</td>
+                    <td class={`presence ${state.key}`}>{state.text}</td>
+                    <td>{state.since === null ? '–' : formatDuration(serverNow - state.since)}</td>
+                  </tr>
+                );
+              })}
           </tbody>
         </table>
       </section>

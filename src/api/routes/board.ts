@@ -16,7 +16,7 @@ export function boardRoutes(context: AppContext): FastifyPluginAsync {
     const schema = { params: agentIdParam, headers: guidHeader, response: { 200: envelopeSchema } };
     app.get(
       '/agentgroup/:agentid/agents',
-      { schema: { ...schema, summary: 'Every agent: work number, phone, skills, presence (signed-out, idle, busy) and since when' } },
+      { schema: { ...schema, summary: 'Every agent: work number, phone, skills, presence (signed-out, idle, busy) and since when, state (ready, not-ready, rest, wrap-up), its reason and since when' } },
       async () => success(agentViews(context.directory)),
     );
     app.get(
