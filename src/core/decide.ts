@@ -433,8 +433,9 @@ class Draft {
     const helper = this.leg(help.helper);
     const customer = this.leg(help.customer);
     if (help.ownerGone) {
-      // A hung up while C rang: the customer is handed to C (a transfer).
-      this.updateLeg(help.helper, { callIds: [this.s.callId] });
+      // A hung up while C rang: the customer is handed to C (a transfer). C's desktop was shown the help call
+      // ringing: it learns that A left it, and that it is over, before it is told of the customer call.
+      this.handOver(help.helper, owner, help.helpCallId);
       this.setPhase({ name: 'connected', agent: help.helper, other: help.customer, held: false });
       this.emit(helper.workNo as string, 'AgentEvent_Talking', this.talking(customer.number, helper.number, this.s.callId, CallFeature.normal));
       return;
@@ -469,11 +470,11 @@ class Draft {
     this.backToCustomer(help);
   }
 
-  /** The help is over and A has B again. */
+  /** The help is over and A has B again: A's desktop gets the help call id released, then the customer call. */
   private backToCustomer(help: HelpSession): void {
     const owner = this.leg(help.owner);
     const customer = this.leg(help.customer);
-    this.updateLeg(help.owner, { callIds: owner.callIds.filter((id) => id !== help.helpCallId) });
+    this.leaveCallId(help.owner, help.helpCallId);
     this.setPhase({ name: 'connected', agent: help.owner, other: help.customer, held: false });
     this.emit(owner.workNo as string, 'AgentEvent_Talking', this.talking(customer.number, owner.number, this.s.callId, CallFeature.normal));
   }
@@ -488,8 +489,7 @@ class Draft {
       // A leaves a running help: B and C talk (two-party: the transfer of the seed).
       const helper = this.leg(help.helper);
       const customer = this.leg(help.customer);
-      this.notifyLeft(help.helper, leaver, help.helpCallId);
-      this.updateLeg(help.helper, { callIds: [this.s.callId] });
+      this.handOver(help.helper, leaver, help.helpCallId);
       this.setPhase({ name: 'connected', agent: help.helper, other: help.customer, held: false });
       this.emit(helper.workNo as string, 'AgentEvent_Talking', this.talking(customer.number, helper.number, this.s.callId, CallFeature.normal));
       return;
@@ -515,8 +515,7 @@ class Draft {
     // A and C were talking (or conferencing): they stay connected as an internal call, known by the help call id.
     const owner = this.leg(help.owner);
     this.notifyLeft(help.owner, leaver, this.s.callId);
-    this.emit(owner.workNo as string, 'AgentEvent_Call_Release', this.s.callId);
-    this.updateLeg(help.owner, { callIds: owner.callIds.filter((id) => id !== this.s.callId) });
+    this.leaveCallId(owner.id, this.s.callId);
     this.s = { ...this.s, kind: 'internal' };
     this.setPhase({ name: 'connected', agent: help.owner, other: help.helper, held: false });
   }
@@ -698,6 +697,24 @@ class Draft {
     const agent = this.s.legs[agentLeg];
     if (agent?.workNo === undefined || agent.status === 'gone') return;
     this.emit(agent.workNo, 'AgentEvent_Customer_Release', { callid, number: leaver.workNo ?? leaver.number });
+  }
+
+  /**
+   * The agent on `legId` is no longer on `callid` but stays on the call (help over, transfer, customer gone): its
+   * desktop gets that call id's one AgentEvent_Call_Release now, so no call id is ever left open on a desktop.
+   * Only for agent legs (A or C), with an id the leg knows (A both ids of a help, C the help call id).
+   */
+  private leaveCallId(legId: LegId, callid: CallId): void {
+    const leg = this.leg(legId);
+    this.updateLeg(legId, { callIds: leg.callIds.filter((id) => id !== callid) });
+    this.emit(leg.workNo as string, 'AgentEvent_Call_Release', callid);
+  }
+
+  /** A left the help (before or after C answered): B is handed to C, who leaves the help call for the customer call. */
+  private handOver(helperId: LegId, owner: Leg, helpCallId: CallId): void {
+    this.notifyLeft(helperId, owner, helpCallId);
+    this.updateLeg(helperId, { callIds: [...this.leg(helperId).callIds, this.s.callId] });
+    this.leaveCallId(helperId, helpCallId);
   }
 
   private addLeg(role: LegRole, number: string, workNo: string | undefined, status: Leg['status'], id?: LegId, callIds?: CallId[]): LegId {

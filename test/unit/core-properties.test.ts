@@ -134,10 +134,23 @@ const OPENINGS: Record<string, Step[]> = {
   handsetOutbound: [() => ({ type: 'AgentPhoneCalled', agent: { workNo: '101', phone: '2001' }, leg: { id: 'H' }, target: { kind: 'customer', number: '5550100' } }), answer],
 };
 
-function open(name: string): CallState {
+/** A call brought through an opening, with the releases sent and what its agents' desktops hold open. */
+interface Opened {
+  readonly state: CallState;
+  readonly releases: Set<string>;
+  readonly desktops: Map<string, Set<string>>;
+}
+
+function open(name: string): Opened {
   let state = initialState('call');
-  for (const step of OPENINGS[name] as Step[]) state = decide(state, step(state), CONFIG).state;
-  return state;
+  const releases = new Set<string>();
+  const desktops = new Map<string, Set<string>>();
+  for (const step of OPENINGS[name] as Step[]) {
+    const decision = decide(state, step(state), CONFIG);
+    checkInvariants(state, decision, releases, NOBODY_AWAY, desktops);
+    state = decision.state;
+  }
+  return { state, releases, desktops };
 }
 
 function pick(groups: CallEvent[][], choice: number): CallEvent {
@@ -148,7 +161,41 @@ function pick(groups: CallEvent[][], choice: number): CallEvent {
 /** Legs that are (or may become) in contact with others. */
 const live = (leg: Leg | undefined): boolean => leg !== undefined && leg.status !== 'gone';
 
-function checkInvariants(before: CallState, decision: Decision, releases: Set<string>, away: Away = NOBODY_AWAY): void {
+/** Agent events that show the desktop a call id (it then tracks that call until its AgentEvent_Call_Release). */
+const SHOWING = new Set<string>(['AgentEvent_Ringing', 'AgentEvent_Customer_Alerting', 'AgentEvent_Talking', 'AgentEvent_Conference']);
+
+/** The agent's leg on this call that is not over (an agent is on a call at most once at a time). */
+const liveLegOf = (state: CallState, workNo: string): Leg | undefined => Object.values(state.legs).find((l) => l.workNo === workNo && live(l));
+
+/**
+ * A desktop that tracks calls by id, per agent leg (leg ids are never reused): a call id is opened by an event that
+ * shows it (Ringing, Customer_Alerting, Talking, Conference) and closed by its AgentEvent_Call_Release. After every
+ * step, each id still open must be one the agent is still on: its leg live, the call not ended, and the id one the
+ * leg still knows (help over, transfer to C, customer gone: the id is left, so it must have been released).
+ */
+function trackDesktops(before: CallState, decision: Decision, desktops: Map<string, Set<string>>): void {
+  const state = decision.state;
+  for (const e of decision.events) {
+    if (e.eventType === 'AgentEvent_Call_Release') {
+      const leg = liveLegOf(before, e.workNo) as Leg;
+      desktops.get(leg.id)?.delete(String(e.content));
+      continue;
+    }
+    if (!SHOWING.has(e.eventType) || typeof e.content !== 'object' || e.content === null) continue;
+    const leg = liveLegOf(state, e.workNo) ?? liveLegOf(before, e.workNo);
+    expect(leg, `${e.eventType} to ${e.workNo}, who has no live leg`).toBeDefined();
+    const key = (leg as Leg).id;
+    desktops.set(key, new Set([...(desktops.get(key) ?? []), String(e.content.callid)]));
+  }
+  for (const [legId, open] of desktops) {
+    const leg = state.legs[legId] as Leg;
+    const on = leg.status !== 'gone' && state.phase.name !== 'ended';
+    for (const callid of open) expect(on && leg.callIds.includes(callid), `stale call id: ${leg.workNo} (${legId}) was shown ${callid} and never released`).toBe(true);
+  }
+}
+
+/** `desktops`: per agent leg, the call ids its desktop holds open (see trackDesktops). */
+function checkInvariants(before: CallState, decision: Decision, releases: Set<string>, away: Away, desktops: Map<string, Set<string>>): void {
   const state = decision.state;
   const legs = Object.values(state.legs);
   const plan = mediaPlan(state);
@@ -189,6 +236,10 @@ function checkInvariants(before: CallState, decision: Decision, releases: Set<st
     if (leg.workNo === undefined || leg.status === 'gone' || state.legs[leg.id]?.status !== 'gone') continue;
     for (const callid of leg.callIds) expect(releases.has(`${leg.id}/${callid}`), `release of ${leg.workNo} for ${callid}`).toBe(true);
   }
+
+  // No stale call ids: a desktop holds open (shown, not released since) only call ids its agent is still on; an
+  // agent that left a call id, or whose leg or call ended, got that id's AgentEvent_Call_Release.
+  trackDesktops(before, decision, desktops);
 
   // An agent is in a call at most once.
   const agentsLive = legs.filter((l) => l.workNo !== undefined && live(l)).map((l) => l.workNo);
@@ -263,19 +314,20 @@ describe('core properties', () => {
         fc.constantFrom(...Object.keys(OPENINGS)),
         (choices, signedOutList, notReadyList, duplicate, opening) => {
           const signedOut: Away = { signedOut: new Set(signedOutList), notReady: new Set(notReadyList) };
-          let state = open(opening);
-          const releases = new Set<string>();
+          const opened = open(opening);
+          let state = opened.state;
+          const { releases, desktops } = opened;
           choices.forEach((choice, step) => {
             const event = pick(possibleEvents(state, signedOut), choice);
             const decision = decide(state, event, CONFIG);
             if (process.env.CORE_TRACE) console.log(JSON.stringify(event), '=>', decision.state.phase.name, JSON.stringify(decision.events.map((e) => [e.workNo, e.eventType, e.content])));
             if (event.type === 'Api') expect(decision.reply).toBeDefined();
             else expect(decision.reply).toBeUndefined();
-            checkInvariants(state, decision, releases, signedOut);
+            checkInvariants(state, decision, releases, signedOut, desktops);
             // Replaying the same event at once changes nothing.
             const replay = decide(decision.state, event, CONFIG);
             expect(replay.state).toEqual(decision.state);
-            expect(replay.events.filter((e) => e.eventType === 'AgentEvent_Call_Release')).toEqual([]);
+            expect(replay.events.filter((e) => e.eventType === 'AgentEvent_Call_Release' || SHOWING.has(e.eventType))).toEqual([]);
             // Sometimes the duplicate is really delivered: it must be harmless to go on from there.
             state = duplicate[step] ? replay.state : decision.state;
           });
@@ -288,10 +340,13 @@ describe('core properties', () => {
   it('ends every call cleanly when all its parties hang up, in any order', () => {
     fc.assert(
       fc.property(fc.array(fc.nat({ max: 1_000_000 }), { minLength: 1, maxLength: 40 }), fc.nat(), fc.constantFrom(...Object.keys(OPENINGS)), (choices, orderSeed, opening) => {
-        let state = open(opening);
-        const releases = new Set<string>();
+        const opened = open(opening);
+        let state = opened.state;
+        const { releases, desktops } = opened;
         for (const choice of choices) {
-          state = decide(state, pick(possibleEvents(state, NOBODY_AWAY), choice), CONFIG).state;
+          const decision = decide(state, pick(possibleEvents(state, NOBODY_AWAY), choice), CONFIG);
+          checkInvariants(state, decision, releases, NOBODY_AWAY, desktops);
+          state = decision.state;
         }
         // Now everyone still there hangs up (up legs) or fails (ringing legs), in a random order.
         const remaining = Object.values(state.legs).filter(live);
@@ -301,7 +356,7 @@ describe('core properties', () => {
           if (!current || current.status === 'gone') continue;
           const event: CallEvent = current.status === 'up' ? { type: 'LegHungUp', legId: leg.id } : { type: 'LegFailed', legId: leg.id, reason: 'no-answer' };
           const decision = decide(state, event, CONFIG);
-          checkInvariants(state, decision, releases);
+          checkInvariants(state, decision, releases, NOBODY_AWAY, desktops);
           state = decision.state;
         }
         // A customer whose agents left may be waiting in the queue, or rung to a new agent: that is not "over".
