@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { agentsOnCall, callIdsOf, decide, initialState } from '../core/decide.js';
 import { refuse } from '../core/refusals.js';
-import type { AgentSnapshot, CallEvent, CallId, CallState, Command, CoreConfig, DialTarget, LegId, PresenceNotice, Reply, Route } from '../core/types.js';
+import type { AgentSnapshot, CallEvent, CallId, CallState, Command, CoreConfig, DialTarget, ErrorCode, LegId, PresenceNotice, Reply, Route } from '../core/types.js';
 import { LegMediaError, type IncomingDecision, type SignallingEvents, type TelephonyBackend } from '../ports/telephony.js';
 import type { AgentDirectory } from './agent-directory.js';
 import type { CallControl, CallControlRequest, CallSnapshot, TimedAgentEvent } from './call-control.js';
@@ -19,6 +19,16 @@ export interface RouteEntry {
   readonly did: string;
   readonly route: Route;
 }
+
+/** What callinner / callout would refuse, as the SIP status a handset gets for it. */
+const HANDSET_REFUSALS: Partial<Record<ErrorCode, [number, string]>> = {
+  AGENT_NOT_SIGNED_IN: [403, 'Forbidden'],
+  AGENT_BUSY: [486, 'Busy Here'],
+  CALLED_UNKNOWN: [404, 'Not Found'],
+  CALLED_NOT_SIGNED_IN: [480, 'Temporarily Unavailable'],
+  CALLED_BUSY: [486, 'Busy Here'],
+  INVALID_NUMBER: [484, 'Address Incomplete'],
+};
 
 export interface OrchestratorOptions {
   readonly backend: TelephonyBackend;
@@ -117,28 +127,26 @@ export class Orchestrator implements CallControl {
   }
 
   async callInner(workNo: string, calledWorkNo: string): Promise<Reply> {
-    const refusal = this.checkCaller(workNo);
-    if (refusal) return refusal;
-    const directory = this.options.directory;
-    const called = directory.snapshot(calledWorkNo);
-    if (!called || calledWorkNo === workNo) return refuse('CALLED_UNKNOWN');
-    if (!called.signedIn) return refuse('CALLED_NOT_SIGNED_IN');
-    if (called.busy) return refuse('CALLED_BUSY');
-    return this.startAgentCall(workNo, { kind: 'agent', workNo: called.workNo, phone: called.phone });
+    const checked = this.checkCall(workNo, { calledWorkNo });
+    return 'refusal' in checked ? refuse(checked.refusal) : this.startAgentCall(workNo, checked.target);
   }
 
   async callOut(workNo: string, number: string): Promise<Reply> {
-    const refusal = this.checkCaller(workNo);
-    if (refusal) return refusal;
-    if (!/^\+?[0-9*#]{1,32}$/.test(number)) return refuse('INVALID_NUMBER');
-    return this.startAgentCall(workNo, { kind: 'customer', number });
+    const checked = this.checkCall(workNo, { number });
+    return 'refusal' in checked ? refuse(checked.refusal) : this.startAgentCall(workNo, checked.target);
   }
 
-  private checkCaller(workNo: string): Reply | null {
+  /** callinner's and callout's checks (and a handset's, answered as SIP statuses): the caller, then the target. */
+  private checkCall(workNo: string, to: { calledWorkNo: string } | { number: string }): { refusal: ErrorCode } | { target: DialTarget } {
     const directory = this.options.directory;
-    if (!directory.isSignedIn(workNo)) return refuse('AGENT_NOT_SIGNED_IN');
-    if (directory.isBusy(workNo)) return refuse('AGENT_BUSY');
-    return null;
+    if (!directory.isSignedIn(workNo)) return { refusal: 'AGENT_NOT_SIGNED_IN' };
+    if (directory.isBusy(workNo)) return { refusal: 'AGENT_BUSY' };
+    if ('number' in to) return /^\+?[0-9*#]{1,32}$/.test(to.number) ? { target: { kind: 'customer', number: to.number } } : { refusal: 'INVALID_NUMBER' };
+    const called = directory.snapshot(to.calledWorkNo);
+    if (!called || to.calledWorkNo === workNo) return { refusal: 'CALLED_UNKNOWN' };
+    if (!called.signedIn) return { refusal: 'CALLED_NOT_SIGNED_IN' };
+    if (called.busy) return { refusal: 'CALLED_BUSY' };
+    return { target: { kind: 'agent', workNo: called.workNo, phone: called.phone } };
   }
 
   private async startAgentCall(workNo: string, target: Extract<CallEvent, { type: 'AgentDialled' }>['target']): Promise<Reply> {
@@ -194,9 +202,7 @@ export class Orchestrator implements CallControl {
     phoneHeld: (legId, held) => {
       // The handset's hold button is the hold API for its agent's customer call; wherever the API would refuse
       // (during help, in a room, an internal call), the other parties are not disturbed: it is only logged.
-      const callId = this.legIndex.get(legId);
-      const record = callId ? this.calls.get(callId) : undefined;
-      const workNo = record?.state.legs[legId]?.workNo;
+      const { record, workNo } = this.callOfLeg(legId);
       if (!record || workNo === undefined) return;
       const request: CallControlRequest = held ? { kind: 'hold', workNo } : { kind: 'gethold', workNo, callid: null };
       void this.enqueue(record, () => ({ type: 'Api', request })).then((reply) => {
@@ -204,9 +210,7 @@ export class Orchestrator implements CallControl {
       });
     },
     dtmf: (legId, digit) => {
-      const callId = this.legIndex.get(legId);
-      const record = callId ? this.calls.get(callId) : undefined;
-      const workNo = record?.state.legs[legId]?.workNo;
+      const { record, workNo } = this.callOfLeg(legId);
       // Only an agent's keys are feature codes; a customer's go nowhere (they never reach the other parties).
       if (!record || workNo === undefined) return;
       const action = this.keypad.press(legId, digit, (this.options.now ?? Date.now)());
@@ -294,28 +298,26 @@ export class Orchestrator implements CallControl {
       return { accept: false, status, reason };
     };
     if (workNo === undefined) return refused(403, 'Forbidden');
-    if (directory.isBusy(workNo)) return refused(486, 'Busy Here');
-    const agent = { workNo, phone };
     const calledWorkNo = directory.profile(to) ? to : directory.agentOnPhone(to);
-    let target: DialTarget;
-    if (calledWorkNo !== undefined) {
-      const called = directory.snapshot(calledWorkNo);
-      if (!called || calledWorkNo === workNo) return refused(404, 'Not Found');
-      if (!called.signedIn) return refused(480, 'Temporarily Unavailable');
-      if (called.busy) return refused(486, 'Busy Here');
-      target = { kind: 'agent', workNo: called.workNo, phone: called.phone };
-    } else {
-      if (!/^\+?[0-9*#]{1,32}$/.test(to)) return refused(484, 'Address Incomplete');
-      target = { kind: 'customer', number: to };
+    const checked = this.checkCall(workNo, calledWorkNo !== undefined ? { calledWorkNo } : { number: to });
+    if ('refusal' in checked) {
+      const [status, reason] = HANDSET_REFUSALS[checked.refusal] ?? [403, 'Forbidden'];
+      return refused(status, reason);
     }
-    this.pendingIncoming.set(legId, { kind: 'handset', to, agent, target });
+    this.pendingIncoming.set(legId, { kind: 'handset', to, agent: { workNo, phone }, target: checked.target });
     return { accept: true };
+  }
+
+  /** The call that holds a leg, and the agent whose leg it is (undefined for a customer's). */
+  private callOfLeg(legId: LegId): { record: CallRecord | undefined; workNo: string | undefined } {
+    const callId = this.legIndex.get(legId);
+    const record = callId ? this.calls.get(callId) : undefined;
+    return { record, workNo: record?.state.legs[legId]?.workNo };
   }
 
   /** Feeds a leg's event to its call; false when no call knows the leg. */
   private legEvent(legId: LegId, event: CallEvent): boolean {
-    const callId = this.legIndex.get(legId);
-    const record = callId ? this.calls.get(callId) : undefined;
+    const { record } = this.callOfLeg(legId);
     if (!record) return false;
     void this.enqueue(record, () => event);
     return true;
