@@ -75,6 +75,8 @@ export class Registrar {
   private readonly nonces = new Map<string, number>();
   private readonly sources = new Map<string, { failures: number; blockedUntil: number }>();
   private readonly log: Logger;
+  /** drachtio-mw-digest-auth, for REGISTERs and handsets' INVITEs alike. */
+  private readonly digest: Middleware;
 
   constructor(
     private readonly store: BindingStore,
@@ -85,6 +87,7 @@ export class Registrar {
   ) {
     for (const c of credentials) this.byUsername.set(c.username, c);
     this.log = logger.child({ component: 'registrar' });
+    this.digest = digestAuth({ realm: settings.realm, passwordLookup: (user, realm, cb) => cb(null, this.secretOf(user, realm)) });
   }
 
   /** Installs the middleware chain and the REGISTER handler on drachtio-srf (before it connects). */
@@ -98,7 +101,7 @@ export class Registrar {
     return [
       (req, res, next) => this.sourceGuard(req, res, next),
       (req, res, next) => this.defaultExpires(req, res, next),
-      digestAuth({ realm: this.settings.realm, passwordLookup: (user, realm, cb) => cb(null, this.secretOf(user, realm)) }),
+      this.digest,
       (req, res, next) => this.wildcard(req, res, next),
       registrationParser,
     ];
@@ -120,7 +123,7 @@ export class Registrar {
       };
       const steps: Middleware[] = [
         (q, r, next) => this.sourceGuard(q, r, next),
-        digestAuth({ realm: this.settings.realm, passwordLookup: (user, realm, cb) => cb(null, this.secretOf(user, realm)) }),
+        this.digest,
       ];
       const run = (i: number): void => {
         const step = steps[i];
@@ -144,7 +147,7 @@ export class Registrar {
     const send = res.send.bind(res);
     res.send = (status, opts) => {
       const challenge = opts?.headers?.['WWW-Authenticate'];
-      const issued = challenge ? /nonce="([^"]+)"/.exec(challenge)?.[1] : undefined;
+      const issued = challenge ? nonceOf(challenge) : undefined;
       if (issued) this.rememberNonce(issued, now);
       if (status === 403) this.failed(source, now);
       else if (status >= 200 && status < 300) this.sources.delete(source);
@@ -152,8 +155,7 @@ export class Registrar {
     };
     const header = req.get('Authorization');
     if (header) {
-      // Not cnonce="...", which SIPp, for one, sends before the nonce.
-      const nonce = /(?:^|[\s,])nonce="([^"]+)"/.exec(header)?.[1];
+      const nonce = nonceOf(header);
       const issuedAt = nonce ? this.nonces.get(nonce) : undefined;
       // A nonce we did not give, or gave too long ago: a fresh challenge, not a check.
       if (issuedAt === undefined || now - issuedAt > this.settings.nonceLifetimeSeconds * 1000) req.authorization = {};
@@ -263,6 +265,11 @@ export class Registrar {
     }
     this.sources.set(source, record);
   }
+}
+
+/** The nonce of a WWW-Authenticate or Authorization header; not cnonce="...", which SIPp, for one, sends first. */
+function nonceOf(header: string): string | undefined {
+  return /(?:^|[\s,])nonce="([^"]+)"/.exec(header)?.[1];
 }
 
 /** HA1 for a phone's credentials: what to put in the configuration instead of a password. */
