@@ -58,6 +58,8 @@ export const refusalRetcodes: Readonly<Record<ErrorCode, string>> = {
   CALLED_BUSY: '200-018',
   INVALID_NUMBER: '200-019',
   HELPER_NOT_READY: '200-022',
+  CALLED_NOT_READY: '200-023',
+  TRANSFER_NOT_ALLOWED: '200-024',
   AGENT_NOT_BUSY: '100-020',
   AGENT_NOT_RESTING: '100-021',
 };

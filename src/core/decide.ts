@@ -6,12 +6,14 @@
  * and timers that are no longer pending, change nothing, which is what makes duplicated and late events harmless.
  */
 import { mediaCommands, mediaPlan } from './media-plan.js';
+import { isDialableNumber } from './numbers.js';
 import { refuse } from './refusals.js';
 import type {
   AgentEvent,
   AgentEventType,
   AgentSnapshot,
   ApiRequest,
+  BlindTransfer,
   CallEvent,
   CallId,
   CallState,
@@ -35,6 +37,9 @@ import type {
 
 /** `feature` of AgentEvent_Talking / _Ringing: what kind of call the agent is on (documented in the README). */
 export const CallFeature = { normal: 0, internal: 1, outbound: 2, help: 3 } as const;
+
+/** A target's failure as the SIP status a transfer reports (NOTIFY of a REFER, AgentEvent_SuccTransResult). */
+const FAILURE_STATUS: Readonly<Record<FailureReason, number>> = { busy: 486, rejected: 603, 'no-answer': 408, unreachable: 480, error: 500 };
 
 export function initialState(callId: CallId): CallState {
   return { callId, kind: 'customer', called: '', route: null, legs: {}, phase: { name: 'new' }, timer: null, queueTimer: null, waitedTooLong: false, declinedBy: [], seq: 0 };
@@ -82,9 +87,11 @@ class Draft {
     // Dials first (they only start ringing, and a phone takes longest), then media, so that survivors are
     // reconnected before anyone else is hung up; look-ups last.
     const media = mediaCommands(mediaPlan(this.before), mediaPlan(this.s));
+    // A transfer's outcome is reported to the phone before that phone is hung up.
     const dials = this.commands.filter((c) => c.kind === 'dial');
-    const others = this.commands.filter((c) => c.kind !== 'dial');
-    const commands = [...this.timerCommands, ...dials, ...media, ...this.hangups, ...others];
+    const reports = this.commands.filter((c) => c.kind === 'reportTransfer');
+    const others = this.commands.filter((c) => c.kind !== 'dial' && c.kind !== 'reportTransfer');
+    const commands = [...this.timerCommands, ...dials, ...media, ...reports, ...this.hangups, ...others];
     const decision: Decision = { state: this.s, commands, events: this.events, presence: this.presence };
     return this.reply ? { ...decision, reply: this.reply } : decision;
   }
@@ -240,6 +247,8 @@ class Draft {
           type: this.s.kind === 'internal' ? CallFeature.internal : CallFeature.outbound,
         });
       }
+    } else if (phase.name === 'transferring' && phase.transfer.target === legId) {
+      this.reportTransfer(phase.transfer, 180);
     } else if (phase.name === 'help' && phase.help.helper === legId && !phase.help.ownerGone) {
       const owner = this.leg(phase.help.owner);
       this.emit(owner.workNo as string, 'AgentEvent_Customer_Alerting', {
@@ -265,6 +274,7 @@ class Draft {
     if (phase.name === 'originating' && phase.origin === legId) return this.originAnswered(legId, phase.target);
     if (phase.name === 'offering' && phase.target === legId) return this.offerAnswered(phase.waiting, legId);
     if (phase.name === 'help' && phase.help.helper === legId) return this.helperAnswered(phase.help);
+    if (phase.name === 'transferring' && phase.transfer.target === legId) return this.transferAnswered(phase.transfer);
   }
 
   /** The agent's own phone answered an agent-initiated call: now ring the target, the agent hearing ringback. */
@@ -309,7 +319,7 @@ class Draft {
     const leg = this.s.legs[legId];
     if (!leg || leg.status === 'gone' || leg.status === 'up') return;
     // A phone that rang out or cannot be reached is an agent not at the desk; a rejection is a choice.
-    this.ringingLegEnded(legId, false, reason === 'no-answer' || reason === 'unreachable');
+    this.ringingLegEnded(legId, false, reason === 'no-answer' || reason === 'unreachable', reason);
   }
 
   private legHungUp(legId: LegId, lost: boolean): void {
@@ -346,6 +356,9 @@ class Draft {
       case 'help':
         this.ringingLegEnded(phase.help.helper, true);
         return;
+      case 'transferring':
+        this.ringingLegEnded(phase.transfer.target, true, true);
+        return;
       /* c8 ignore next 2 -- no timer runs in the other phases (a property test checks it) */
       default:
         return;
@@ -364,7 +377,7 @@ class Draft {
    * A leg we were ringing will not answer: it failed, timed out, or we cancel it (`hangup`). `unanswered`: it rang
    * out or could not be reached (an agent offered a customer call then goes not ready).
    */
-  private ringingLegEnded(legId: LegId, hangup: boolean, unanswered = false): void {
+  private ringingLegEnded(legId: LegId, hangup: boolean, unanswered = false, reason: FailureReason = unanswered ? 'no-answer' : 'error'): void {
     const leg = this.leg(legId);
     const phase = this.s.phase;
     this.legGone(legId, hangup);
@@ -389,6 +402,10 @@ class Draft {
     } else if (phase.name === 'help') {
       // The only leg that rings during help is the helper's.
       this.helpFailed(phase.help);
+    } else if (phase.name === 'transferring') {
+      // The only leg that rings during a transfer is its target (the transferor is up, or gone).
+      if (unanswered && leg.workNo !== undefined) this.presence.push({ kind: 'offer-unanswered', workNo: leg.workNo });
+      this.transferFailed(phase.transfer, leg, FAILURE_STATUS[reason]);
     }
   }
 
@@ -418,6 +435,13 @@ class Draft {
       }
       case 'help':
         this.helpPartyLeft(phase.help, legId);
+        return;
+      case 'transferring':
+        this.transferPartyLeft(phase.transfer, legId);
+        return;
+      case 'trunked':
+        this.legGone(legId === phase.customer ? phase.outside : phase.customer, true);
+        this.endCall();
         return;
       /* c8 ignore next 2 -- in the other phases no leg is up */
       default:
@@ -520,6 +544,99 @@ class Draft {
     this.setPhase({ name: 'connected', agent: help.owner, other: help.helper, held: false });
   }
 
+  /* ============================================================================================ blind transfer */
+
+  private startTransfer(request: Extract<ApiRequest, { kind: 'transfer' }>, phase: Extract<Phase, { name: 'connected' }>): Reply {
+    const to = request.to;
+    if (to.kind === 'agent') {
+      const called = to.snapshot;
+      if (!called || called.workNo === request.workNo) return refuse('CALLED_UNKNOWN');
+      if (!called.signedIn) return refuse('CALLED_NOT_SIGNED_IN');
+      if (called.busy) return refuse('CALLED_BUSY');
+      if (!called.ready) return refuse('CALLED_NOT_READY');
+    } else if (!isDialableNumber(to.number)) {
+      return refuse('INVALID_NUMBER');
+    }
+    const owner = this.leg(phase.agent);
+    const customer = this.leg(phase.other);
+    // The target gets the customer call itself (its id), as an offered customer call.
+    const target =
+      to.kind === 'agent' ? this.addLeg('agent', (to.snapshot as AgentSnapshot).phone, to.workNo, 'dialing') : this.addLeg('customer', to.number, undefined, 'dialing');
+    const transfer: BlindTransfer = { transferor: phase.agent, customer: phase.other, target, transferorGone: false, wasHeld: phase.held };
+    this.setPhase({ name: 'transferring', transfer });
+    this.dial(target, customer.number);
+    this.startTimer('transfer-answer', this.config.offerAnswerTimeoutSeconds);
+    const targetLeg = this.leg(target);
+    if (request.fromPhone) {
+      this.emit(owner.workNo as string, 'AgentEvent_linkagePhoneTransferOut', { callid: this.s.callId, addrOut: targetLeg.workNo ?? targetLeg.number, addrSelf: owner.number });
+    }
+    if (targetLeg.workNo !== undefined) {
+      this.emit(targetLeg.workNo, 'AgentEvent_Ringing', { callid: this.s.callId, caller: customer.number, called: this.s.called, feature: CallFeature.normal });
+    }
+    return { ok: true, result: this.s.callId };
+  }
+
+  private transferAnswered(transfer: BlindTransfer): void {
+    this.clearTimer();
+    this.transferorDone(transfer, 200, 0);
+    const target = this.leg(transfer.target);
+    const customer = this.leg(transfer.customer);
+    if (target.workNo === undefined) {
+      this.setPhase({ name: 'trunked', customer: transfer.customer, outside: transfer.target });
+      return;
+    }
+    this.setPhase({ name: 'connected', agent: transfer.target, other: transfer.customer, held: false });
+    this.emit(target.workNo, 'AgentEvent_Talking', this.talking(customer.number, target.number, this.s.callId, CallFeature.normal));
+  }
+
+  /** The target will not answer: the agent still on the line gets the customer back; otherwise the queue does. */
+  private transferFailed(transfer: BlindTransfer, target: Leg, sipStatus: number): void {
+    this.clearTimer();
+    if (transfer.transferorGone) {
+      if (target.workNo !== undefined) this.s = { ...this.s, declinedBy: [...this.s.declinedBy, target.workNo] };
+      this.queue(transfer.customer, true);
+      return;
+    }
+    const owner = this.leg(transfer.transferor);
+    const customer = this.leg(transfer.customer);
+    this.reportTransfer(transfer, sipStatus);
+    this.emit(owner.workNo as string, 'AgentEvent_SuccTransResult', { callId: this.s.callId, result: sipStatus });
+    this.setPhase({ name: 'connected', agent: transfer.transferor, other: transfer.customer, held: transfer.wasHeld });
+    if (transfer.wasHeld) this.emit(owner.workNo as string, 'AgentEvent_Hold', this.s.callId);
+    else this.emit(owner.workNo as string, 'AgentEvent_Talking', this.talking(customer.number, owner.number, this.s.callId, CallFeature.normal));
+  }
+
+  private transferPartyLeft(transfer: BlindTransfer, legId: LegId): void {
+    if (legId === transfer.transferor) {
+      // The phone hung up after its REFER was accepted, as phones do: the transfer goes on without it.
+      this.setPhase({ name: 'transferring', transfer: { ...transfer, transferorGone: true } });
+      return;
+    }
+    // The customer gave up: the target stops ringing, and the agent's call is over.
+    const customer = this.leg(legId);
+    this.clearTimer();
+    this.legGone(transfer.target, true);
+    if (!transfer.transferorGone) {
+      this.reportTransfer(transfer, 487);
+      this.notifyLeft(transfer.transferor, customer, this.s.callId);
+    }
+    this.endCall();
+  }
+
+  /** The transfer worked: the transferring agent is told, and its phone is hung up (if it has not done so). */
+  private transferorDone(transfer: BlindTransfer, sipStatus: number, result: number): void {
+    if (transfer.transferorGone) return;
+    const owner = this.leg(transfer.transferor);
+    this.reportTransfer(transfer, sipStatus);
+    this.emit(owner.workNo as string, 'AgentEvent_SuccTransResult', { callId: this.s.callId, result });
+    this.legGone(transfer.transferor, true);
+  }
+
+  private reportTransfer(transfer: BlindTransfer, sipStatus: number): void {
+    if (transfer.transferorGone) return;
+    this.commands.push({ kind: 'reportTransfer', legId: transfer.transferor, sipStatus });
+  }
+
   /* ============================================================================================ API */
 
   private api(request: ApiRequest): Reply {
@@ -532,13 +649,14 @@ class Draft {
     }
     if (phase.name === 'connected') return this.apiConnected(request, phase, party);
     if (phase.name === 'help') return this.apiHelp(request, phase.help, party);
+    if (request.kind === 'transfer') return refuse('TRANSFER_NOT_ALLOWED');
     return refuse(request.kind === 'innerhelp' ? 'NO_CUSTOMER_CALL' : 'NOT_ALLOWED_NOW');
   }
 
   private releaseParty(legId: LegId): void {
     const leg = this.leg(legId);
     if (leg.status === 'up') this.partyLeft(legId, true);
-    else this.ringingLegEnded(legId, true);
+    else this.ringingLegEnded(legId, true, false, 'rejected');
   }
 
   private apiConnected(request: Exclude<ApiRequest, { kind: 'release' }>, phase: Extract<Phase, { name: 'connected' }>, party: Leg): Reply {
@@ -573,6 +691,9 @@ class Draft {
         return { ok: true, result: null };
       case 'confjoin':
         return refuse('NO_HELP_IN_PROGRESS');
+      case 'transfer':
+        if (!isAgentSide || other.role !== 'customer') return refuse('TRANSFER_NOT_ALLOWED');
+        return this.startTransfer(request, phase);
     }
   }
 
@@ -629,6 +750,8 @@ class Draft {
     switch (request.kind) {
       case 'innerhelp':
         return refuse('HELP_IN_PROGRESS');
+      case 'transfer':
+        return refuse('TRANSFER_NOT_ALLOWED');
       case 'hold':
       case 'gethold':
         return refuse('NOT_ALLOWED_NOW');

@@ -41,6 +41,15 @@ export function mediaPlan(state: CallState): MediaPlan {
         bridge(phase.agent, phase.other);
       }
       break;
+    case 'transferring': {
+      const t = phase.transfer;
+      set(t.customer, { kind: 'ringback' });
+      if (!t.transferorGone) set(t.transferor, { kind: 'park' });
+      break;
+    }
+    case 'trunked':
+      bridge(phase.customer, phase.outside);
+      break;
     case 'help': {
       const h = phase.help;
       if (h.stage === 'conference') {

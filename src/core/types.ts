@@ -74,7 +74,30 @@ export type Phase =
   /** Two parties talk. `held`: the agent put the other party (a customer) on hold. */
   | { readonly name: 'connected'; readonly agent: LegId; readonly other: LegId; readonly held: boolean }
   | { readonly name: 'help'; readonly help: HelpSession }
+  /** A blind transfer: the customer hears ringback while `target` rings; see BlindTransfer. */
+  | { readonly name: 'transferring'; readonly transfer: BlindTransfer }
+  /** After a blind transfer to an outside number: the customer and that number talk, no agent is left on the call. */
+  | { readonly name: 'trunked'; readonly customer: LegId; readonly outside: LegId }
   | { readonly name: 'ended' };
+
+/**
+ * An agent hands the customer to another agent or an outside number without talking to them first (a handset's
+ * REFER, or the transfer API). The agent leaves as soon as the target answers; if the target fails, an agent still
+ * on the line gets the customer back (held, as before, if it was held), and one who already hung up leaves the
+ * customer to the queue: the customer is never dropped.
+ */
+export interface BlindTransfer {
+  /** A: the agent who transfers. */
+  readonly transferor: LegId;
+  /** B: the customer. */
+  readonly customer: LegId;
+  /** The agent's phone or the outside number being rung. */
+  readonly target: LegId;
+  /** A hung up (or released) while the target rang. */
+  readonly transferorGone: boolean;
+  /** The customer was on hold when the transfer began: a failed transfer gives it back on hold. */
+  readonly wasHeld: boolean;
+}
 
 /** What the agent dials in an agent-initiated call. */
 export type DialTarget =
@@ -85,7 +108,7 @@ export type CallKind = 'customer' | 'internal' | 'outbound';
 
 export interface PendingTimer {
   readonly id: string;
-  readonly purpose: 'offer-answer' | 'help-answer' | 'requeue' | 'origin-answer' | 'queue-wait';
+  readonly purpose: 'offer-answer' | 'help-answer' | 'requeue' | 'origin-answer' | 'queue-wait' | 'transfer-answer';
 }
 
 /** What a skill queue does with a customer who waited its maximum time. */
@@ -137,7 +160,15 @@ export type ApiRequest =
   | { readonly kind: 'confjoin'; readonly workNo: string; readonly callid: CallId }
   | { readonly kind: 'hold'; readonly workNo: string }
   | { readonly kind: 'gethold'; readonly workNo: string; readonly callid: CallId | null }
-  | { readonly kind: 'release'; readonly workNo: string };
+  | { readonly kind: 'release'; readonly workNo: string }
+  | {
+      readonly kind: 'transfer';
+      readonly workNo: string;
+      /** An agent (with a snapshot taken as the request is decided; undefined: no such agent) or an outside number. */
+      readonly to: { readonly kind: 'agent'; readonly workNo: string; readonly snapshot: AgentSnapshot | undefined } | { readonly kind: 'number'; readonly number: string };
+      /** The agent's handset asked (REFER), rather than its desktop. */
+      readonly fromPhone: boolean;
+    };
 
 export type CallEvent =
   /** A customer's call reached us; its leg is already answered by the media server. */
@@ -198,7 +229,12 @@ export type Command =
   | { readonly kind: 'park'; readonly legId: LegId }
   | { readonly kind: 'startTimer'; readonly timerId: string; readonly seconds: number }
   | { readonly kind: 'cancelTimer'; readonly timerId: string }
-  | { readonly kind: 'findAgent'; readonly route: Route; readonly exclude: readonly string[] };
+  | { readonly kind: 'findAgent'; readonly route: Route; readonly exclude: readonly string[] }
+  /**
+   * How a blind transfer asked for by the agent's handset goes, as a SIP status (100/180/200, or the failure):
+   * the adapter tells the phone with a NOTIFY of its REFER. Nothing to do when the transfer did not come by REFER.
+   */
+  | { readonly kind: 'reportTransfer'; readonly legId: LegId; readonly sipStatus: number };
 
 export type AgentEventType =
   | 'AgentEvent_Ringing'
@@ -210,6 +246,10 @@ export type AgentEventType =
   | 'AgentEvent_Call_Release'
   | 'AgentEvent_Consult_Fail'
   | 'AgentEvent_Inside_Call_Fail'
+  /** The agent is transferring its call with its phone (REFER): content {callid, addrOut, addrSelf}. */
+  | 'AgentEvent_linkagePhoneTransferOut'
+  /** How a transfer ended: content {callId, result}, result 0 on success, else the target's SIP status. */
+  | 'AgentEvent_SuccTransResult'
   | PresenceEventType;
 
 /** The vendor's agent state events (presence decider, src/core/presence). */
@@ -260,6 +300,8 @@ export type ErrorCode =
   | 'CALLED_BUSY'
   | 'INVALID_NUMBER'
   | 'HELPER_NOT_READY'
+  | 'CALLED_NOT_READY'
+  | 'TRANSFER_NOT_ALLOWED'
   | 'AGENT_NOT_BUSY'
   | 'AGENT_NOT_RESTING';
 

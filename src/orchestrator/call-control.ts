@@ -5,7 +5,14 @@ import type { AgentEvent, ApiRequest, CallState, HelpMode, Reply } from '../core
 
 /** An agent request as the API makes it: the orchestrator adds the agent snapshots the core needs. */
 export type CallControlRequest =
-  | Exclude<ApiRequest, { kind: 'innerhelp' }>
+  | Exclude<ApiRequest, { kind: 'innerhelp' | 'transfer' }>
+  | {
+      readonly kind: 'transfer';
+      readonly workNo: string;
+      /** An agent's work number, or an outside number (through the gateway). */
+      readonly to: { readonly kind: 'agent'; readonly workNo: string } | { readonly kind: 'number'; readonly number: string };
+      readonly fromPhone: boolean;
+    }
   | {
       readonly kind: 'innerhelp';
       readonly workNo: string;

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { agentsOnCall, callIdsOf, decide, initialState } from '../core/decide.js';
+import { isDialableNumber } from '../core/numbers.js';
 import { refuse } from '../core/refusals.js';
 import type { AgentSnapshot, CallEvent, CallId, CallState, Command, CoreConfig, DialTarget, ErrorCode, LegId, PresenceNotice, Reply, Route } from '../core/types.js';
 import { LegMediaError, type IncomingDecision, type SignallingEvents, type TelephonyBackend } from '../ports/telephony.js';
@@ -27,6 +28,7 @@ const HANDSET_REFUSALS: Partial<Record<ErrorCode, [number, string]>> = {
   CALLED_UNKNOWN: [404, 'Not Found'],
   CALLED_NOT_SIGNED_IN: [480, 'Temporarily Unavailable'],
   CALLED_BUSY: [486, 'Busy Here'],
+  CALLED_NOT_READY: [480, 'Temporarily Unavailable'],
   INVALID_NUMBER: [484, 'Address Incomplete'],
 };
 
@@ -141,7 +143,7 @@ export class Orchestrator implements CallControl {
     const directory = this.options.directory;
     if (!directory.isSignedIn(workNo)) return { refusal: 'AGENT_NOT_SIGNED_IN' };
     if (directory.isBusy(workNo)) return { refusal: 'AGENT_BUSY' };
-    if ('number' in to) return /^\+?[0-9*#]{1,32}$/.test(to.number) ? { target: { kind: 'customer', number: to.number } } : { refusal: 'INVALID_NUMBER' };
+    if ('number' in to) return isDialableNumber(to.number) ? { target: { kind: 'customer', number: to.number } } : { refusal: 'INVALID_NUMBER' };
     const called = directory.snapshot(to.calledWorkNo);
     if (!called || to.calledWorkNo === workNo) return { refusal: 'CALLED_UNKNOWN' };
     if (!called.signedIn) return { refusal: 'CALLED_NOT_SIGNED_IN' };
@@ -166,6 +168,10 @@ export class Orchestrator implements CallControl {
 
   /** Adds what the core needs and only the shell knows: agent snapshots, taken at the moment of deciding. */
   private completeRequest(request: CallControlRequest): Extract<CallEvent, { type: 'Api' }>['request'] {
+    if (request.kind === 'transfer') {
+      const to = request.to;
+      return { ...request, to: to.kind === 'agent' ? { ...to, snapshot: this.options.directory.snapshot(to.workNo) } : to };
+    }
     if (request.kind !== 'innerhelp') return request;
     return { ...request, candidates: this.candidatesFor(request.helper.kind === 'agent' ? request.helper : { kind: 'skill', skill: request.helper.skill }) };
   }
@@ -215,6 +221,18 @@ export class Orchestrator implements CallControl {
       if (!record || workNo === undefined) return;
       const action = this.keypad.press(legId, digit, (this.options.now ?? Date.now)());
       if (action) void this.keypadAction(record, legId, workNo, action);
+    },
+    transferRequested: async (legId, to): Promise<IncomingDecision> => {
+      const { record, workNo } = this.callOfLeg(legId);
+      if (!record || workNo === undefined) return { accept: false, status: 403, reason: 'Forbidden' };
+      const reply = await this.enqueue(record, () => ({ type: 'Api', request: this.completeRequest({ kind: 'transfer', workNo, to: this.transferTarget(to), fromPhone: true }) }));
+      if (reply.ok) {
+        record.log.info({ workNo, to, legId }, 'handset transfer accepted');
+        return { accept: true };
+      }
+      const [status, reason] = HANDSET_REFUSALS[reply.code] ?? [403, 'Forbidden'];
+      record.log.info({ workNo, to, legId, refused: reply.code, status }, 'handset transfer refused');
+      return { accept: false, status, reason };
     },
     incoming: async (call): Promise<IncomingDecision> => {
       if (call.caller !== undefined) return this.handsetCall(call.legId, call.caller, call.to);
@@ -306,6 +324,13 @@ export class Orchestrator implements CallControl {
     }
     this.pendingIncoming.set(legId, { kind: 'handset', to, agent: { workNo, phone }, target: checked.target });
     return { accept: true };
+  }
+
+  /** A number a handset dialled or transferred to: an agent (by work number, or the phone it is signed in on), or an outside number. */
+  private transferTarget(to: string): Extract<CallControlRequest, { kind: 'transfer' }>['to'] {
+    const directory = this.options.directory;
+    const workNo = directory.profile(to) ? to : directory.agentOnPhone(to);
+    return workNo !== undefined ? { kind: 'agent', workNo } : { kind: 'number', number: to };
   }
 
   /** The call that holds a leg, and the agent whose leg it is (undefined for a customer's). */
@@ -438,6 +463,9 @@ export class Orchestrator implements CallControl {
           this.timers.delete(command.timerId);
           return;
         }
+        case 'reportTransfer':
+          signalling.reportTransfer(command.legId, command.sipStatus);
+          return;
         case 'findAgent': {
           const route = command.route;
           void this.enqueue(record, () => ({ type: 'AgentsAvailable', candidates: this.candidatesFor(route) }));

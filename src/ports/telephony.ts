@@ -39,6 +39,12 @@ export interface SignallingEvents {
   /** A key the phone pressed (RFC 2833 telephone-event), one digit of 0-9, *, #, A-D. */
   dtmf(legId: LegId, digit: string): void;
   /**
+   * The phone asked to transfer its call to `to` (a REFER's Refer-To user part: an agent's number or an outside
+   * number). Accepted: the backend answers 202 and reports progress as `reportTransfer` is called; refused: the
+   * backend answers the REFER with the status given, and the call goes on as it was.
+   */
+  transferRequested(legId: LegId, to: string): Promise<IncomingDecision>;
+  /**
    * A customer's call arrived for `to` (a DID). The backend has NOT answered it yet: it answers (anchoring it on the
    * media server) only when this resolves `accept`, and otherwise refuses with the SIP status given.
    */
@@ -75,6 +81,11 @@ export interface SignallingPort {
    * `retryAfterSeconds`, before `SignallingEvents.incoming` is asked. Calls already taken go on; dial() still works.
    */
   drain(retryAfterSeconds: number): void;
+  /**
+   * How a transfer the phone on `legId` asked for (transferRequested) goes: 100/180 on the way, 200 done, or the
+   * failure's status; a final status ends the report. Ignored for a leg whose phone asked no transfer.
+   */
+  reportTransfer(legId: LegId, sipStatus: number): void;
 }
 
 export interface MediaPort {

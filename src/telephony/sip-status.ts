@@ -8,3 +8,36 @@ export function failureReasonForStatus(status: number): FailureReason {
   if (status >= 500 && status < 600) return 'error';
   return 'rejected';
 }
+
+const REASON_PHRASES: Readonly<Record<number, string>> = {
+  100: 'Trying',
+  180: 'Ringing',
+  200: 'OK',
+  408: 'Request Timeout',
+  480: 'Temporarily Unavailable',
+  486: 'Busy Here',
+  487: 'Request Terminated',
+  500: 'Server Internal Error',
+  603: 'Decline',
+};
+
+export function reasonPhrase(status: number): string {
+  return REASON_PHRASES[status] ?? (status < 300 ? 'OK' : 'Failed');
+}
+
+/** A status line as a REFER's NOTIFY carries it (message/sipfrag, RFC 3515). */
+export function sipfragFor(status: number): string {
+  return `SIP/2.0 ${status} ${reasonPhrase(status)}\r\n`;
+}
+
+/**
+ * The user part of a REFER's Refer-To (`<sip:2002@host>`, `sip:+4930123@host;user=phone`), or why it cannot be
+ * honoured: an attended transfer (a Replaces header in the URI) is not carried out.
+ */
+export function referTarget(referTo: string | undefined): { user: string } | { refused: 'attended' | 'unreadable' } {
+  if (referTo === undefined) return { refused: 'unreadable' };
+  const uri = /<([^>]*)>/.exec(referTo)?.[1] ?? referTo.trim();
+  if (/[?&]replaces=/i.test(uri)) return { refused: 'attended' };
+  const user = /^sips?:([^@;?]+)@/i.exec(uri)?.[1] ?? /^tel:([^;?]+)/i.exec(uri)?.[1];
+  return user ? { user: decodeURIComponent(user) } : { refused: 'unreadable' };
+}

@@ -6,6 +6,7 @@
 import { execSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Reply } from '../../src/core/types.js';
+import { HOLD_MUSIC, RINGBACK } from '../../src/telephony/drachtio/media.js';
 import { heard } from './support/audio.js';
 import { startSipp, uacScenario, uasScenario, type Answer, type Ending, type SippPhone } from './support/sipp.js';
 import { AGENTS, channelState, integrationEnv, portShift, startStack, type Stack } from './support/stack.js';
@@ -103,9 +104,11 @@ describe.skipIf(typeof env === 'string')('internal help on real servers', () => 
     throw new Error(`not in one room on FreeSWITCH: ${JSON.stringify(rooms)}`);
   }
 
-  async function expectPlaying(number: string): Promise<void> {
+  /** The phone hears a looping tone: `what` says which (hold music or ringback), checked when given. */
+  async function expectPlaying(number: string, what?: 'moh' | 'ringback'): Promise<void> {
     const state = await channelState(stack, stack.channelOfPhone(number) as string);
-    expect(state, `${number} should be hearing a looping tone`).toMatchObject({ app: 'endless_playback' });
+    const appData = what === undefined ? {} : { appData: what === 'moh' ? HOLD_MUSIC : RINGBACK };
+    expect(state, `${number} should be hearing a looping tone`).toMatchObject({ app: 'endless_playback', ...appData });
   }
 
   async function talking(): Promise<{ a: SippPhone; b: SippPhone }> {
@@ -317,9 +320,40 @@ describe.skipIf(typeof env === 'string')('internal help on real servers', () => 
     await everyoneDone([a, b, c]);
   });
 
-  it('a REFER from the agent\'s handset is refused (501: transfer by REFER is not carried out) and the call goes on', async () => {
+  it("blind transfer from A's handset (hold, REFER to C): B hears ringback, C answers, B and C talk; A is told 100/180/200 and hung up", async () => {
     const from = since();
-    const a = await agentPhone(A, { kind: 'answer', afterMs: 200, then: { kind: 'refer', afterMs: 500, target: C.workNo, status: 501 } });
+    const a = await agentPhone(A, { kind: 'answer', afterMs: 200, then: { kind: 'blind-transfer', afterMs: 500, target: C.workNo, final: 200 } });
+    const c = await agentPhone(C, { kind: 'answer', afterMs: 600, then: { kind: 'stay' } });
+    const b = customerCalls('4000', { kind: 'stay' });
+    await waitEvent(from, A.workNo, 'AgentEvent_linkagePhoneTransferOut');
+    await waitEvent(from, C.workNo, 'AgentEvent_Ringing');
+    await new Promise((r) => setTimeout(r, 200));
+    await expectPlaying(B, 'ringback');
+    await waitEvent(from, C.workNo, 'AgentEvent_Talking');
+    await waitEvent(from, A.workNo, 'AgentEvent_Call_Release');
+    await expectBridged(C.phone, B);
+    // A's SIPp checked the NOTIFYs (100, 180, 200) and our BYE, and has finished.
+    expect(await Promise.race([a.done, new Promise<number>((r) => setTimeout(() => r(-99), 5000))])).toBe(0);
+    ok(await stack.orchestrator.request({ kind: 'release', workNo: C.workNo }));
+    await everyoneDone([a, b, c]);
+  });
+
+  it("blind transfer to a helper who is busy (486): A's phone is told 486 and keeps B (on hold, as the phone left it)", async () => {
+    const from = since();
+    const a = await agentPhone(A, { kind: 'answer', afterMs: 200, then: { kind: 'blind-transfer', afterMs: 500, target: C.workNo, final: 486 } });
+    const c = await agentPhone(C, { kind: 'reject', afterMs: 400, status: 486 });
+    const b = customerCalls('4000', { kind: 'stay' });
+    await waitEvent(from, A.workNo, 'AgentEvent_SuccTransResult');
+    await new Promise((r) => setTimeout(r, 300));
+    await expectPlaying(B, 'moh');
+    expect(stack.orchestrator.activeCallCount()).toBe(1);
+    ok(await stack.orchestrator.request({ kind: 'release', workNo: A.workNo }));
+    await everyoneDone([a, b, c]);
+  });
+
+  it("a REFER that cannot be honoured (to A's own number) gets its final response (404) and the call goes on", async () => {
+    const from = since();
+    const a = await agentPhone(A, { kind: 'answer', afterMs: 200, then: { kind: 'refer', afterMs: 500, target: A.workNo, status: 404 } });
     const b = customerCalls('4000', { kind: 'stay' });
     await waitEvent(from, A.workNo, 'AgentEvent_Talking');
     await new Promise((r) => setTimeout(r, 1500));

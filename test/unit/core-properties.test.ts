@@ -99,6 +99,12 @@ function possibleEvents(state: CallState, signedOut: Away): CallEvent[][] {
     api.push({ type: 'Api', request: { kind: 'hold', workNo } });
     api.push({ type: 'Api', request: { kind: 'gethold', workNo, callid: null } });
     api.push({ type: 'Api', request: { kind: 'release', workNo } });
+    for (const fromPhone of [true, false]) {
+      for (const to of candidates) api.push({ type: 'Api', request: { kind: 'transfer', workNo, to: { kind: 'agent', workNo: to.workNo, snapshot: to }, fromPhone } });
+      api.push({ type: 'Api', request: { kind: 'transfer', workNo, to: { kind: 'agent', workNo: '999', snapshot: undefined }, fromPhone } });
+      api.push({ type: 'Api', request: { kind: 'transfer', workNo, to: { kind: 'number', number: '5550199' }, fromPhone } });
+      api.push({ type: 'Api', request: { kind: 'transfer', workNo, to: { kind: 'number', number: 'not-a-number' }, fromPhone } });
+    }
   }
   return [phones, others, api];
 }
@@ -120,8 +126,23 @@ const help =
     type: 'Api',
     request: { kind: 'innerhelp', workNo: '101', mode, helper: { kind: 'agent', workNo: '102' }, candidates: snapshots(state, NOBODY_AWAY).filter((c) => c.workNo === '102'), callappdata: 'x' },
   });
+const transfer =
+  (to: 'agent' | 'number'): Step =>
+  (state) => ({
+    type: 'Api',
+    request: {
+      kind: 'transfer',
+      workNo: '101',
+      to: to === 'agent' ? { kind: 'agent', workNo: '102', snapshot: snapshots(state, NOBODY_AWAY).find((c) => c.workNo === '102') } : { kind: 'number', number: '5550199' },
+      fromPhone: true,
+    },
+  });
 const OPENINGS: Record<string, Step[]> = {
   none: [],
+  transferring: [arrive, answer, transfer('agent')],
+  heldTransferring: [arrive, answer, () => ({ type: 'Api', request: { kind: 'hold', workNo: '101' } }), transfer('agent')],
+  transferringOut: [arrive, answer, transfer('number')],
+  trunked: [arrive, answer, transfer('number'), answer],
   talking: [arrive, answer],
   held: [arrive, answer, () => ({ type: 'Api', request: { kind: 'hold', workNo: '101' } })],
   helpRinging1: [arrive, answer, help(1)],
@@ -215,7 +236,8 @@ function checkInvariants(before: CallState, decision: Decision, releases: Set<st
       const peer = state.legs[media.peer];
       expect(peer?.status).toBe('up');
       expect(plan.get(media.peer)).toEqual({ kind: 'bridge', peer: legId });
-      expect(state.legs[legId]?.role === 'customer' && peer?.role === 'customer').toBe(false);
+      // Two customers talk only after a blind transfer to an outside number, with no agent left on the call.
+      if (state.legs[legId]?.role === 'customer' && peer?.role === 'customer') expect(state.phase.name).toBe('trunked');
     }
     if (media.kind === 'room') {
       const members = [...plan.values()].filter((m) => m.kind === 'room' && m.room === media.room);
@@ -254,7 +276,7 @@ function checkInvariants(before: CallState, decision: Decision, releases: Set<st
   if (state.phase.name === 'ended') expect(allGone).toBe(true);
 
   // A timer runs exactly while someone is being waited for.
-  const waiting = ['originating', 'offering', 'queued'].includes(state.phase.name) || (state.phase.name === 'help' && state.phase.help.stage === 'ringing');
+  const waiting = ['originating', 'offering', 'queued', 'transferring'].includes(state.phase.name) || (state.phase.name === 'help' && state.phase.help.stage === 'ringing');
   expect(state.timer !== null).toBe(waiting);
 
   // A queue's maximum wait runs only while its customer waits for a first agent, and only on a skill route.
@@ -300,6 +322,27 @@ function checkInvariants(before: CallState, decision: Decision, releases: Set<st
     expect(status(h.customer)).toBe('up');
     expect(status(h.owner)).toBe(h.ownerGone ? 'gone' : 'up');
     expect(h.stage === 'ringing' ? ['dialing', 'ringing'] : ['up']).toContain(status(h.helper));
+  }
+  if (phase.name === 'transferring') {
+    const t = phase.transfer;
+    expect(status(t.customer)).toBe('up');
+    expect(status(t.transferor)).toBe(t.transferorGone ? 'gone' : 'up');
+    expect(['dialing', 'ringing']).toContain(status(t.target));
+  }
+  if (phase.name === 'trunked') {
+    expect(status(phase.customer)).toBe('up');
+    expect(status(phase.outside)).toBe('up');
+    expect(legs.filter((l) => l.workNo !== undefined && l.status !== 'gone')).toEqual([]);
+  }
+
+  // A transfer is reported only to the phone of the agent who asked for it, while that phone is still there, and
+  // a final report (>= 200) is the last one the phone gets.
+  for (const c of decision.commands) {
+    if (c.kind !== 'reportTransfer') continue;
+    const asker = before.phase.name === 'transferring' ? before.phase.transfer : undefined;
+    expect(asker?.transferor, 'reportTransfer outside a transfer').toBe(c.legId);
+    expect(asker?.transferorGone).toBe(false);
+    expect(decision.commands.filter((x) => x.kind === 'reportTransfer' && x.sipStatus >= 200).length).toBeLessThanOrEqual(1);
   }
 }
 

@@ -11,7 +11,7 @@ import { answerDirection, classifyReInvite, isSecureOffer, withDirection } from 
 import { DrachtioSignalling } from '../../src/telephony/drachtio/signalling.js';
 import type { SipRequest, SipResponse, SrfLike } from '../../src/telephony/drachtio/sip-types.js';
 import { OperationTimeout, withTimeout } from '../../src/telephony/drachtio/timeouts.js';
-import { failureReasonForStatus } from '../../src/telephony/sip-status.js';
+import { failureReasonForStatus, referTarget, sipfragFor } from '../../src/telephony/sip-status.js';
 import { testConfig } from '../component/api-harness.js';
 
 function sdp(options: { ip?: string; port?: number; direction?: string; codecs?: string; version?: number } = {}): string {
@@ -135,6 +135,7 @@ describe('a stopping service on drachtio (drain)', () => {
     const asked: string[] = [];
     const events: SignallingEvents = {
       ringing: () => undefined,
+      transferRequested: async () => ({ accept: false, status: 403, reason: 'Forbidden' }),
       answered: () => undefined,
       failed: () => undefined,
       hungUp: () => undefined,
@@ -159,5 +160,25 @@ describe('a stopping service on drachtio (drain)', () => {
     signalling.drain(30);
     expect(await invite('4001')).toEqual([[503, { headers: { 'Retry-After': '30' } }]]);
     expect(asked).toEqual(['4000']);
+  });
+});
+
+describe('a REFER from a phone', () => {
+  it("reads the Refer-To's number in the forms phones send, and tells an attended transfer apart", () => {
+    expect(referTarget('<sip:2002@127.0.0.1:5060>')).toEqual({ user: '2002' });
+    expect(referTarget('"Bob" <sip:102@pbx.example;transport=udp>')).toEqual({ user: '102' });
+    expect(referTarget('sip:%2B4930123@gw.example;user=phone')).toEqual({ user: '+4930123' });
+    expect(referTarget('<tel:+4930123>')).toEqual({ user: '+4930123' });
+    expect(referTarget('<sip:2002@127.0.0.1?Replaces=abc%40host%3Bto-tag%3D1%3Bfrom-tag%3D2>')).toEqual({ refused: 'attended' });
+    expect(referTarget('<sip:127.0.0.1>')).toEqual({ refused: 'unreadable' });
+    expect(referTarget('nonsense')).toEqual({ refused: 'unreadable' });
+    expect(referTarget(undefined)).toEqual({ refused: 'unreadable' });
+  });
+
+  it('reports progress as message/sipfrag status lines', () => {
+    expect(sipfragFor(100)).toBe('SIP/2.0 100 Trying\r\n');
+    expect(sipfragFor(200)).toBe('SIP/2.0 200 OK\r\n');
+    expect(sipfragFor(486)).toBe('SIP/2.0 486 Busy Here\r\n');
+    expect(sipfragFor(699)).toBe('SIP/2.0 699 Failed\r\n');
   });
 });

@@ -67,6 +67,7 @@ describe('SimBackend', () => {
       hungUp: (id, lost) => log.push(`hungUp ${id} ${lost}`),
       phoneHeld: (id, held) => log.push(`phoneHeld ${id} ${held}`),
       dtmf: (id, digit) => log.push(`dtmf ${id} ${digit}`),
+      transferRequested: async (id, to) => (log.push(`transfer ${id} ${to}`), to === '2002' ? { accept: true } : { accept: false, status: 404, reason: 'Not Found' }),
       incoming: async (call) => (call.to === '4000' ? { accept: true } : { accept: false, status: 404, reason: 'Not Found' }),
       incomingAnswered: (id) => log.push(`incomingAnswered ${id}`),
     };

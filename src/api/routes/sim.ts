@@ -56,6 +56,21 @@ export function simRoutes(context: AppContext, sim: SimBackend): FastifyPluginAs
       { schema: { params: numberParam, body: { type: 'object', required: ['digits'], properties: { digits: { type: 'string', pattern: '^[0-9*#A-D]{1,40}$' } } }, summary: 'The phone presses keys (RFC 2833)' } },
       async (request, reply) => act(reply, () => sim.pressKeys(request.params.number, request.body.digits)),
     );
+    app.post<Phone & { Body: { to: string } }>(
+      '/phones/:number/transfer',
+      { schema: { params: numberParam, body: { type: 'object', required: ['to'], properties: { to: { type: 'string', maxLength: 64 } } }, summary: "The phone's transfer button (a REFER to `to`); result {status}: 202 accepted, or the refusal" } },
+      async (request, reply) => {
+        try {
+          return success(await sim.transferButton(request.params.number, request.body.to));
+        } catch (error) {
+          if (error instanceof SimError) return failure(reply, Retcodes.simNoCall);
+          throw error;
+        }
+      },
+    );
+    app.get<Phone>('/phones/:number/transfer', { schema: { params: numberParam, summary: "What the phone's last accepted transfer was told (NOTIFY statuses, in order)" } }, async (request) =>
+      success({ notices: sim.transferNotices(request.params.number) }),
+    );
     app.get('/phones', { schema: { summary: "Every agent's phone and every phone that had a call, with what it does and hears; the DIDs customers can call" } }, async () => {
       const seen = sim.phones();
       const agentPhones = new Map<string, string>();

@@ -23,6 +23,16 @@ const innerhelpBody = {
   },
 } as const;
 
+const transferBody = {
+  type: 'object',
+  required: ['devicetype', 'address'],
+  properties: {
+    devicetype: { type: 'integer', enum: [2, 5], description: '2: an agent (address: its agent id), 5: an outside number' },
+    address: { type: 'string', pattern: '^\\+?[0-9*#]{1,32}$' },
+    mode: { type: 'integer', enum: [0], default: 0, description: '0: blind (release) transfer, the only mode carried out' },
+  },
+} as const;
+
 interface Agent {
   Params: { agentid: string };
 }
@@ -42,6 +52,15 @@ export function voicecallRoutes(context: AppContext): FastifyPluginAsync {
         if (devicetype === 2 && !/^[0-9]+$/.test(dstaddress)) return fromReply({ ok: false, code: 'HELPER_UNKNOWN', message: 'the helper is not a known agent or skill' });
         const helper = devicetype === 1 ? { kind: 'skill' as const, skill: dstaddress } : { kind: 'agent' as const, workNo: dstaddress };
         return ask({ kind: 'innerhelp', workNo: request.params.agentid, mode, helper, callappdata });
+      },
+    );
+    app.post<Agent & { Body: { devicetype: 2 | 5; address: string } }>(
+      '/voicecall/:agentid/transfer',
+      { schema: { ...base, body: transferBody, summary: "Blind transfer of the agent's customer to an agent or an outside number; result: the call id" } },
+      async (request) => {
+        const { devicetype, address } = request.body;
+        const to = devicetype === 2 ? { kind: 'agent' as const, workNo: address } : { kind: 'number' as const, number: address };
+        return ask({ kind: 'transfer', workNo: request.params.agentid, to, fromPhone: false });
       },
     );
     app.post<{ Params: { agentid: string; callid: string } }>(

@@ -22,6 +22,13 @@ export interface Leg {
   phoneLeft?: boolean;
   /** The SDP the phone last sent us (its media as FreeSWITCH knows it). */
   phoneSdp?: string;
+  /**
+   * The phone's transfer (REFER) being reported to it by NOTIFY: statuses wait in `pending` until the REFER is
+   * answered 202; `ended` after a final status.
+   */
+  transfer?: { accepted: boolean; pending: number[]; ended: boolean };
+  /** The Reason header (RFC 3326) our BYE carries: why the service ended the call (a queue's final status). */
+  byeReason?: string;
 }
 
 export class LegTable {

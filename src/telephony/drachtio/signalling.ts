@@ -12,7 +12,7 @@ import type Mrf from 'drachtio-fsmrf';
 import type { Logger } from 'pino';
 import type { LegId } from '../../core/types.js';
 import type { DialRequest, SignallingEvents, SignallingPort } from '../../ports/telephony.js';
-import { failureReasonForStatus } from '../sip-status.js';
+import { failureReasonForStatus, reasonPhrase, referTarget, sipfragFor } from '../sip-status.js';
 import type { Leg, LegTable } from './legs.js';
 import type { FreeSwitchMedia } from './media.js';
 import { answerDirection, classifyReInvite, isSecureOffer, withDirection } from './sdp.js';
@@ -66,9 +66,14 @@ export class DrachtioSignalling implements SignallingPort {
     void this.dialLeg(request);
   }
 
-  async hangup(legId: LegId): Promise<void> {
+  /**
+   * `sipStatus` (a queue's final treatment): the customer was answered long ago, so it travels as the BYE's
+   * Reason header (RFC 3326), which gateways map to the cause their network shows the caller.
+   */
+  async hangup(legId: LegId, sipStatus?: number): Promise<void> {
     const leg = this.options.legs.get(legId);
     if (!leg || leg.state === 'gone') return;
+    if (sipStatus !== undefined) leg.byeReason = `SIP;cause=${sipStatus};text="${reasonPhrase(sipStatus)}"`;
     leg.hangupRequested = true;
     if (leg.state === 'ringing' && leg.invites && !leg.dialog) {
       // CANCEL (every fork); createUAC then rejects with 487 and dialLeg() cleans up.
@@ -308,12 +313,65 @@ export class DrachtioSignalling implements SignallingPort {
     // fsmrf's own word that the channel ended (its per-channel socket); the control connection usually tells first.
     endpoint.on('destroy', () => this.channelLost(leg.id, 'per-channel socket closed'));
     dialog.on('modify', (req, res) => void this.phoneReInvite(leg, req, res));
-    // Transfer by REFER is not carried out yet. drachtio-srf would answer 200 to a REFER nobody listens for, and a
-    // phone told its blind transfer worked hangs up, taking the customer with it: refused, the call goes on.
-    dialog.on('refer', (req, res) => {
-      this.log.info({ legId: leg.id, referTo: req.get('Refer-To') }, 'REFER refused: transfer by REFER is not supported');
-      res.send(501);
-    });
+    // Without a listener drachtio-srf answers 200 to any REFER, and a phone told its transfer worked hangs up,
+    // taking the customer with it: every REFER is answered here, by the core's decision.
+    dialog.on('refer', (req, res) => void this.phoneRefer(leg, req, res));
+  }
+
+  /**
+   * The phone's transfer button: a blind transfer (RFC 3515, RFC 5589) of its call to the Refer-To's number, as the
+   * core decides it. Accepted: 202, then NOTIFYs of how the target's call goes (100, 180, then 200 or the
+   * failure); refused: the REFER's final response, and the call goes on.
+   */
+  private async phoneRefer(leg: Leg, req: SipMessage, res: SipResponse): Promise<void> {
+    const referTo = req.get('Refer-To');
+    const target = referTarget(referTo);
+    const log = this.log.child({ legId: leg.id, referTo });
+    if ('refused' in target) {
+      log.info({ why: target.refused }, 'REFER refused');
+      return target.refused === 'attended' ? res.send(501, { headers: { Reason: 'SIP;cause=501;text="attended transfer is not carried out"' } }) : res.send(400);
+    }
+    if (!this.events || leg.state !== 'up') return res.send(481);
+    if (leg.transfer && !leg.transfer.ended) return res.send(491);
+    // The target may ring before the REFER is answered: its reports wait behind the answer.
+    const transfer = { accepted: false, pending: [100], ended: false };
+    leg.transfer = transfer;
+    const decision = await this.events.transferRequested(leg.id, target.user);
+    if (!decision.accept) {
+      leg.transfer = undefined;
+      log.info({ status: decision.status }, 'REFER refused');
+      return res.send(decision.status, { headers: { Reason: `SIP;cause=${decision.status};text="${decision.reason}"` } });
+    }
+    res.send(202);
+    log.info('REFER accepted');
+    transfer.accepted = true;
+    for (const status of transfer.pending.splice(0)) this.notifyTransfer(leg, status);
+  }
+
+  /** One NOTIFY of the REFER's implicit subscription; sent at once, so a hang-up issued after it goes after it. */
+  private notifyTransfer(leg: Leg, status: number): void {
+    const transfer = leg.transfer;
+    if (!transfer || transfer.ended || !leg.dialog) return;
+    if (!transfer.accepted) {
+      transfer.pending.push(status);
+      return;
+    }
+    const final = status >= 200;
+    transfer.ended = final;
+    const headers = {
+      Event: 'refer',
+      'Subscription-State': final ? 'terminated;reason=noresource' : 'active;expires=60',
+      'Content-Type': 'message/sipfrag;version=2.0',
+    };
+    leg.dialog
+      .request({ method: 'NOTIFY', headers, body: sipfragFor(status) })
+      .then((response) => this.log.debug({ legId: leg.id, status, response: response.status }, 'transfer NOTIFY answered'))
+      .catch((error: unknown) => this.log.info({ legId: leg.id, status, err: (error as Error).message }, 'transfer NOTIFY not delivered'));
+  }
+
+  reportTransfer(legId: LegId, sipStatus: number): void {
+    const leg = this.options.legs.get(legId);
+    if (leg) this.notifyTransfer(leg, sipStatus);
   }
 
   /**
@@ -360,7 +418,8 @@ export class DrachtioSignalling implements SignallingPort {
     leg.dialog = undefined;
     leg.endpoint = undefined;
     const work: Promise<unknown>[] = [];
-    if (dialog) work.push(withTimeout(new Promise<void>((resolve) => dialog.destroy({}, () => resolve())), this.options.timeoutMs, 'BYE'));
+    const bye = leg.byeReason ? { headers: { Reason: leg.byeReason } } : {};
+    if (dialog) work.push(withTimeout(new Promise<void>((resolve) => dialog.destroy(bye, () => resolve())), this.options.timeoutMs, 'BYE'));
     if (endpoint) work.push(this.endChannel(leg, endpoint));
     const results = await Promise.allSettled(work);
     for (const r of results) if (r.status === 'rejected') this.log.warn({ legId: leg.id, err: String(r.reason) }, 'release step failed');

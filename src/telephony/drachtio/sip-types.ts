@@ -27,6 +27,7 @@ export interface SipDialog {
   on(event: 'modify', listener: (req: SipMessage, res: SipResponse) => void): void;
   on(event: 'refer', listener: (req: SipMessage, res: SipResponse) => void): void;
   destroy(opts: object, callback: (err: unknown) => void): void;
+  request(opts: { method: string; headers?: Record<string, string>; body?: string }): Promise<{ status: number }>;
 }
 export interface SrfLike {
   connect(opts: { host: string; port: number; secret: string }): unknown;

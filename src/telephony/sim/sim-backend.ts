@@ -71,7 +71,16 @@ export class SimBackend implements TelephonyBackend {
     drain: (retryAfterSeconds: number) => {
       this.retryAfterSeconds = retryAfterSeconds;
     },
+    reportTransfer: (legId: LegId, sipStatus: number) => {
+      // Like a REFER's subscription: only a leg whose phone asked for a transfer hears, until a final status.
+      const reports = this.transferReports.get(legId);
+      if (!reports || (reports.at(-1) ?? 0) >= 200) return;
+      reports.push(sipStatus);
+    },
   };
+
+  /** Legs whose phone asked for a transfer (REFER accepted) -> the statuses reported to it (NOTIFY), 100 first. */
+  private readonly transferReports = new Map<LegId, number[]>();
 
   readonly media: MediaPort = {
     bridge: (a, b) =>
@@ -167,6 +176,28 @@ export class SimBackend implements TelephonyBackend {
     const leg = this.activeLegOf(number);
     if (!leg || leg.status !== 'up') throw new SimError(`phone ${number} has no established call`, 'NO_CALL');
     for (const digit of digits) this.requireEvents().dtmf(leg.id, digit);
+  }
+
+  /**
+   * The phone's transfer button (a REFER with Refer-To `to`): resolves with the answer to the REFER, 202 when
+   * accepted (the phone is then told how it goes: transferNotices) or the refusal's status.
+   */
+  async transferButton(number: string, to: string): Promise<{ status: number; reason: string }> {
+    const leg = this.activeLegOf(number);
+    if (!leg || leg.status !== 'up') throw new SimError(`phone ${number} has no established call`, 'NO_CALL');
+    // Reports may come before the answer is sent (the target rings at once): they wait behind the 100.
+    this.transferReports.set(leg.id, [100]);
+    const decision = await this.requireEvents().transferRequested(leg.id, to);
+    if (decision.accept) return { status: 202, reason: 'Accepted' };
+    this.transferReports.delete(leg.id);
+    return { status: decision.status, reason: decision.reason };
+  }
+
+  /** The statuses the phone's last accepted transfer was reported with (NOTIFY sipfrag), in order. */
+  transferNotices(number: string): number[] {
+    const legs = [...this.legs.values()].filter((l) => l.number === number && this.transferReports.has(l.id));
+    const last = legs.at(-1);
+    return last ? [...(this.transferReports.get(last.id) ?? [])] : [];
   }
 
   /** How many error tones the phone has heard. */

@@ -15,6 +15,11 @@ export type Ending =
   | { kind: 'hold-and-resume'; afterMs: number; holdMs?: number }
   /** The called phone asks for a blind transfer (REFER to `target`), expects `status`, then stays. */
   | { kind: 'refer'; afterMs: number; target: string; status: number }
+  /**
+   * The called phone's transfer button, as handsets do it: hold (re-INVITE sendonly), REFER to `target`, 202,
+   * then NOTIFYs of 100, 180 and `final`; with final 200 the service hangs the phone up (BYE), otherwise it stays.
+   */
+  | { kind: 'blind-transfer'; afterMs: number; target: string; final: number }
   /** The phone presses keys (RFC 2833, from the pcap files Debian's sip-tester ships), then stays. */
   | { kind: 'keys'; afterMs: number; keys: string };
 export type Answer = { kind: 'answer'; afterMs: number; then: Ending } | { kind: 'reject'; afterMs: number; status: number } | { kind: 'ring-until-cancel' };
@@ -103,7 +108,50 @@ function writeKeyPcap(dir: string, index: number, key: string): string {
   return file;
 }
 
+/** Receives a NOTIFY of the REFER's subscription whose sipfrag is `status`, and answers it 200. */
+function transferNotify(status: number, n: number): string {
+  return `<recv request="NOTIFY" crlf="true">
+    <action>
+      <ereg regexp="SIP/2.0 ${status} " search_in="body" check_it="true" assign_to="frag${n}"/>
+    </action>
+  </recv>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+X-Frag: [$frag${n}]
+Content-Length: 0
+
+]]></send>`;
+}
+
 function ending(end: Ending, role: 'uac' | 'uas'): string {
+  if (end.kind === 'blind-transfer') {
+    return `<pause milliseconds="${end.afterMs}"/>
+  ${reInvite('sendonly', 'recvonly', 2)}
+  <pause milliseconds="300"/>
+  <send retrans="500"><![CDATA[
+REFER [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: [$inv_to];tag=[pid]SIPpTag01[call_number]
+To: [$inv_from]
+Call-ID: [call_id]
+CSeq: 3 REFER
+Contact: <sip:[local_ip]:[local_port]>
+Refer-To: <sip:${end.target}@[remote_ip]>
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="202" crlf="true"/>
+  ${transferNotify(100, 1)}
+  ${transferNotify(180, 2)}
+  ${transferNotify(end.final, 3)}
+  ${ending({ kind: 'stay' }, role)}`;
+  }
   if (end.kind === 'refer') {
     return `<pause milliseconds="${end.afterMs}"/>
   <send retrans="500"><![CDATA[

@@ -195,10 +195,10 @@ export async function startStack(env: IntegrationEnv, options: StackOptions = {}
 
 
 /** What FreeSWITCH says a channel is doing: bridged to which channel, in which room, playing what. */
-export async function channelState(stack: Stack, uuid: string): Promise<{ bridgedTo: string | null; room: string | null; app: string | null }> {
+export async function channelState(stack: Stack, uuid: string): Promise<{ bridgedTo: string | null; room: string | null; app: string | null; appData: string | null }> {
   const get = async (name: string): Promise<string | null> => {
     const value = (await stack.fsApi(`uuid_getvar ${uuid} ${name}`)).trim();
     return value === '' || value === '_undef_' || value.startsWith('-ERR') ? null : value;
   };
-  return { bridgedTo: await get('bridge_uuid'), room: await get('conference_name'), app: await get('current_application') };
+  return { bridgedTo: await get('bridge_uuid'), room: await get('conference_name'), app: await get('current_application'), appData: await get('current_application_data') };
 }
