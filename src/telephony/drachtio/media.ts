@@ -363,18 +363,7 @@ export class FreeSwitchMedia implements MediaPort {
   private async partnersGone(channels: TrackedChannel[]): Promise<void> {
     const ours = new Set(channels.map((c) => c.uuid));
     const leaving = channels.filter((c) => c.bridgedTo !== null && !ours.has(c.bridgedTo) && !this.isLive(c.bridgedTo));
-    await Promise.all(
-      leaving.map(
-        (c) =>
-          new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, PARK_WAIT_MS);
-            c.parked.push(() => {
-              clearTimeout(timer);
-              resolve();
-            });
-          }),
-      ),
-    );
+    await Promise.all(leaving.map((c) => signalOrTimeout(PARK_WAIT_MS, (signal) => c.parked.push(signal))));
   }
 
   /**
@@ -388,24 +377,17 @@ export class FreeSwitchMedia implements MediaPort {
    *   a partner not media-ready then is hung up (DESTINATION_OUT_OF_ORDER), and an originator whose partner is
    *   gone hangs itself up (ORIGINATOR_CANCEL). So killing either leg there takes the other down with it.
    */
-  private bridgeReported(a: TrackedChannel, b: TrackedChannel): Promise<void> {
-    return new Promise<void>((resolve) => {
-      let done = false;
-      const finish = (reported: boolean): void => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        if (!reported && !a.gone && !b.gone) this.log.warn({ legs: [a.legId, b.legId], ms: BRIDGE_SETTLE_MS }, 'FreeSWITCH did not report the bridge in time');
-        resolve();
-      };
-      const timer = setTimeout(() => finish(false), BRIDGE_SETTLE_MS);
+  private async bridgeReported(a: TrackedChannel, b: TrackedChannel): Promise<void> {
+    const reported = await signalOrTimeout(BRIDGE_SETTLE_MS, (signal, settled) => {
+      // A waiter returns true once it is no longer needed (the event dispatcher then drops it).
       a.bridged.push((peer) => {
-        if (peer === b.uuid) finish(true);
-        return done;
+        if (peer === b.uuid) signal();
+        return settled();
       });
-      void a.ended.then(() => finish(true));
-      void b.ended.then(() => finish(true));
+      void a.ended.then(signal);
+      void b.ended.then(signal);
     });
+    if (!reported && !a.gone && !b.gone) this.log.warn({ legs: [a.legId, b.legId], ms: BRIDGE_SETTLE_MS }, 'FreeSWITCH did not report the bridge in time');
   }
 
   private isLive(uuid: string): boolean {
@@ -536,4 +518,25 @@ export class FreeSwitchMedia implements MediaPort {
     this.log.debug({ legId: channel.legId, op: expected.op, ms }, 'media change took effect');
     this.options.onEffect?.(expected.op, ms, channel.legId);
   }
+}
+
+/**
+ * Resolves true as soon as `watch` signals, or false after `ms`, whichever comes first (FreeSWITCH's events are
+ * waited for with a bound: a lost event never stalls a leg). `settled()` tells a watcher the wait is over.
+ */
+function signalOrTimeout(ms: number, watch: (signal: () => void, settled: () => boolean) => void): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    let done = false;
+    const finish = (signalled: boolean): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      resolve(signalled);
+    };
+    const timer = setTimeout(() => finish(false), ms);
+    watch(
+      () => finish(true),
+      () => done,
+    );
+  });
 }
