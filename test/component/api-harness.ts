@@ -26,7 +26,9 @@ export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
       { did: '4000', agent: '101' },
       { did: '4001', skill: 'support' },
     ],
-    help: { answerTimeoutSeconds: 0.3 },
+    // Long enough that a loaded machine never lets a help request run out while a test answers it; the test of
+    // the timeout sets its own.
+    help: { answerTimeoutSeconds: 10 },
     routing: { offerTimeoutSeconds: 5, requeueSeconds: 5 },
     events: { pollTimeoutSeconds: 0.2, heartbeatTimeoutSeconds: 30, queueLimit: 100 },
     drachtio: { host: '127.0.0.1', port: 9022, secret: 'x' },

@@ -3,15 +3,16 @@
  * what the simulated phones hear (GET /sim/phones/{number}).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BASE, startService, type Service } from './api-harness.js';
+import { BASE, startService, testConfig, type Service } from './api-harness.js';
 
 const B = '5550100';
 let s: Service;
 let guidA: string;
 let guidC: string;
 
-beforeEach(async () => {
-  s = await startService();
+/** A talks with B (B called the DID routed to A, A answered); C and 103 are signed in. */
+async function talkingWithB(config = testConfig()): Promise<void> {
+  s = await startService(config);
   guidA = await s.signIn('101');
   guidC = await s.signIn('102');
   await s.signIn('103');
@@ -20,6 +21,10 @@ beforeEach(async () => {
   expect((await s.http('PUT', `${BASE}/voicecall/101/answer`, { guid: guidA })).body.retcode).toBe('0');
   await s.waitForEvent('101', guidA, 'AgentEvent_Talking');
   expect(await s.hears(B)).toEqual(['2001']);
+}
+
+beforeEach(async () => {
+  await talkingWithB();
 });
 afterEach(async () => {
   await s.stop();
@@ -94,6 +99,8 @@ describe('two-party help through the API', () => {
   });
 
   it('C does not answer in time: A gets AgentEvent_Consult_Fail and talks with B again', async () => {
+    await s.stop();
+    await talkingWithB(testConfig({ help: { answerTimeoutSeconds: 0.3 } }));
     await askHelp(1);
     await s.waitForEvent('101', guidA, 'AgentEvent_Consult_Fail');
     expect(await s.phoneState('2002')).toBe('idle');
