@@ -9,7 +9,7 @@ import type { Reply } from '../../src/core/types.js';
 import { HOLD_MUSIC, RINGBACK } from '../../src/telephony/drachtio/media.js';
 import { heard } from './support/audio.js';
 import { startSipp, uacScenario, uasScenario, type Answer, type Ending, type SippPhone } from './support/sipp.js';
-import { AGENTS, channelState, integrationEnv, portShift, startStack, type Stack } from './support/stack.js';
+import { AGENTS, channelState, clearAfterTest, integrationEnv, portShift, startStack, type Stack } from './support/stack.js';
 
 const env = integrationEnv();
 const B = '5550100';
@@ -32,12 +32,8 @@ describe.skipIf(typeof env === 'string')('internal help on real servers', () => 
   });
   // Each test starts from a quiet system, whatever the previous one left.
   afterEach(async () => {
-    // The next test's phones reuse the ports: wait until these processes are gone.
-    const leaving = phones.splice(0);
-    for (const p of leaving) p.stop();
-    await Promise.all(leaving.map((p) => p.done));
+    await clearAfterTest(stack, phones, AGENTS.map((a) => a.workNo));
     portShift.value += 100;
-    for (const a of AGENTS) await stack.orchestrator.request({ kind: 'release', workNo: a.workNo });
     const deadline = Date.now() + 5000;
     while (stack.orchestrator.activeCallCount() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   });

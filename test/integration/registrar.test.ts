@@ -4,7 +4,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { registerScenario, startSipp, uacScenario, uasScenario, type SippPhone } from './support/sipp.js';
-import { channelState, integrationEnv, startStack, type Stack } from './support/stack.js';
+import { channelState, clearAfterTest, integrationEnv, startStack, type Stack } from './support/stack.js';
 
 const env = integrationEnv();
 if (typeof env === 'string') console.log(`integration suite (registrar) skipped: ${env}`);
@@ -36,12 +36,7 @@ describe.skipIf(typeof env === 'string')('registrar on real servers', () => {
     for (const p of phones) p.stop();
     await stack?.stop();
   });
-  afterEach(async () => {
-    const leaving = phones.splice(0);
-    for (const p of leaving) p.stop();
-    await Promise.all(leaving.map((p) => p.done));
-    for (const a of [A, C]) await stack.orchestrator.request({ kind: 'release', workNo: a.workNo });
-  });
+  afterEach(() => clearAfterTest(stack, phones, [A.workNo, C.workNo]));
 
   async function register(phone: typeof A, password: string, expect: 200 | 403): Promise<number> {
     const sipp = startSipp({ scenario: registerScenario(phone.phone, password, expect), port: phone.sipPort, rtpPort: phone.rtpPort, call: { target: `127.0.0.1:${real.sipPort}`, service: phone.phone, from: phone.phone }, timeoutSeconds: 10 });

@@ -14,6 +14,7 @@ import { Orchestrator, type RouteEntry } from '../../../src/orchestrator/orchest
 import { DrachtioBackend, type DrachtioBackendOptions } from '../../../src/telephony/drachtio/backend.js';
 import { withTimeout } from '../../../src/telephony/drachtio/timeouts.js';
 import { readWav } from './audio.js';
+import type { SippPhone } from './sipp.js';
 
 export interface IntegrationEnv {
   readonly drachtio: { host: string; port: number; secret: string };
@@ -201,4 +202,15 @@ export async function channelState(stack: Stack, uuid: string): Promise<{ bridge
     return value === '' || value === '_undef_' || value.startsWith('-ERR') ? null : value;
   };
   return { bridgedTo: await get('bridge_uuid'), room: await get('conference_name'), app: await get('current_application'), appData: await get('current_application_data') };
+}
+
+/**
+ * After a test: its SIPp phones stopped and gone (the next test's phones may reuse their ports), and whatever call
+ * its agents are still on released, so every test starts from a quiet system.
+ */
+export async function clearAfterTest(stack: Stack, phones: SippPhone[], workNos: readonly string[]): Promise<void> {
+  const leaving = phones.splice(0);
+  for (const p of leaving) p.stop();
+  await Promise.all(leaving.map((p) => p.done));
+  for (const workNo of workNos) await stack.orchestrator.request({ kind: 'release', workNo });
 }
