@@ -12,6 +12,9 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
+# The browser pages (/desk, /wall): static files and the bundles esbuild writes to web/dist.
+COPY web ./web
+RUN npm run -s build:web
 
 FROM ${NODE_IMAGE} AS production-dependencies
 WORKDIR /app
@@ -26,6 +29,8 @@ COPY package.json ./
 COPY config ./config
 COPY --from=production-dependencies /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/web/public ./web/public
+COPY --from=build /app/web/dist ./web/dist
 USER node
 EXPOSE 8043
 # /health is 200 when the service runs and both servers are connected, 503 while one is not. The image has no

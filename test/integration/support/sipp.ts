@@ -108,6 +108,23 @@ function writeKeyPcap(dir: string, index: number, key: string): string {
   return file;
 }
 
+/** A REFER from the called phone (From and To swapped) to `target`'s number. */
+function refer(target: string, cseq: number): string {
+  return `<send retrans="500"><![CDATA[
+REFER [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: [$inv_to];tag=[pid]SIPpTag01[call_number]
+To: [$inv_from]
+Call-ID: [call_id]
+CSeq: ${cseq} REFER
+Contact: <sip:[local_ip]:[local_port]>
+Refer-To: <sip:${target}@[remote_ip]>
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>`;
+}
+
 /** Receives a NOTIFY of the REFER's subscription whose sipfrag is `status`, and answers it 200. */
 function transferNotify(status: number, n: number): string {
   return `<recv request="NOTIFY" crlf="true">
@@ -133,19 +150,7 @@ function ending(end: Ending, role: 'uac' | 'uas'): string {
     return `<pause milliseconds="${end.afterMs}"/>
   ${reInvite('sendonly', 'recvonly', 2)}
   <pause milliseconds="300"/>
-  <send retrans="500"><![CDATA[
-REFER [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: [$inv_to];tag=[pid]SIPpTag01[call_number]
-To: [$inv_from]
-Call-ID: [call_id]
-CSeq: 3 REFER
-Contact: <sip:[local_ip]:[local_port]>
-Refer-To: <sip:${end.target}@[remote_ip]>
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
+  ${refer(end.target, 3)}
   <recv response="202" crlf="true"/>
   ${transferNotify(100, 1)}
   ${transferNotify(180, 2)}
@@ -154,19 +159,7 @@ Content-Length: 0
   }
   if (end.kind === 'refer') {
     return `<pause milliseconds="${end.afterMs}"/>
-  <send retrans="500"><![CDATA[
-REFER [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: [$inv_to];tag=[pid]SIPpTag01[call_number]
-To: [$inv_from]
-Call-ID: [call_id]
-CSeq: 2 REFER
-Contact: <sip:[local_ip]:[local_port]>
-Refer-To: <sip:${end.target}@[remote_ip]>
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
+  ${refer(end.target, 2)}
   <recv response="${end.status}" crlf="true"/>
   ${ending({ kind: 'stay' }, role)}`;
   }
