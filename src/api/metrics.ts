@@ -14,6 +14,7 @@ export class Metrics {
   private readonly offers: Counter<'kind'>;
   private readonly helps: Counter<'mode' | 'outcome'>;
   private readonly releases: Counter;
+  private readonly transfers: Counter<'outcome'>;
   private readonly unsubscribe: () => void;
   private readonly unsubscribeMedia: (() => void)[] = [];
 
@@ -31,6 +32,12 @@ export class Metrics {
       name: 'help_sessions_total',
       help: 'Internal help sessions by mode (1 two-party, 2 three-party) and outcome (requested, answered, failed)',
       labelNames: ['mode', 'outcome'],
+      registers: [this.registry],
+    });
+    this.transfers = new Counter({
+      name: 'transfers_total',
+      help: 'Blind transfers whose transferring agent was still on the line at the end, by outcome: done, or failed-<SIP status of the target>',
+      labelNames: ['outcome'],
       registers: [this.registry],
     });
     this.releases = new Counter({ name: 'agent_call_releases_total', help: 'AgentEvent_Call_Release events sent', registers: [this.registry] });
@@ -91,6 +98,11 @@ export class Metrics {
           this.helps.inc({ mode, outcome: 'answered' });
           helpModes.delete(callid);
         }
+        return;
+      }
+      case 'AgentEvent_SuccTransResult': {
+        const result = Number(content?.result ?? -1);
+        this.transfers.inc({ outcome: result === 0 ? 'done' : `failed-${result}` });
         return;
       }
       case 'AgentEvent_Call_Release':

@@ -37,6 +37,7 @@ describe('blind transfer through the API', () => {
     await s.waitForEvent('101', guidA, 'AgentEvent_Call_Release');
     expect(await s.hears(B)).toEqual(['2002']);
     expect(await s.phoneState('2001')).toBe('idle');
+    expect(await (await fetch(`${s.url}/metrics`)).text()).toContain('transfers_total{outcome="done"} 1');
   });
 
   it('refuses what cannot be done with a retcode, and the call goes on', async () => {
