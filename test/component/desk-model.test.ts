@@ -156,3 +156,26 @@ describe('formatDuration', () => {
     expect(formatDuration(-5)).toBe('0:00');
   });
 });
+
+describe('the desk during a blind transfer', () => {
+  it('says the transfer is under way, then that it was done, and drops the call line', async () => {
+    const r = await s.http('POST', '/sim/phones/2001/transfer', { body: { to: '102' } });
+    expect(r.body.result).toMatchObject({ status: 202 });
+    await s.hears(B);
+    expect(desks.get('101')?.notice).toBe('Your phone is transferring the call to 102.');
+    await s.http('POST', '/sim/phones/2002/answer');
+    await s.hears(B);
+    expect(desks.get('101')?.notice).toBe('The call was transferred.');
+    expect(view('101')).toEqual([]);
+    expect(view('102')).toEqual([`talking Talking with ${B}`]);
+  });
+
+  it('says a failed transfer failed, and shows the customer back on hold', async () => {
+    await s.http('POST', '/sim/phones/2001/hold', { body: { held: true } });
+    await s.http('POST', '/sim/phones/2001/transfer', { body: { to: '102' } });
+    await s.http('POST', '/sim/phones/2002/reject', { body: { status: 486 } });
+    await s.hears(B);
+    expect(desks.get('101')?.notice).toMatch(/transfer failed \(the target answered 486\)/);
+    expect(mainLine(desks.get('101') ?? emptyDesk)?.held).toBe(true);
+  });
+});

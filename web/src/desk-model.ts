@@ -255,6 +255,13 @@ function reduce(lines: readonly Line[], event: AgentEventEnvelope, me: { workNo:
       return { lines: without(callid), notice: 'The help request failed: the helper did not answer or was not reachable.' };
     case 'AgentEvent_Inside_Call_Fail':
       return { lines: without(callid), notice: 'The internal call failed.' };
+    case 'AgentEvent_linkagePhoneTransferOut':
+      return { lines, notice: `Your phone is transferring the call to ${field(content, 'addrOut')}.` };
+    case 'AgentEvent_SuccTransResult': {
+      const result = Number(content.result);
+      // The line itself changes with the events that follow (the release, or the customer back on hold or talking).
+      return { lines, notice: result === 0 ? 'The call was transferred.' : `The transfer failed (the target answered ${result}): the customer is back with you.` };
+    }
     default:
       return { lines };
   }

@@ -188,6 +188,7 @@ function SignedIn({
             Release call
           </button>
         </div>
+        <TransferForm agents={agents} act={act} base={base} />
       </section>
 
       <StatePanel agent={desk.agent ?? null} act={act} workNo={session.workNo} />
@@ -306,6 +307,25 @@ function CallLine({ line, now }: { line: Line; now: number }) {
         ) : null}
       </dl>
     </article>
+  );
+}
+
+/** Blind transfer of the customer: to an agent (by work number) or to an outside number. */
+function TransferForm({ agents, act, base }: { agents: AgentInfo[]; act: (method: string, path: string, body?: unknown) => Promise<Envelope | null>; base: string }) {
+  const [to, setTo] = useState('');
+  const transfer = (e: Event) => {
+    e.preventDefault();
+    const isAgent = agents.some((a) => a.workNo === to.trim());
+    void act('POST', `${base}/transfer`, { devicetype: isAgent ? 2 : 5, address: to.trim(), mode: 0 });
+  };
+  return (
+    <form onSubmit={transfer} aria-label="Transfer the call">
+      <label>
+        Transfer to (agent id or number)
+        <input name="transfer-to" inputMode="tel" required pattern={'\\+?[0-9*#]{1,32}'} value={to} onInput={(e) => setTo(e.currentTarget.value)} />
+      </label>
+      <button type="submit">Transfer</button>
+    </form>
   );
 }
 
