@@ -210,7 +210,14 @@ function callTitle(call: CallView): string {
     const stage = call.help.stage === 'ringing' ? `helper ${call.help.helper} ringing` : call.help.stage === 'talking' ? `helper ${call.help.helper} talking` : 'all three talking';
     return `${kind}: ${mode} help, ${stage}`;
   }
-  const phase = { queued: 'queued', offering: 'ringing', originating: "ringing the agent's phone", connected: call.held ? 'on hold' : 'talking' } as Record<string, string>;
+  const phase = {
+    queued: 'queued',
+    offering: 'ringing',
+    originating: "ringing the agent's phone",
+    connected: call.held ? 'on hold' : 'talking',
+    transferring: 'being transferred',
+    trunked: 'transferred to an outside number',
+  } as Record<string, string>;
   return `${kind}: ${phase[call.phase] ?? call.phase}`;
 }
 
