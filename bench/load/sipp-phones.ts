@@ -213,11 +213,13 @@ export class SippPhones implements Phones {
 
 /** Resolves when something listens on the UDP port (any local address), within 5 s. */
 async function udpBound(port: number): Promise<void> {
-  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
   const deadline = now() + 5000;
   while (now() < deadline) {
     const tables = ['/proc/net/udp', '/proc/net/udp6'].filter(existsSync).map((f) => readFileSync(f, 'utf8'));
-    if (tables.some((t) => t.split('\n').some((l) => l.split(/\s+/)[2]?.endsWith(hex.trim())))) return;
+    // "   12: 0100007F:151A 00000000:0000 07 ...": the slot has no leading blank from 10000 on, so split on the
+    // trimmed line (the local address is the second field).
+    if (tables.some((t) => t.split('\n').some((l) => l.trim().split(/\s+/)[1]?.endsWith(hex)))) return;
     await sleep(20);
   }
   throw new Error(`no SIPp listening on UDP port ${port}`);
