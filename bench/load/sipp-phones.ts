@@ -4,7 +4,7 @@
  * drachtio-server. Time stamps come from the scenarios' log lines ([timestamp]: this machine's clock).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import esl from 'modesl';
@@ -26,6 +26,8 @@ export interface SippOptions {
   readonly esl: { host: string; port: number; password: string } | null;
   /** drachtio-server's Prometheus endpoint (--prometheus-scrape-port); null: dialogs not checked there. */
   readonly drachtioMetrics: string | null;
+  /** drachtio-server's log file: the dialog count it logs on every change is read from its end. */
+  readonly drachtioLog?: string | null;
   /** The FreeSWITCH owner tag of the service (telephony.owner); channels of other owners are reported apart. */
   readonly owner: string | null;
   /** Upper bound on the whole run, so every SIPp stops by itself even if the driver dies. */
@@ -188,8 +190,15 @@ export class SippPhones implements Phones {
       } catch (error) {
         result.push({ what: 'drachtio-server dialogs', count: 0, detail: `not checked: ${(error as Error).message}` });
       }
+    } else if (this.options.drachtioLog) {
+      const count = drachtioLogDialogs(this.options.drachtioLog);
+      result.push(
+        count === null
+          ? { what: 'drachtio-server dialogs', count: 1, detail: `could not check: no dialog count in the end of ${this.options.drachtioLog}` }
+          : { what: 'drachtio-server dialogs (its log)', count },
+      );
     } else {
-      result.push({ what: 'drachtio-server dialogs', count: 0, detail: 'not checked directly (no --drachtio-metrics); see the SIPp and FreeSWITCH lines' });
+      result.push({ what: 'drachtio-server dialogs', count: 0, detail: 'not checked directly (no --drachtio-metrics or --drachtio-log); see the SIPp and FreeSWITCH lines' });
     }
     return result;
   }
@@ -209,6 +218,26 @@ export class SippPhones implements Phones {
   get logDirectory(): string {
     return this.dir;
   }
+}
+
+/**
+ * The number of dialogs drachtio-server tracks, from the last line of its log that tells it (loglevel info:
+ * "ClientController::removeDialog - after removing dialogs count is now: N" and "... added dialog (uac), now
+ * tracking: N dialogs"), read from the last 4 MiB of the file; null if none is there.
+ */
+export function drachtioLogDialogs(file: string): number | null {
+  const size = statSync(file).size;
+  const length = Math.min(size, 4 * 1024 * 1024);
+  const buffer = Buffer.alloc(length);
+  const fd = openSync(file, 'r');
+  try {
+    readSync(fd, buffer, 0, length, size - length);
+  } finally {
+    closeSync(fd);
+  }
+  const matches = [...buffer.toString('latin1').matchAll(/dialogs count is now: (\d+)|now tracking: (\d+) dialogs/g)];
+  const last = matches.at(-1);
+  return last ? Number(last[1] ?? last[2]) : null;
 }
 
 /** Resolves when something listens on the UDP port (any local address), within 5 s. */
