@@ -54,6 +54,7 @@ export class SippPhones implements Phones {
   private readonly dir = mkdtempSync(join(tmpdir(), 'load-sipp-'));
   private readonly procs: Proc[] = [];
   private customers: Proc | null = null;
+  private dialogsBefore = 0;
   private readonly scenarios: string;
 
   constructor(private readonly options: SippOptions) {
@@ -77,6 +78,8 @@ export class SippPhones implements Phones {
 
   async startPhones(_agents: readonly Agent[]): Promise<void> {
     const { host, timing } = this.options;
+    // Dialogs drachtio-server had before the run (another app's, or left by an earlier run) are not this run's.
+    if (this.options.drachtioLog) this.dialogsBefore = drachtioLogDialogs(this.options.drachtioLog) ?? 0;
     const ports = poolPorts(this.options.basePort);
     const keys: Record<Pool, [string, string[]]> = {
       agent: ['agent.xml', ['-key', 'answer_ms', String(timing.answerMs), '-key', 'hangup_ms', '0']],
@@ -195,7 +198,7 @@ export class SippPhones implements Phones {
       result.push(
         count === null
           ? { what: 'drachtio-server dialogs', count: 1, detail: `could not check: no dialog count in the end of ${this.options.drachtioLog}` }
-          : { what: 'drachtio-server dialogs (its log)', count },
+          : { what: 'drachtio-server dialogs added by the run (its log)', count: Math.max(0, count - this.dialogsBefore), detail: `${count} at the end, ${this.dialogsBefore} before the run` },
       );
     } else {
       result.push({ what: 'drachtio-server dialogs', count: 0, detail: 'not checked directly (no --drachtio-metrics or --drachtio-log); see the SIPp and FreeSWITCH lines' });
