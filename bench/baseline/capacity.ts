@@ -16,8 +16,8 @@
  * complete). FreeSWITCH's CPU (utime + stime from /proc) and its channel count (event socket, every second) are
  * sampled through the run: CPU per call, and CPU per channel-second, which does not depend on how long calls last.
  *
- * Environment: RATES (2,4,6,8,10,12), KINDS (bridge,two,room,three), PAIRS per rate (1), RUN_S seconds of new calls
- * per run (30), HOLD_S bare calls' hold (10), CALL_MS the driver's --call-ms (10000), JSON file for all runs.
+ * Environment: RATES (2,4,6,8,10,12), KINDS (bridge,two,room,three), PAIRS per rate (1), FIRST_PAIR (1), RUN_S seconds
+ * of new calls per run (30), HOLD_S bare calls' hold (10), CALL_MS the driver's --call-ms (10000), JSON file for all runs.
  * A kind stops at the first rate where none of its runs was clean.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -31,6 +31,8 @@ const env = process.env;
 const RATES = (env.RATES ?? '2,4,6,8,10,12').split(',').map(Number);
 const KINDS = (env.KINDS ?? 'bridge,two,room,three').split(',') as Kind[];
 const PAIRS = Number(env.PAIRS ?? 1);
+/** Number of the first pair (a later session goes on with pair 3, 4...: the order alternates on, seeds differ). */
+const FIRST_PAIR = Number(env.FIRST_PAIR ?? 1);
 const RUN_S = Number(env.RUN_S ?? 30);
 const HOLD_S = Number(env.HOLD_S ?? 10);
 const CALL_MS = Number(env.CALL_MS ?? 10000);
@@ -351,7 +353,7 @@ const active = new Set<Kind>(KINDS);
 console.log(`capacity: rates ${RATES.join(',')} /s, kinds ${KINDS.join(',')}, ${PAIRS} pair(s) per rate, ${RUN_S} s of new calls per run, bare holds ${HOLD_S} s, driver --call-ms ${CALL_MS}; files in ${dir}`);
 for (const rate of RATES) {
   if (active.size === 0) break;
-  for (let pair = 1; pair <= PAIRS; pair++) {
+  for (let pair = FIRST_PAIR; pair < FIRST_PAIR + PAIRS; pair++) {
     // Alternate: bare first in odd pairs, the service first in even ones.
     const order = KINDS.filter((k) => active.has(k));
     const bare = order.filter((k) => BARE.includes(k));

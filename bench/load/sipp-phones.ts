@@ -243,15 +243,22 @@ export function drachtioLogDialogs(file: string): number | null {
   return last ? Number(last[1] ?? last[2]) : null;
 }
 
+/**
+ * Whether a /proc/net/udp (or udp6) table has a socket bound to the port, on any local address. Lines are
+ * "   12: 0100007F:151A 00000000:0000 07 ...": from slot 10000 on the slot has no leading blank, so the line is
+ * trimmed before it is split (the local address is then the second field).
+ */
+export function udpTableHasPort(table: string, port: number): boolean {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return table.split('\n').some((l) => l.trim().split(/\s+/)[1]?.endsWith(hex) ?? false);
+}
+
 /** Resolves when something listens on the UDP port (any local address), within 5 s. */
 async function udpBound(port: number): Promise<void> {
-  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
   const deadline = now() + 5000;
   while (now() < deadline) {
     const tables = ['/proc/net/udp', '/proc/net/udp6'].filter(existsSync).map((f) => readFileSync(f, 'utf8'));
-    // "   12: 0100007F:151A 00000000:0000 07 ...": the slot has no leading blank from 10000 on, so split on the
-    // trimmed line (the local address is the second field).
-    if (tables.some((t) => t.split('\n').some((l) => l.trim().split(/\s+/)[1]?.endsWith(hex)))) return;
+    if (tables.some((t) => udpTableHasPort(t, port))) return;
     await sleep(20);
   }
   throw new Error(`no SIPp listening on UDP port ${port}`);
