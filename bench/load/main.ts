@@ -43,6 +43,7 @@ Real stack only:
   --no-esl                  do not check FreeSWITCH
   --owner TAG               the service's telephony.owner (default: any channel with an X-Helpdesk-Owner tag)
   --drachtio-metrics URL    drachtio-server's Prometheus endpoint, to check its dialogs (default: not checked)
+  --drachtio-log FILE       drachtio-server's log (loglevel info or more): its last dialog count is checked
   --sipp PATH               the sipp binary (default sipp)
 
 Exit status 0 when every session succeeded (or was skipped) and nothing was left; 1 otherwise; 2 on bad options.
@@ -82,6 +83,7 @@ try {
       'no-esl': { type: 'boolean' },
       owner: { type: 'string' },
       'drachtio-metrics': { type: 'string' },
+      'drachtio-log': { type: 'string' },
       sipp: { type: 'string' },
     },
     strict: true,
@@ -161,6 +163,7 @@ const report = await runLoad({
       timing,
       esl,
       drachtioMetrics: args['drachtio-metrics'] ?? null,
+      drachtioLog: args['drachtio-log'] ?? null,
       owner: args.owner ?? null,
       maxSeconds,
       ...(args.sipp ? { sipp: args.sipp } : {}),

@@ -157,6 +157,9 @@ export function serviceConfig(agents: readonly Agent[], contacts: ContactPlan, t
     routes: [{ did: DID, skill: SKILL }],
     help: { answerTimeoutSeconds: timing.helpTimeoutSeconds },
     routing: { offerTimeoutSeconds: 20, requeueSeconds: 2 },
+    // config/default.json has 10 s of wrap-up after each customer call: an agent would then be unavailable for
+    // 10 s, and the pool of agents, not the stack, would limit the rate. Everyone starts ready.
+    presence: { initialState: 'ready', wrapUpSeconds: 0 },
   };
 }
 

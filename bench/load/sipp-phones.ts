@@ -4,7 +4,7 @@
  * drachtio-server. Time stamps come from the scenarios' log lines ([timestamp]: this machine's clock).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import esl from 'modesl';
@@ -26,6 +26,8 @@ export interface SippOptions {
   readonly esl: { host: string; port: number; password: string } | null;
   /** drachtio-server's Prometheus endpoint (--prometheus-scrape-port); null: dialogs not checked there. */
   readonly drachtioMetrics: string | null;
+  /** drachtio-server's log file: the dialog count it logs on every change is read from its end. */
+  readonly drachtioLog?: string | null;
   /** The FreeSWITCH owner tag of the service (telephony.owner); channels of other owners are reported apart. */
   readonly owner: string | null;
   /** Upper bound on the whole run, so every SIPp stops by itself even if the driver dies. */
@@ -52,6 +54,7 @@ export class SippPhones implements Phones {
   private readonly dir = mkdtempSync(join(tmpdir(), 'load-sipp-'));
   private readonly procs: Proc[] = [];
   private customers: Proc | null = null;
+  private dialogsBefore = 0;
   private readonly scenarios: string;
 
   constructor(private readonly options: SippOptions) {
@@ -75,6 +78,8 @@ export class SippPhones implements Phones {
 
   async startPhones(_agents: readonly Agent[]): Promise<void> {
     const { host, timing } = this.options;
+    // Dialogs drachtio-server had before the run (another app's, or left by an earlier run) are not this run's.
+    if (this.options.drachtioLog) this.dialogsBefore = drachtioLogDialogs(this.options.drachtioLog) ?? 0;
     const ports = poolPorts(this.options.basePort);
     const keys: Record<Pool, [string, string[]]> = {
       agent: ['agent.xml', ['-key', 'answer_ms', String(timing.answerMs), '-key', 'hangup_ms', '0']],
@@ -188,8 +193,15 @@ export class SippPhones implements Phones {
       } catch (error) {
         result.push({ what: 'drachtio-server dialogs', count: 0, detail: `not checked: ${(error as Error).message}` });
       }
+    } else if (this.options.drachtioLog) {
+      const count = drachtioLogDialogs(this.options.drachtioLog);
+      result.push(
+        count === null
+          ? { what: 'drachtio-server dialogs', count: 1, detail: `could not check: no dialog count in the end of ${this.options.drachtioLog}` }
+          : { what: 'drachtio-server dialogs added by the run (its log)', count: Math.max(0, count - this.dialogsBefore), detail: `${count} at the end, ${this.dialogsBefore} before the run` },
+      );
     } else {
-      result.push({ what: 'drachtio-server dialogs', count: 0, detail: 'not checked directly (no --drachtio-metrics); see the SIPp and FreeSWITCH lines' });
+      result.push({ what: 'drachtio-server dialogs', count: 0, detail: 'not checked directly (no --drachtio-metrics or --drachtio-log); see the SIPp and FreeSWITCH lines' });
     }
     return result;
   }
@@ -211,13 +223,42 @@ export class SippPhones implements Phones {
   }
 }
 
+/**
+ * The number of dialogs drachtio-server tracks, from the last line of its log that tells it (loglevel info:
+ * "ClientController::removeDialog - after removing dialogs count is now: N" and "... added dialog (uac), now
+ * tracking: N dialogs"), read from the last 4 MiB of the file; null if none is there.
+ */
+export function drachtioLogDialogs(file: string): number | null {
+  const size = statSync(file).size;
+  const length = Math.min(size, 4 * 1024 * 1024);
+  const buffer = Buffer.alloc(length);
+  const fd = openSync(file, 'r');
+  try {
+    readSync(fd, buffer, 0, length, size - length);
+  } finally {
+    closeSync(fd);
+  }
+  const matches = [...buffer.toString('latin1').matchAll(/dialogs count is now: (\d+)|now tracking: (\d+) dialogs/g)];
+  const last = matches.at(-1);
+  return last ? Number(last[1] ?? last[2]) : null;
+}
+
+/**
+ * Whether a /proc/net/udp (or udp6) table has a socket bound to the port, on any local address. Lines are
+ * "   12: 0100007F:151A 00000000:0000 07 ...": from slot 10000 on the slot has no leading blank, so the line is
+ * trimmed before it is split (the local address is then the second field).
+ */
+export function udpTableHasPort(table: string, port: number): boolean {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return table.split('\n').some((l) => l.trim().split(/\s+/)[1]?.endsWith(hex) ?? false);
+}
+
 /** Resolves when something listens on the UDP port (any local address), within 5 s. */
 async function udpBound(port: number): Promise<void> {
-  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
   const deadline = now() + 5000;
   while (now() < deadline) {
     const tables = ['/proc/net/udp', '/proc/net/udp6'].filter(existsSync).map((f) => readFileSync(f, 'utf8'));
-    if (tables.some((t) => t.split('\n').some((l) => l.split(/\s+/)[2]?.endsWith(hex.trim())))) return;
+    if (tables.some((t) => udpTableHasPort(t, port))) return;
     await sleep(20);
   }
   throw new Error(`no SIPp listening on UDP port ${port}`);
