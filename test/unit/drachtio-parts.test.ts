@@ -182,3 +182,96 @@ describe('a REFER from a phone', () => {
     expect(sipfragFor(699)).toBe('SIP/2.0 699 Failed\r\n');
   });
 });
+
+describe('hanging up a phone on drachtio', () => {
+  function upLeg(): { signalling: DrachtioSignalling; byes: unknown[]; notifies: { headers: Record<string, string>; body: string }[] } {
+    const legs = new LegTable();
+    const byes: unknown[] = [];
+    const notifies: { headers: Record<string, string>; body: string }[] = [];
+    const dialog = {
+      destroy: (opts: unknown, callback: () => void) => {
+        byes.push(opts);
+        callback();
+      },
+      request: async (opts: { headers: Record<string, string>; body: string }) => {
+        notifies.push(opts);
+        return { status: 200 };
+      },
+    };
+    legs.add({ id: 'L1', state: 'up', hangupRequested: false, dialog: dialog as never });
+    const signalling = new DrachtioSignalling({
+      srf: { invite: () => undefined } as unknown as SrfLike,
+      legs,
+      media: {} as FreeSwitchMedia,
+      makeEndpoint: () => Promise.reject(new Error('no FreeSWITCH in this test')),
+      contactFor: () => undefined,
+      owner: 'test',
+      timeoutMs: 100,
+      logger: pino({ level: 'silent' }),
+    });
+    return { signalling, byes, notifies };
+  }
+
+  it("carries a queue's final status in the BYE's Reason header (RFC 3326)", async () => {
+    const { signalling, byes } = upLeg();
+    await signalling.hangup('L1', 486);
+    expect(byes).toEqual([{ headers: { Reason: 'SIP;cause=486;text="Busy Here"' } }]);
+  });
+
+  it('sends a plain BYE otherwise, and tells no transfer progress to a phone that asked for none', async () => {
+    const { signalling, byes, notifies } = upLeg();
+    signalling.reportTransfer('L1', 200);
+    await signalling.hangup('L1');
+    expect(byes).toEqual([{}]);
+    expect(notifies).toEqual([]);
+  });
+
+  it('answers a REFER 202 once the core accepts, then NOTIFYs in order, reports made meanwhile included; the final one ends it', async () => {
+    const { signalling, notifies } = upLeg();
+    let accept: (decision: { accept: true }) => void = () => undefined;
+    signalling.start({ transferRequested: () => new Promise((resolve) => (accept = resolve)) } as unknown as SignallingEvents);
+    const sent: unknown[][] = [];
+    const refer = (referTo: string) =>
+      signalling['phoneRefer'](
+        signalling['options'].legs.get('L1') as never,
+        { body: '', callingNumber: '', calledNumber: '', get: (h: string) => (h === 'Refer-To' ? referTo : undefined) },
+        { status: 0, finalResponseSent: false, send: (...args: unknown[]) => sent.push(args) },
+      );
+    const first = refer('<sip:102@127.0.0.1>');
+    // The target rings before the REFER is answered: the report waits.
+    signalling.reportTransfer('L1', 180);
+    expect(notifies).toEqual([]);
+    // A second REFER while this one runs.
+    await refer('<sip:103@127.0.0.1>');
+    accept({ accept: true });
+    await first;
+    signalling.reportTransfer('L1', 200);
+    signalling.reportTransfer('L1', 486);
+    expect(sent).toEqual([[491], [202]]);
+    expect(notifies.map((n) => [n.body, n.headers['Subscription-State'], n.headers.Event])).toEqual([
+      ['SIP/2.0 100 Trying\r\n', 'active;expires=60', 'refer'],
+      ['SIP/2.0 180 Ringing\r\n', 'active;expires=60', 'refer'],
+      ['SIP/2.0 200 OK\r\n', 'terminated;reason=noresource', 'refer'],
+    ]);
+  });
+
+  it('answers a refused REFER with its status and a Reason header, an attended transfer 501, and tells nothing', async () => {
+    const { signalling, notifies } = upLeg();
+    signalling.start({ transferRequested: async () => ({ accept: false, status: 486, reason: 'Busy Here' }) } as unknown as SignallingEvents);
+    const sent: unknown[][] = [];
+    const refer = (referTo: string) =>
+      signalling['phoneRefer'](
+        signalling['options'].legs.get('L1') as never,
+        { body: '', callingNumber: '', calledNumber: '', get: (h: string) => (h === 'Refer-To' ? referTo : undefined) },
+        { status: 0, finalResponseSent: false, send: (...args: unknown[]) => sent.push(args) },
+      );
+    await refer('<sip:102@127.0.0.1>');
+    await refer('<sip:102@127.0.0.1?Replaces=x>');
+    await refer('garbage');
+    signalling.reportTransfer('L1', 200);
+    expect(sent[0]).toEqual([486, { headers: { Reason: 'SIP;cause=486;text="Busy Here"' } }]);
+    expect((sent[1] as unknown[])[0]).toBe(501);
+    expect(sent[2]).toEqual([400]);
+    expect(notifies).toEqual([]);
+  });
+});
