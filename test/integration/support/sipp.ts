@@ -132,15 +132,19 @@ function transferNotify(status: number, n: number): string {
       <ereg regexp="SIP/2.0 ${status} " search_in="body" check_it="true" assign_to="frag${n}"/>
     </action>
   </recv>
-  <send><![CDATA[
+  ${okToLast(`X-Frag: [$frag${n}]`)}`;
+}
+
+/** 200 OK to the last request received in the dialog (its own To tag already there), with `extra` headers. */
+function okToLast(extra = ''): string {
+  return `<send><![CDATA[
 SIP/2.0 200 OK
 [last_Via:]
 [last_From:]
 [last_To:]
 [last_Call-ID:]
 [last_CSeq:]
-X-Frag: [$frag${n}]
-Content-Length: 0
+${extra ? `${extra}\n` : ''}Content-Length: 0
 
 ]]></send>`;
 }
@@ -178,16 +182,7 @@ function ending(end: Ending, role: 'uac' | 'uas'): string {
   }
   if (end.kind === 'stay') {
     return `<recv request="BYE"/>
-  <send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>`;
+  ${okToLast()}`;
   }
   // The side that hangs up is the From of its BYE: a called phone swaps the INVITE's From and To.
   const fromTo =
