@@ -118,20 +118,25 @@ describe('a phone hold told to FreeSWITCH', () => {
   });
 });
 
+/** The signalling adapter with no FreeSWITCH behind it (every endpoint request fails). */
+function signallingWithoutFreeSwitch(srf: SrfLike, legs: LegTable): DrachtioSignalling {
+  return new DrachtioSignalling({
+    srf,
+    legs,
+    media: {} as FreeSwitchMedia,
+    makeEndpoint: () => Promise.reject(new Error('no FreeSWITCH in this test')),
+    contactFor: () => undefined,
+    owner: 'test',
+    timeoutMs: 100,
+    logger: pino({ level: 'silent' }),
+  });
+}
+
 describe('a stopping service on drachtio (drain)', () => {
   it('answers new INVITEs 503 with Retry-After before asking anyone, and takes them before it', async () => {
     let onInvite: ((req: SipRequest, res: SipResponse) => void) | undefined;
     const srf = { invite: (handler: (req: SipRequest, res: SipResponse) => void) => (onInvite = handler) } as unknown as SrfLike;
-    const signalling = new DrachtioSignalling({
-      srf,
-      legs: new LegTable(),
-      media: {} as FreeSwitchMedia,
-      makeEndpoint: () => Promise.reject(new Error('no FreeSWITCH in this test')),
-      contactFor: () => undefined,
-      owner: 'test',
-      timeoutMs: 100,
-      logger: pino({ level: 'silent' }),
-    });
+    const signalling = signallingWithoutFreeSwitch(srf, new LegTable());
     const asked: string[] = [];
     const events: SignallingEvents = {
       ringing: () => undefined,
@@ -183,6 +188,18 @@ describe('a REFER from a phone', () => {
   });
 });
 
+/** The phone on leg L1 sends REFERs (through the adapter's own handler); `sent`: the answers. */
+function referrer(signalling: DrachtioSignalling): { sent: unknown[][]; refer: (referTo: string) => Promise<void> } {
+  const sent: unknown[][] = [];
+  const refer = (referTo: string): Promise<void> =>
+    signalling['phoneRefer'](
+      signalling['options'].legs.get('L1') as never,
+      { body: '', callingNumber: '', calledNumber: '', get: (h: string) => (h === 'Refer-To' ? referTo : undefined) },
+      { status: 0, finalResponseSent: false, send: (...args: unknown[]) => sent.push(args) },
+    );
+  return { sent, refer };
+}
+
 describe('hanging up a phone on drachtio', () => {
   function upLeg(): { signalling: DrachtioSignalling; byes: unknown[]; notifies: { headers: Record<string, string>; body: string }[] } {
     const legs = new LegTable();
@@ -199,16 +216,7 @@ describe('hanging up a phone on drachtio', () => {
       },
     };
     legs.add({ id: 'L1', state: 'up', hangupRequested: false, dialog: dialog as never });
-    const signalling = new DrachtioSignalling({
-      srf: { invite: () => undefined } as unknown as SrfLike,
-      legs,
-      media: {} as FreeSwitchMedia,
-      makeEndpoint: () => Promise.reject(new Error('no FreeSWITCH in this test')),
-      contactFor: () => undefined,
-      owner: 'test',
-      timeoutMs: 100,
-      logger: pino({ level: 'silent' }),
-    });
+    const signalling = signallingWithoutFreeSwitch({ invite: () => undefined } as unknown as SrfLike, legs);
     return { signalling, byes, notifies };
   }
 
@@ -230,13 +238,7 @@ describe('hanging up a phone on drachtio', () => {
     const { signalling, notifies } = upLeg();
     let accept: (decision: { accept: true }) => void = () => undefined;
     signalling.start({ transferRequested: () => new Promise((resolve) => (accept = resolve)) } as unknown as SignallingEvents);
-    const sent: unknown[][] = [];
-    const refer = (referTo: string) =>
-      signalling['phoneRefer'](
-        signalling['options'].legs.get('L1') as never,
-        { body: '', callingNumber: '', calledNumber: '', get: (h: string) => (h === 'Refer-To' ? referTo : undefined) },
-        { status: 0, finalResponseSent: false, send: (...args: unknown[]) => sent.push(args) },
-      );
+    const { sent, refer } = referrer(signalling);
     const first = refer('<sip:102@127.0.0.1>');
     // The target rings before the REFER is answered: the report waits.
     signalling.reportTransfer('L1', 180);
@@ -258,13 +260,7 @@ describe('hanging up a phone on drachtio', () => {
   it('answers a refused REFER with its status and a Reason header, an attended transfer 501, and tells nothing', async () => {
     const { signalling, notifies } = upLeg();
     signalling.start({ transferRequested: async () => ({ accept: false, status: 486, reason: 'Busy Here' }) } as unknown as SignallingEvents);
-    const sent: unknown[][] = [];
-    const refer = (referTo: string) =>
-      signalling['phoneRefer'](
-        signalling['options'].legs.get('L1') as never,
-        { body: '', callingNumber: '', calledNumber: '', get: (h: string) => (h === 'Refer-To' ? referTo : undefined) },
-        { status: 0, finalResponseSent: false, send: (...args: unknown[]) => sent.push(args) },
-      );
+    const { sent, refer } = referrer(signalling);
     await refer('<sip:102@127.0.0.1>');
     await refer('<sip:102@127.0.0.1?Replaces=x>');
     await refer('garbage');
