@@ -5,21 +5,11 @@
  * must exit with status 0. The time to exit is printed, not asserted (2 shared cores).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { freePort } from '../support/free-port.js';
 
 const BASE = '/agentgateway/resource';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface Running {
   readonly child: ChildProcess;

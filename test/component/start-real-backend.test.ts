@@ -5,19 +5,8 @@
  * A secret left at its public default is named in a warning at start; a secret of the operator's own never shows.
  */
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
-
-/** A loopback port nothing listens on. */
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../support/free-port.js';
 
 describe('the service on the real backend', () => {
   it('starts without its servers, says so in /health, warns of a public default secret, and stops on SIGTERM', async () => {
