@@ -578,7 +578,9 @@ class Draft {
 
   private transferAnswered(transfer: BlindTransfer): void {
     this.clearTimer();
-    this.transferorDone(transfer, 200, 0);
+    // The transfer worked: the transferring agent is told, and its phone is hung up (if it has not done so).
+    this.transferOutcome(transfer, 200);
+    this.legGone(transfer.transferor, true);
     const target = this.leg(transfer.target);
     const customer = this.leg(transfer.customer);
     if (target.workNo === undefined) {
@@ -599,8 +601,7 @@ class Draft {
     }
     const owner = this.leg(transfer.transferor);
     const customer = this.leg(transfer.customer);
-    this.reportTransfer(transfer, sipStatus);
-    this.emit(owner.workNo as string, 'AgentEvent_SuccTransResult', { callId: this.s.callId, result: sipStatus });
+    this.transferOutcome(transfer, sipStatus);
     this.setPhase({ name: 'connected', agent: transfer.transferor, other: transfer.customer, held: transfer.wasHeld });
     if (transfer.wasHeld) this.emit(owner.workNo as string, 'AgentEvent_Hold', this.s.callId);
     else this.emit(owner.workNo as string, 'AgentEvent_Talking', this.talking(customer.number, owner.number, this.s.callId, CallFeature.normal));
@@ -623,13 +624,11 @@ class Draft {
     this.endCall();
   }
 
-  /** The transfer worked: the transferring agent is told, and its phone is hung up (if it has not done so). */
-  private transferorDone(transfer: BlindTransfer, sipStatus: number, result: number): void {
+  /** How the transfer ended, told to the transferring agent still on the line: its phone (NOTIFY) and its desktop. */
+  private transferOutcome(transfer: BlindTransfer, sipStatus: number): void {
     if (transfer.transferorGone) return;
-    const owner = this.leg(transfer.transferor);
     this.reportTransfer(transfer, sipStatus);
-    this.emit(owner.workNo as string, 'AgentEvent_SuccTransResult', { callId: this.s.callId, result });
-    this.legGone(transfer.transferor, true);
+    this.emit(this.leg(transfer.transferor).workNo as string, 'AgentEvent_SuccTransResult', { callId: this.s.callId, result: sipStatus === 200 ? 0 : sipStatus });
   }
 
   private reportTransfer(transfer: BlindTransfer, sipStatus: number): void {

@@ -316,7 +316,7 @@ export class Orchestrator implements CallControl {
       return { accept: false, status, reason };
     };
     if (workNo === undefined) return refused(403, 'Forbidden');
-    const calledWorkNo = directory.profile(to) ? to : directory.agentOnPhone(to);
+    const calledWorkNo = this.agentNumbered(to);
     const checked = this.checkCall(workNo, calledWorkNo !== undefined ? { calledWorkNo } : { number: to });
     if ('refusal' in checked) {
       const [status, reason] = HANDSET_REFUSALS[checked.refusal] ?? [403, 'Forbidden'];
@@ -326,10 +326,14 @@ export class Orchestrator implements CallControl {
     return { accept: true };
   }
 
-  /** A number a handset dialled or transferred to: an agent (by work number, or the phone it is signed in on), or an outside number. */
+  /** The agent a handset's number means (dialled or transferred to): by work number, or the phone it is signed in on. */
+  private agentNumbered(to: string): string | undefined {
+    return this.options.directory.profile(to) ? to : this.options.directory.agentOnPhone(to);
+  }
+
+  /** A transfer's target as a handset names it: an agent, else an outside number. */
   private transferTarget(to: string): Extract<CallControlRequest, { kind: 'transfer' }>['to'] {
-    const directory = this.options.directory;
-    const workNo = directory.profile(to) ? to : directory.agentOnPhone(to);
+    const workNo = this.agentNumbered(to);
     return workNo !== undefined ? { kind: 'agent', workNo } : { kind: 'number', number: to };
   }
 
