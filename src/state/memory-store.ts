@@ -1,0 +1,157 @@
+/**
+ * The state store in this process's memory: the embedded default (`npm start` with no REDIS_URL). One instance
+ * only; every step is synchronous inside, so each is atomic by construction. Expiry is read from the clock when
+ * asked, not by timers, so nothing here keeps the process alive.
+ */
+import type { CallRecordSnapshot, InstanceInfo, SessionRecord, SignInOutcome, StateStore, StoredEvent } from '../ports/state-store.js';
+
+export interface MemoryStoreOptions {
+  /** Events kept per agent (oldest dropped first). */
+  readonly eventLimit?: number;
+  readonly now?: () => number;
+}
+
+export class MemoryStateStore implements StateStore {
+  readonly kind = 'memory' as const;
+  readonly available = true;
+  private readonly byWorkNo = new Map<string, SessionRecord>();
+  private readonly byToken = new Map<string, SessionRecord>();
+  private readonly agentCalls = new Map<string, string>();
+  private readonly calls = new Map<string, CallRecordSnapshot>();
+  private readonly streams = new Map<string, StoredEvent[]>();
+  private readonly listeners = new Set<(stored: StoredEvent) => void>();
+  private readonly instances = new Map<string, { info: InstanceInfo; expiresAt: number }>();
+  private readonly cleanupClaims = new Map<string, { by: string; expiresAt: number }>();
+  private readonly eventLimit: number;
+  private readonly now: () => number;
+  private seq = 0;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.eventLimit = options.eventLimit ?? 1000;
+    this.now = options.now ?? Date.now;
+  }
+
+  async signIn(session: SessionRecord, force: boolean): Promise<SignInOutcome> {
+    const current = this.byWorkNo.get(session.workNo);
+    if (current && !force) return { ok: false, reason: 'agent-signed-in', holder: current.workNo };
+    for (const other of this.byWorkNo.values()) {
+      if (other.workNo !== session.workNo && other.phone === session.phone) return { ok: false, reason: 'phone-taken', holder: other.workNo };
+    }
+    if (current) this.byToken.delete(current.token);
+    this.byWorkNo.set(session.workNo, session);
+    this.byToken.set(session.token, session);
+    return { ok: true, replaced: current ?? null };
+  }
+
+  async signOut(workNo: string, token?: string): Promise<boolean> {
+    const current = this.byWorkNo.get(workNo);
+    if (!current || (token !== undefined && current.token !== token)) return false;
+    this.byWorkNo.delete(workNo);
+    this.byToken.delete(current.token);
+    return true;
+  }
+
+  async sessionByToken(token: string): Promise<SessionRecord | null> {
+    return this.byToken.get(token) ?? null;
+  }
+
+  async sessionOf(workNo: string): Promise<SessionRecord | null> {
+    return this.byWorkNo.get(workNo) ?? null;
+  }
+
+  async sessions(): Promise<SessionRecord[]> {
+    return [...this.byWorkNo.values()];
+  }
+
+  async reserveAgent(workNo: string, callId: string): Promise<boolean> {
+    const holder = this.agentCalls.get(workNo);
+    if (holder !== undefined && holder !== callId) return false;
+    this.agentCalls.set(workNo, callId);
+    return true;
+  }
+
+  async releaseAgent(workNo: string, callId: string): Promise<void> {
+    if (this.agentCalls.get(workNo) === callId) this.agentCalls.delete(workNo);
+  }
+
+  async callOfAgent(workNo: string): Promise<string | null> {
+    return this.agentCalls.get(workNo) ?? null;
+  }
+
+  async saveCall(record: CallRecordSnapshot): Promise<void> {
+    this.calls.set(record.callId, record);
+  }
+
+  async deleteCall(callId: string): Promise<void> {
+    this.calls.delete(callId);
+    for (const [workNo, holder] of this.agentCalls) if (holder === callId) this.agentCalls.delete(workNo);
+  }
+
+  async callRecord(callId: string): Promise<CallRecordSnapshot | null> {
+    return this.calls.get(callId) ?? null;
+  }
+
+  async callsOwnedBy(instanceId: string): Promise<CallRecordSnapshot[]> {
+    return [...this.calls.values()].filter((c) => c.instanceId === instanceId);
+  }
+
+  async appendEvent(workNo: string, event: unknown): Promise<string> {
+    const stored: StoredEvent = { id: `${this.now()}-${++this.seq}`, workNo, event };
+    let stream = this.streams.get(workNo);
+    if (!stream) this.streams.set(workNo, (stream = []));
+    stream.push(stored);
+    if (stream.length > this.eventLimit) stream.splice(0, stream.length - this.eventLimit);
+    for (const listener of this.listeners) listener(stored);
+    return stored.id;
+  }
+
+  async eventsAfter(workNo: string, afterId: string, limit: number): Promise<StoredEvent[]> {
+    const stream = this.streams.get(workNo) ?? [];
+    const after = seqOf(afterId);
+    return stream.filter((e) => seqOf(e.id) > after).slice(0, limit);
+  }
+
+  async lastEventId(workNo: string): Promise<string> {
+    return this.streams.get(workNo)?.at(-1)?.id ?? '0';
+  }
+
+  onEvent(listener: (stored: StoredEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async heartbeat(info: InstanceInfo, ttlMs: number): Promise<void> {
+    this.instances.set(info.instanceId, { info, expiresAt: this.now() + ttlMs });
+  }
+
+  async liveInstances(): Promise<InstanceInfo[]> {
+    const now = this.now();
+    return [...this.instances.values()].filter((i) => i.expiresAt > now).map((i) => i.info);
+  }
+
+  async deadOwners(): Promise<string[]> {
+    const live = new Set((await this.liveInstances()).map((i) => i.instanceId));
+    return [...new Set([...this.calls.values()].map((c) => c.instanceId))].filter((id) => !live.has(id));
+  }
+
+  async claimCleanup(deadInstanceId: string, byInstanceId: string, ttlMs: number): Promise<boolean> {
+    const claim = this.cleanupClaims.get(deadInstanceId);
+    if (claim && claim.expiresAt > this.now() && claim.by !== byInstanceId) return false;
+    this.cleanupClaims.set(deadInstanceId, { by: byInstanceId, expiresAt: this.now() + ttlMs });
+    return true;
+  }
+
+  async leave(instanceId: string): Promise<void> {
+    this.instances.delete(instanceId);
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+  }
+}
+
+/** The sequence part of an id made here (`<ms>-<seq>`); '0' and anything unknown come before every event. */
+function seqOf(id: string): number {
+  const seq = Number(id.split('-')[1]);
+  return Number.isFinite(seq) ? seq : 0;
+}
