@@ -4,12 +4,9 @@
  * shutdown.timeoutSeconds (idleTimeoutSeconds with no call in progress); a second signal exits at once.
  */
 import pino from 'pino';
-import { buildApp } from './api/app.js';
-import { ConfigError, coreConfigOf, loadConfig, presenceConfigOf, PUBLIC_DEFAULT_SECRETS, routesOf, settingsWithPublicDefaultSecrets } from './config/config.js';
-import { AgentDirectory } from './orchestrator/agent-directory.js';
-import { Orchestrator } from './orchestrator/orchestrator.js';
+import { ConfigError, loadConfig, PUBLIC_DEFAULT_SECRETS, settingsWithPublicDefaultSecrets } from './config/config.js';
+import { assembleService } from './service.js';
 import { stopGracefully } from './shutdown.js';
-import { createBackend } from './telephony/create-backend.js';
 
 async function main(): Promise<void> {
   let config;
@@ -27,7 +24,8 @@ async function main(): Promise<void> {
     // Secrets never reach the log, whatever object they ride in on.
     redact: ['password', 'passwordHash', 'secret', '*.password', '*.passwordHash', '*.secret', 'headers.guid', 'guid'],
   });
-  const backend = createBackend(config, logger);
+  const service = await assembleService(config, logger);
+  const { backend, orchestrator, app } = service;
   if (backend.name === 'sim') {
     logger.warn('*** SIMULATED TELEPHONY: no real phones are connected. Play them through /sim (see README). Set TELEPHONY_BACKEND=drachtio for real servers. ***');
   } else {
@@ -40,21 +38,7 @@ async function main(): Promise<void> {
       );
     }
   }
-  const directory = new AgentDirectory(
-    config.agents.map((a) => ({ workNo: a.workNo, phone: a.phone, skills: a.skills })),
-    { presence: presenceConfigOf(config) },
-  );
-  const orchestrator = new Orchestrator({ backend, directory, routes: routesOf(config), core: coreConfigOf(config), featureCodes: config.keypad, logger: logger.child({ component: 'orchestrator' }) });
-  await orchestrator.start();
-  const app = await buildApp({
-    config,
-    callControl: orchestrator,
-    directory,
-    logger,
-    backendName: backend.name,
-    ...(backend.name === 'sim' ? { sim: backend } : { backendStatus: () => backend.connected, mediaTelemetry: backend.telemetry }),
-  });
-  const address = await app.listen({ port: config.http.port, host: config.http.host });
+  const address = await service.listen();
   logger.info({ backend: backend.name, agents: config.agents.length, routes: config.routes.length }, 'service started');
   const sim = backend.name === 'sim' ? `, simulated phones ${address}/phones, all of them together ${address}/play` : '';
   logger.info(`agent desktop ${address}/desk, supervisor wall ${address}/wall${sim}`);

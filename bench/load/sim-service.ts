@@ -5,10 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import pino from 'pino';
-import { buildApp } from '../../src/api/app.js';
-import { coreConfigOf, deepMerge, defaultConfigPath, routesOf, validateConfig, type AppConfig } from '../../src/config/config.js';
-import { AgentDirectory } from '../../src/orchestrator/agent-directory.js';
-import { Orchestrator } from '../../src/orchestrator/orchestrator.js';
+import { deepMerge, defaultConfigPath, validateConfig, type AppConfig } from '../../src/config/config.js';
+import type { Orchestrator } from '../../src/orchestrator/orchestrator.js';
+import { assembleService } from '../../src/service.js';
 import { SimBackend } from '../../src/telephony/sim/sim-backend.js';
 
 export interface SimService {
@@ -34,20 +33,16 @@ export async function startSimService(overrides: Record<string, unknown>, onResp
   );
   const logger = pino({ level: 'silent' });
   const sim = new SimBackend();
-  const directory = new AgentDirectory(config.agents.map((a) => ({ workNo: a.workNo, phone: a.phone, skills: a.skills })));
-  const orchestrator = new Orchestrator({ backend: sim, directory, routes: routesOf(config), core: coreConfigOf(config), logger });
-  await orchestrator.start();
-  const app = await buildApp({ config, callControl: orchestrator, directory, logger, sim, backendName: 'sim' });
+  // The user's configuration defaults (presence, keypad) apply here too: the same assembly as `npm start`.
+  const service = await assembleService(config, logger, { backend: sim });
+  const { app, orchestrator } = service;
   if (onResponse) app.addHook('onResponse', async (request, reply) => onResponse(request.method, request.routeOptions.url ?? '', reply.elapsedTime));
-  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  const url = await service.listen(0);
   return {
     url,
     config,
     orchestrator,
     sim,
-    async stop() {
-      await app.close();
-      await orchestrator.stop();
-    },
+    stop: () => service.close(),
   };
 }

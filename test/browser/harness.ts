@@ -8,10 +8,9 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
-import { buildApp } from '../../src/api/app.js';
-import { coreConfigOf, presenceConfigOf, routesOf, type AppConfig } from '../../src/config/config.js';
-import { AgentDirectory } from '../../src/orchestrator/agent-directory.js';
-import { Orchestrator } from '../../src/orchestrator/orchestrator.js';
+import type { AppConfig } from '../../src/config/config.js';
+import type { Orchestrator } from '../../src/orchestrator/orchestrator.js';
+import { assembleService } from '../../src/service.js';
 import { SimBackend } from '../../src/telephony/sim/sim-backend.js';
 import { testConfig } from '../component/api-harness.js';
 
@@ -41,24 +40,16 @@ export interface World {
 export async function startWorld(port = 0, config: AppConfig = browserTestConfig()): Promise<World> {
   const logger = pino({ level: 'silent' });
   const sim = new SimBackend();
-  const directory = new AgentDirectory(
-    config.agents.map((a) => ({ workNo: a.workNo, phone: a.phone, skills: a.skills })),
-    { presence: presenceConfigOf(config) },
-  );
-  const orchestrator = new Orchestrator({ backend: sim, directory, routes: routesOf(config), core: coreConfigOf(config), logger });
-  await orchestrator.start();
-  const app = await buildApp({ config, callControl: orchestrator, directory, logger, sim, backendName: 'sim' });
-  const url = await app.listen({ port, host: '127.0.0.1' });
+  const service = await assembleService(config, logger, { backend: sim });
+  const { app, orchestrator } = service;
+  const url = await service.listen(port);
   return {
     url,
     port: Number(new URL(url).port),
     app,
     sim,
     orchestrator,
-    async stop() {
-      await app.close();
-      await orchestrator.stop();
-    },
+    stop: () => service.close(),
   };
 }
 

@@ -4,10 +4,11 @@
  */
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
-import { buildApp, type AppDeps } from '../../src/api/app.js';
-import { coreConfigOf, presenceConfigOf, routesOf, validateConfig, type AppConfig } from '../../src/config/config.js';
-import { AgentDirectory } from '../../src/orchestrator/agent-directory.js';
-import { Orchestrator, type TimerSource } from '../../src/orchestrator/orchestrator.js';
+import type { AppDeps } from '../../src/api/app.js';
+import { validateConfig, type AppConfig } from '../../src/config/config.js';
+import type { Orchestrator, TimerSource } from '../../src/orchestrator/orchestrator.js';
+import type { StateStore } from '../../src/ports/state-store.js';
+import { assembleService } from '../../src/service.js';
 import { SimBackend } from '../../src/telephony/sim/sim-backend.js';
 
 export const BASE = '/agentgateway/resource';
@@ -66,17 +67,17 @@ export interface ShellTime {
 }
 
 /** `extras`: what the real backend adds (server status, media telemetry), played by the test. */
-export async function startService(config: AppConfig = testConfig(), extras: Pick<AppDeps, 'backendStatus' | 'mediaTelemetry' | 'clock'> = {}, time: ShellTime = {}): Promise<Service> {
+export async function startService(
+  config: AppConfig = testConfig(),
+  extras: Pick<AppDeps, 'backendStatus' | 'mediaTelemetry' | 'clock'> = {},
+  time: ShellTime = {},
+  store?: StateStore,
+): Promise<Service> {
   const logger = pino({ level: 'silent' });
   const sim = new SimBackend();
-  const directory = new AgentDirectory(
-    config.agents.map((a) => ({ workNo: a.workNo, phone: a.phone, skills: a.skills })),
-    { presence: presenceConfigOf(config), ...time },
-  );
-  const orchestrator = new Orchestrator({ backend: sim, directory, routes: routesOf(config), core: coreConfigOf(config), logger, ...(time.timers ? { timers: time.timers } : {}) });
-  await orchestrator.start();
-  const app = await buildApp({ config, callControl: orchestrator, directory, logger, sim, backendName: 'sim', ...extras });
-  const address = await app.listen({ port: 0, host: '127.0.0.1' });
+  const assembled = await assembleService(config, logger, { backend: sim, appExtras: extras, ...time, ...(store ? { store } : {}) });
+  const { app, orchestrator } = assembled;
+  const address = await assembled.listen(0);
 
   const http: Service['http'] = async (method, path, options = {}) => {
     const headers: Record<string, string> = {};
@@ -118,10 +119,7 @@ export async function startService(config: AppConfig = testConfig(), extras: Pic
       await settle(orchestrator);
       return ((await http('GET', `/sim/phones/${number}`)).body.result as { state: string }).state;
     },
-    async stop() {
-      await app.close();
-      await orchestrator.stop();
-    },
+    stop: () => assembled.close(),
   };
   return service;
 }

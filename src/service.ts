@@ -1,0 +1,85 @@
+/**
+ * The one place the service is assembled: configuration -> telephony backend -> state store -> agent directory ->
+ * orchestrator -> HTTP app. main.ts, the test harnesses and the benches all call `assembleService`; what differs
+ * between them (timers, clocks, a backend or store of their own, a port) is an override here, never a copy.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { buildApp, type AppDeps } from './api/app.js';
+import { coreConfigOf, presenceConfigOf, routesOf, type AppConfig } from './config/config.js';
+import { AgentDirectory } from './orchestrator/agent-directory.js';
+import { Orchestrator } from './orchestrator/orchestrator.js';
+import type { TimerSource } from './orchestrator/timers.js';
+import type { StateStore } from './ports/state-store.js';
+import { MemoryStateStore } from './state/memory-store.js';
+import { createBackend } from './telephony/create-backend.js';
+import type { DrachtioBackend } from './telephony/drachtio/index.js';
+import type { SimBackend } from './telephony/sim/sim-backend.js';
+
+export interface ServiceOverrides {
+  /** A backend of the caller's (tests: a SimBackend they drive); default: the one the configuration names. */
+  readonly backend?: SimBackend | DrachtioBackend;
+  /** Default: in memory (one instance). */
+  readonly store?: StateStore;
+  /** Timers and clock of the shell (tests drive them). */
+  readonly timers?: TimerSource;
+  readonly now?: () => number;
+  /** The sign-in guard's clock, and what the real backend adds to /health (tests play them). */
+  readonly appExtras?: Pick<AppDeps, 'backendStatus' | 'mediaTelemetry' | 'clock'>;
+}
+
+export interface Service {
+  readonly config: AppConfig;
+  readonly backend: SimBackend | DrachtioBackend;
+  readonly store: StateStore;
+  readonly directory: AgentDirectory;
+  readonly orchestrator: Orchestrator;
+  readonly app: FastifyInstance;
+  /** Starts listening (the configured port unless given); returns the address. */
+  listen(port?: number): Promise<string>;
+  /** Closes the API, then the calls and the backend, then the store (tests; main stops through shutdown.ts). */
+  close(): Promise<void>;
+}
+
+export async function assembleService(config: AppConfig, logger: Logger, overrides: ServiceOverrides = {}): Promise<Service> {
+  const backend = overrides.backend ?? createBackend(config, logger);
+  const store = overrides.store ?? new MemoryStateStore({ eventLimit: config.events.queueLimit });
+  const directory = new AgentDirectory(
+    config.agents.map((a) => ({ workNo: a.workNo, phone: a.phone, skills: a.skills })),
+    { presence: presenceConfigOf(config), ...(overrides.timers ? { timers: overrides.timers } : {}), ...(overrides.now ? { now: overrides.now } : {}) },
+  );
+  const orchestrator = new Orchestrator({
+    backend,
+    directory,
+    routes: routesOf(config),
+    core: coreConfigOf(config),
+    featureCodes: config.keypad,
+    logger: logger.child({ component: 'orchestrator' }),
+    ...(overrides.timers ? { timers: overrides.timers } : {}),
+    ...(overrides.now ? { now: overrides.now } : {}),
+  });
+  await orchestrator.start();
+  const app = await buildApp({
+    config,
+    callControl: orchestrator,
+    directory,
+    logger,
+    backendName: backend.name,
+    ...(backend.name === 'sim' ? { sim: backend } : { backendStatus: () => backend.connected, mediaTelemetry: backend.telemetry }),
+    ...overrides.appExtras,
+  });
+  return {
+    config,
+    backend,
+    store,
+    directory,
+    orchestrator,
+    app,
+    listen: (port = config.http.port) => app.listen({ port, host: config.http.host }),
+    async close() {
+      await app.close();
+      await orchestrator.stop();
+      await store.close();
+    },
+  };
+}
