@@ -271,3 +271,72 @@ describe('hanging up a phone on drachtio', () => {
     expect(notifies).toEqual([]);
   });
 });
+
+describe('drachtio-server lost (its dialogs gone)', () => {
+  it('ends every leg: an established one lost, a ringing one failed, each BYE tried once, none left in the table', () => {
+    const legs = new LegTable();
+    const byes: string[] = [];
+    const dialog = (id: string): never => ({ destroy: (_opts: unknown, callback: () => void) => (byes.push(id), callback()) }) as never;
+    legs.add({ id: 'UP', state: 'up', hangupRequested: false, dialog: dialog('UP') });
+    legs.add({ id: 'RINGING', state: 'ringing', hangupRequested: false, invites: [] });
+    legs.add({ id: 'GONE', state: 'gone', hangupRequested: false });
+    const signalling = signallingWithoutFreeSwitch({ invite: () => undefined } as unknown as SrfLike, legs);
+    const told: string[] = [];
+    signalling.start({
+      hungUp: (legId: string, lost: boolean) => told.push(`hungUp ${legId} ${String(lost)}`),
+      failed: (legId: string, reason: string) => told.push(`failed ${legId} ${reason}`),
+    } as unknown as SignallingEvents);
+    expect(signalling.dialogsLost('test')).toEqual(['UP', 'RINGING']);
+    expect(told).toEqual(['hungUp UP true', 'failed RINGING error']);
+    expect(byes).toEqual(['UP']);
+    expect(legs.ids()).toEqual(['GONE']);
+    expect(signalling.dialogsLost('again')).toEqual([]);
+  });
+});
+
+describe('the real backend follows its drachtio-server connection', () => {
+  it('ends the calls of a lost connection after the grace time, and again at once on a reconnect', async () => {
+    const { DrachtioBackend } = await import('../../src/telephony/drachtio/backend.js');
+    const { freePort } = await import('../support/free-port.js');
+    const [eslPort, listenPort] = await Promise.all([freePort(), freePort()]);
+    // A drachtio port that takes the connection and says nothing: the only connection events are the test's.
+    const { createServer } = await import('node:net');
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const drachtioPort = (silent.address() as import('node:net').AddressInfo).port;
+    const backend = new DrachtioBackend({
+      drachtio: { host: '127.0.0.1', port: drachtioPort, secret: 'x' },
+      freeswitch: { host: '127.0.0.1', port: eslPort, secret: 'x', listenAddress: '127.0.0.1', listenPort },
+      contactFor: () => undefined,
+      logger: pino({ level: 'silent' }),
+      reconcileIntervalMs: 0,
+      signallingLossMs: 100,
+    });
+    const ended: string[] = [];
+    backend.signalling.dialogsLost = (reason: string) => (ended.push(reason), []);
+    await backend.start({} as SignallingEvents);
+    const srf = (backend as unknown as { srf: import('node:events').EventEmitter }).srf;
+    try {
+      srf.emit('connect', null, '127.0.0.1:5060');
+      expect(ended).toEqual([]);
+      srf.emit('close');
+      srf.emit('reconnecting');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(ended).toEqual([]);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      expect(ended).toHaveLength(1);
+      srf.emit('connect', null, '127.0.0.1:5060');
+      expect(ended).toHaveLength(2);
+      expect(backend.connected.drachtio).toBe(true);
+      // A reconnect well within the grace time ends them at the reconnect, once.
+      srf.emit('close');
+      srf.emit('connect', null, '127.0.0.1:5060');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(ended).toHaveLength(3);
+      expect(ended[2]).toMatch(/reconnected/);
+    } finally {
+      await backend.stop();
+      silent.close();
+    }
+  });
+});

@@ -55,6 +55,11 @@ export interface DrachtioBackendOptions {
   readonly reconcileIntervalMs?: number;
   /** FreeSWITCH's media timeout for our channels, in ms (default: freeswitch/conf's, FS_MEDIA_TIMEOUT_MS). */
   readonly mediaSilenceTimeoutMs?: number;
+  /**
+   * How long the drachtio-server connection may stay down before every call that used it is ended (default
+   * 3000 ms). A reconnect ends them at once: the dialogs were bound to the old connection (or the old process).
+   */
+  readonly signallingLossMs?: number;
 }
 
 /** What the real backend tells metrics and tests about its media server. */
@@ -82,6 +87,9 @@ export class DrachtioBackend implements TelephonyBackend {
   private readonly log: Logger;
   private stopping = false;
   private drachtioUp = false;
+  /** The connection to drachtio-server was lost since the last connect: the dialogs made on it are gone. */
+  private drachtioLostAt: number | null = null;
+  private drachtioLossTimer: NodeJS.Timeout | null = null;
   private endpointsUp = false;
   private readonly effectListeners = new Set<(op: string, ms: number, legId: LegId) => void>();
   readonly telemetry: MediaTelemetry = {
@@ -143,11 +151,10 @@ export class DrachtioBackend implements TelephonyBackend {
       this.drachtioUp = !err;
       if (err) this.log.error({ err: err.message }, 'drachtio-server refused us');
       else this.log.info({ hostport }, 'connected to drachtio-server');
+      if (!err && this.drachtioLostAt !== null) this.endCallsOfLostConnection('reconnected to drachtio-server: the dialogs of the old connection are gone');
     });
-    this.srf.on('reconnecting', () => {
-      this.drachtioUp = false;
-      this.log.warn('drachtio-server connection lost: reconnecting');
-    });
+    this.srf.on('reconnecting', () => this.drachtioConnectionLost());
+    this.srf.on('close', () => this.drachtioConnectionLost());
     this.srf.on('error', (err) => this.log.warn({ err: String(err) }, 'drachtio-server connection error'));
     this.signalling.start(events);
     // Before connecting: drachtio-srf tells drachtio-server which methods we take when it connects.
@@ -165,6 +172,7 @@ export class DrachtioBackend implements TelephonyBackend {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    if (this.drachtioLossTimer) clearTimeout(this.drachtioLossTimer);
     this.reconciler.stop();
     await this.signalling.releaseAll();
     this.media.close();
@@ -191,6 +199,28 @@ export class DrachtioBackend implements TelephonyBackend {
   /** Whether both servers are connected (for /health). */
   get connected(): { drachtio: boolean; freeswitch: boolean } {
     return { drachtio: this.drachtioUp, freeswitch: this.endpointsUp && this.control.up };
+  }
+
+  /** Lost drachtio-server: the calls end at the reconnect, or after signallingLossMs if it stays away. */
+  private drachtioConnectionLost(): void {
+    this.drachtioUp = false;
+    if (this.stopping || this.drachtioLostAt !== null) return;
+    this.drachtioLostAt = Date.now();
+    const graceMs = this.options.signallingLossMs ?? 3000;
+    this.log.warn({ graceMs }, 'drachtio-server connection lost: reconnecting');
+    this.drachtioLossTimer = setTimeout(() => this.endCallsOfLostConnection(`drachtio-server away for ${graceMs} ms`), graceMs);
+    this.drachtioLossTimer.unref();
+  }
+
+  private endCallsOfLostConnection(reason: string): void {
+    if (this.drachtioLossTimer) clearTimeout(this.drachtioLossTimer);
+    this.drachtioLossTimer = null;
+    const since = this.drachtioLostAt;
+    // Still down after the grace time: stay "lost" so the reconnect finds nothing more to end, but ends legs made
+    // meanwhile (none can be: dialling needs the connection).
+    if (this.drachtioUp) this.drachtioLostAt = null;
+    const ended = this.signalling.dialogsLost(reason);
+    this.log.warn({ legs: ended.length, downMs: since === null ? null : Date.now() - since, reason }, 'calls of the lost drachtio connection ended');
   }
 
   private allChannelsLost(reason: string): void {

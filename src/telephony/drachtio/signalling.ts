@@ -94,6 +94,26 @@ export class DrachtioSignalling implements SignallingPort {
     this.events?.hungUp(leg.id, true);
   }
 
+  /**
+   * drachtio-server restarted, or stayed away too long: every dialog it held is gone, and with them every leg (a
+   * phone's BYE to us now gets 481 from the server, so no call can be left waiting for it). Each leg is ended
+   * here: its FreeSWITCH channel is killed on our control connection, a BYE is tried (it reaches the phone only if
+   * the same server process is back), and the orchestrator is told, so the core frees the agents. Returns the
+   * legs ended.
+   */
+  dialogsLost(reason: string): LegId[] {
+    const lost = this.options.legs.all().filter((leg) => leg.state !== 'gone');
+    if (lost.length > 0) this.log.error({ legs: lost.length, reason }, 'drachtio-server lost our dialogs: ending every call that used them');
+    for (const leg of lost) {
+      const wasUp = leg.state === 'up';
+      leg.hangupRequested = true;
+      void this.release(leg);
+      if (wasUp) this.events?.hungUp(leg.id, true);
+      else this.events?.failed(leg.id, 'error');
+    }
+    return lost.map((leg) => leg.id);
+  }
+
   /** The service is stopping: new INVITEs get 503 with Retry-After; calls already taken go on. */
   drain(retryAfterSeconds: number): void {
     this.retryAfterSeconds = retryAfterSeconds;

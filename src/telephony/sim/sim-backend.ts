@@ -223,6 +223,23 @@ export class SimBackend implements TelephonyBackend {
   }
 
   /**
+   * The signalling server restarts (drachtio-server killed and back): every dialog is gone, so every leg ends at
+   * once, as the real adapter ends them (DrachtioSignalling.dialogsLost): an established leg is lost, a ringing one
+   * failed. The phones go idle (a real phone learns it from its own BYE's 481, or from the one BYE that still
+   * gets through).
+   */
+  loseSignalling(): void {
+    const events = this.requireEvents();
+    for (const leg of [...this.legs.values()]) {
+      if (leg.status === 'gone') continue;
+      const wasUp = leg.status === 'up';
+      this.goneWithMedia(leg);
+      if (wasUp) events.hungUp(leg.id, true);
+      else events.failed(leg.id, 'error');
+    }
+  }
+
+  /**
    * From now on, media operations on this phone's leg are never answered while the leg is up; when it goes (the
    * phone hangs up, or its channel is lost) they fail. Models a command crossing a hang-up on the media server.
    */
