@@ -5,7 +5,9 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { buildApp, type AppDeps } from './api/app.js';
+import { buildApp, type AppDeps, type ClusterView } from './api/app.js';
+import { ClusterMember } from './cluster/cluster-member.js';
+import { DirectorySync } from './cluster/directory-sync.js';
 import { coreConfigOf, presenceConfigOf, routesOf, type AppConfig } from './config/config.js';
 import { AgentDirectory } from './orchestrator/agent-directory.js';
 import { Orchestrator } from './orchestrator/orchestrator.js';
@@ -21,6 +23,10 @@ export interface ServiceOverrides {
   readonly backend?: SimBackend | DrachtioBackend;
   /** Default: in memory (one instance). */
   readonly store?: StateStore;
+  /** This instance's name among the others sharing the store (default 'local'). */
+  readonly instanceId?: string;
+  /** The address other instances reach this one's API at (default: the address it listens on). */
+  readonly advertisedUrl?: string;
   /** Timers and clock of the shell (tests drive them). */
   readonly timers?: TimerSource;
   readonly now?: () => number;
@@ -34,6 +40,8 @@ export interface Service {
   readonly store: StateStore;
   readonly directory: AgentDirectory;
   readonly orchestrator: Orchestrator;
+  readonly cluster: ClusterMember;
+  readonly instanceId: string;
   readonly app: FastifyInstance;
   /** Starts listening (the configured port unless given); returns the address. */
   listen(port?: number): Promise<string>;
@@ -44,13 +52,19 @@ export interface Service {
 export async function assembleService(config: AppConfig, logger: Logger, overrides: ServiceOverrides = {}): Promise<Service> {
   const backend = overrides.backend ?? createBackend(config, logger);
   const store = overrides.store ?? new MemoryStateStore({ eventLimit: config.events.queueLimit });
+  const instanceId = overrides.instanceId ?? 'local';
   const directory = new AgentDirectory(
     config.agents.map((a) => ({ workNo: a.workNo, phone: a.phone, skills: a.skills })),
     { presence: presenceConfigOf(config), ...(overrides.timers ? { timers: overrides.timers } : {}), ...(overrides.now ? { now: overrides.now } : {}) },
   );
+  // The other instances' agents (and this one's before a restart) first, then calls.
+  const sync = new DirectorySync(directory, store, instanceId, logger.child({ component: 'directory-sync' }));
+  await sync.start();
   const orchestrator = new Orchestrator({
     backend,
     directory,
+    store,
+    instanceId,
     routes: routesOf(config),
     core: coreConfigOf(config),
     featureCodes: config.keypad,
@@ -59,10 +73,34 @@ export async function assembleService(config: AppConfig, logger: Logger, overrid
     ...(overrides.now ? { now: overrides.now } : {}),
   });
   await orchestrator.start();
+  let url = overrides.advertisedUrl ?? '';
+  const cluster = new ClusterMember({
+    store,
+    instanceId,
+    directory,
+    signalling: backend.signalling,
+    activeCalls: () => orchestrator.activeCallCount(),
+    httpUrl: () => url,
+    logger: logger.child({ component: 'cluster' }),
+  });
+  const clusterView: ClusterView = {
+    get draining() {
+      return cluster.draining;
+    },
+    async ownerUrlOfAgentCall(workNo) {
+      if (directory.callsOf(workNo).length > 0) return null;
+      const callId = await store.callOfAgent(workNo);
+      const record = callId === null ? null : await store.callRecord(callId);
+      return record && record.instanceId !== instanceId ? cluster.urlOf(record.instanceId) : null;
+    },
+  };
   const app = await buildApp({
     config,
     callControl: orchestrator,
     directory,
+    store,
+    instanceId,
+    cluster: clusterView,
     logger,
     backendName: backend.name,
     ...(backend.name === 'sim' ? { sim: backend } : { backendStatus: () => backend.connected, mediaTelemetry: backend.telemetry }),
@@ -74,11 +112,20 @@ export async function assembleService(config: AppConfig, logger: Logger, overrid
     store,
     directory,
     orchestrator,
+    cluster,
+    instanceId,
     app,
-    listen: (port = config.http.port) => app.listen({ port, host: config.http.host }),
+    async listen(port = config.http.port) {
+      const address = await app.listen({ port, host: config.http.host });
+      if (!overrides.advertisedUrl) url = address;
+      await cluster.start();
+      return address;
+    },
     async close() {
+      await cluster.leave();
       await app.close();
       await orchestrator.stop();
+      sync.stop();
       await store.close();
     },
   };

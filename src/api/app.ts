@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { AppConfig } from '../config/config.js';
 import type { AgentDirectory } from '../orchestrator/agent-directory.js';
 import type { CallControl } from '../orchestrator/call-control.js';
+import type { StateStore } from '../ports/state-store.js';
 import type { MediaTelemetry } from '../telephony/drachtio/backend.js';
 import type { SimBackend } from '../telephony/sim/sim-backend.js';
 import { failure } from './envelope.js';
@@ -29,6 +30,9 @@ export interface AppDeps {
   readonly config: AppConfig;
   readonly callControl: CallControl;
   readonly directory: AgentDirectory;
+  /** Sessions and event streams (shared by every instance when it is Redis). */
+  readonly store: StateStore;
+  readonly instanceId: string;
   readonly logger: Logger;
   /** Present when the backend is the simulator: enables /sim and the answer interface. */
   readonly sim?: SimBackend;
@@ -39,6 +43,24 @@ export interface AppDeps {
   readonly mediaTelemetry?: MediaTelemetry;
   /** The clock for sign-in locks (tests set it). */
   readonly clock?: () => number;
+  /** This instance among others: draining (for /health), and where a call owned by another instance is served. */
+  readonly cluster?: ClusterView;
+}
+
+export interface ClusterView {
+  readonly draining: boolean;
+  /** The API address of the live instance that owns the agent's call, when it is not this one (null otherwise). */
+  ownerUrlOfAgentCall(workNo: string): Promise<string | null>;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * This instance stops serving desks but keeps its API open (a draining instance still takes requests for its
+     * calls): waiting polls are answered, WebSockets closed with 1012; the desks resume at another instance.
+     */
+    releaseDesks(): void;
+  }
 }
 
 export interface AppContext extends AppDeps {
@@ -64,6 +86,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const sessions = new AgentSessions({
     directory: deps.directory,
     callControl: deps.callControl,
+    store: deps.store,
+    instanceId: deps.instanceId,
     pollTimeoutMs: config.events.pollTimeoutSeconds * 1000,
     heartbeatTimeoutMs: config.events.heartbeatTimeoutSeconds * 1000,
     queueLimit: config.events.queueLimit,
@@ -114,12 +138,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(websocket, {
     // Every desktop's stream is closed with 1012 "service restart": reconnect (after a short random delay) and
-    // sign in again. The plugin's default would close with no code at all.
+    // resume. The plugin's default would close with no code at all.
     preClose(done) {
       for (const client of this.websocketServer.clients) client.close(WS_CLOSE_SERVICE_RESTART, 'service restarting');
       this.websocketServer.close();
       done();
     },
+  });
+  app.decorate('releaseDesks', () => {
+    sessions.close();
+    for (const client of app.websocketServer.clients) client.close(WS_CLOSE_SERVICE_RESTART, 'service restarting');
   });
   await app.register(agentRoutes(context), { prefix: API_PREFIX });
   await app.register(eventRoutes(context), { prefix: API_PREFIX });

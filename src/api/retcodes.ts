@@ -21,6 +21,8 @@ export const Retcodes = {
   internal: r('000-006', 500, 'internal error'),
   notYourAgent: r('000-007', 403, 'the session belongs to another agent'),
   badContentType: r('000-008', 415, 'the request body must be application/json'),
+  ownerUnreachable: r('000-010', 503, 'the instance that holds this call did not answer: try again shortly'),
+  storeUnavailable: r('000-009', 503, 'the shared state store cannot be reached: calls in progress go on; try again shortly'),
   signInFailed: r('100-001', 200, 'unknown agent or wrong password'),
   alreadySignedIn: r('100-002', 200, 'the agent is already signed in'),
   notSignedIn: r('100-006', 401, 'the agent is not signed in'),

@@ -1,133 +1,199 @@
 /**
- * Signed-in agents: their session token (the Guid), their event queue for the long poll, their WebSocket
- * subscribers, and the heartbeat that signs out an agent whose desktop stopped polling.
+ * Signed-in agents, as this instance serves their desktops. The sessions themselves (Guid, phone, how far the long
+ * poll got, when the desk was last seen) are in the state store, so any instance serves any desk; the agent events
+ * are in the store's per-agent streams, with ids, so a desk that reconnects, to any instance, resumes after the
+ * last event it saw. What stays here: the long polls waiting on this instance, the WebSockets open on it, and the
+ * heartbeat that signs out an agent whose desk stopped polling (checked against the store's last-seen time, which
+ * every instance updates).
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { EventContent } from '../core/types.js';
 import type { AgentDirectory } from '../orchestrator/agent-directory.js';
 import type { CallControl, TimedAgentEvent } from '../orchestrator/call-control.js';
+import { compareEventIds, type StateStore, type StoredEvent } from '../ports/state-store.js';
 
-/** The vendor's event envelope. */
+/** An event as a desk gets it: with its id in the agent's stream (to resume after it). */
+export interface DeliveredEvent extends TimedAgentEvent {
+  readonly eventId: string;
+}
+
+/** The vendor's event envelope (plus the event's id, which desks pass back as `after` to resume). */
 export interface EventEnvelope {
   readonly message: string;
   readonly retcode: '0';
-  readonly event: { readonly eventType: string; readonly workNo: string; readonly eventGenTime: number; readonly content: EventContent } | null;
+  readonly event: { readonly eventType: string; readonly workNo: string; readonly eventGenTime: number; readonly content: EventContent; readonly eventId: string } | null;
 }
 
-export function eventEnvelope(event: TimedAgentEvent | null): EventEnvelope {
+export function eventEnvelope(event: DeliveredEvent | null): EventEnvelope {
   return {
     message: '',
     retcode: '0',
-    event: event && { eventType: event.eventType, workNo: event.workNo, eventGenTime: event.eventGenTime, content: event.content },
+    event: event && { eventType: event.eventType, workNo: event.workNo, eventGenTime: event.eventGenTime, content: event.content, eventId: event.eventId },
   };
 }
 
-interface Session {
+interface Subscriber {
+  readonly send: (event: DeliveredEvent) => void;
+  /** The last event sent; live events at or before it are not sent again. */
+  lastId: string;
+  /** Events that arrived while the replay was read. */
+  buffer: StoredEvent[] | null;
+}
+
+/** The part of a session this instance holds. */
+interface LocalSession {
   readonly workNo: string;
   readonly token: string;
-  readonly phone: string;
-  readonly queue: TimedAgentEvent[];
-  /** Long polls waiting for an event. */
-  readonly waiters: Set<(event: TimedAgentEvent | null) => void>;
-  readonly sockets: Set<(event: TimedAgentEvent) => void>;
+  /** How far the long poll got (the shared value is in the store). */
+  cursor: string;
+  readonly waiters: Set<() => void>;
+  readonly sockets: Set<Subscriber>;
   heartbeat: NodeJS.Timeout | null;
 }
 
 export interface SessionOptions {
   readonly directory: AgentDirectory;
   readonly callControl: CallControl;
+  readonly store: StateStore;
+  readonly instanceId: string;
   readonly pollTimeoutMs: number;
   readonly heartbeatTimeoutMs: number;
+  /** Events a WebSocket gets at most on connecting (the store keeps as many per agent). */
   readonly queueLimit: number;
   readonly logger: Logger;
+  readonly now?: () => number;
 }
 
-export type SignInResult = { readonly ok: true; readonly token: string } | { readonly ok: false; readonly reason: 'already-signed-in' };
+export type SignInResult =
+  | { readonly ok: true; readonly token: string }
+  | { readonly ok: false; readonly reason: 'already-signed-in' | 'phone-in-use' | 'store-unavailable' };
 
 export class AgentSessions {
-  private readonly byWorkNo = new Map<string, Session>();
-  private readonly byToken = new Map<string, Session>();
-  private readonly unsubscribe: () => void;
+  private readonly local = new Map<string, LocalSession>();
+  private readonly unsubscribe: (() => void)[];
+  private readonly now: () => number;
   private isClosed = false;
+  /** Appends of one agent's events, in the order they were made. */
+  private appending = Promise.resolve();
+
+  /** While a desk holds a WebSocket here, the store hears of it (other instances' heartbeats read that). */
+  private readonly socketKeepAlive: NodeJS.Timeout;
 
   constructor(private readonly options: SessionOptions) {
-    this.unsubscribe = options.callControl.onAgentEvent((event) => this.deliver(event));
+    this.now = options.now ?? Date.now;
+    this.unsubscribe = [options.callControl.onAgentEvent((event) => this.append(event)), options.store.onEvent((stored) => this.arrived(stored))];
+    this.socketKeepAlive = setInterval(() => {
+      for (const session of this.local.values()) if (session.sockets.size > 0) this.touch(session);
+    }, Math.max(1000, options.heartbeatTimeoutMs / 3));
+    this.socketKeepAlive.unref();
   }
 
-  signIn(workNo: string, phone: string, force: boolean): SignInResult {
-    const existing = this.byWorkNo.get(workNo);
-    if (existing) {
-      if (!force) return { ok: false, reason: 'already-signed-in' };
-      this.drop(existing, 'taken over by forcelogin');
+  async signIn(workNo: string, phone: string, force: boolean): Promise<SignInResult> {
+    const { store } = this.options;
+    const token = randomUUID();
+    let cursor: string;
+    try {
+      await this.appending;
+      // The new session's stream starts after what is there now: a desk never gets a predecessor's events.
+      cursor = await store.lastEventId(workNo);
+      const now = this.now();
+      const outcome = await store.signIn({ workNo, token, phone, instanceId: this.options.instanceId, signedInAt: now, lastSeenAt: now, cursor }, force);
+      if (!outcome.ok) return { ok: false, reason: outcome.reason === 'phone-taken' ? 'phone-in-use' : 'already-signed-in' };
+      if (outcome.replaced) this.dropLocal(workNo, 'taken over by forcelogin');
+    } catch (error) {
+      this.options.logger.warn({ workNo, err: (error as Error).message }, 'sign-in refused: state store unreachable');
+      return { ok: false, reason: 'store-unavailable' };
     }
-    const session: Session = { workNo, token: randomUUID(), phone, queue: [], waiters: new Set(), sockets: new Set(), heartbeat: null };
-    this.byWorkNo.set(workNo, session);
-    this.byToken.set(session.token, session);
     this.options.directory.signIn(workNo, phone);
+    const session = this.localFor(workNo, token, cursor);
     this.armHeartbeat(session);
     this.options.logger.info({ workNo, phone, force }, 'agent signed in');
-    return { ok: true, token: session.token };
+    return { ok: true, token };
   }
 
-  signOut(workNo: string, why: string): boolean {
-    const session = this.byWorkNo.get(workNo);
-    if (!session) return false;
-    this.drop(session, why);
-    this.options.directory.signOut(workNo);
-    return true;
+  async signOut(workNo: string, why: string): Promise<boolean> {
+    const ended = await this.options.store.signOut(workNo);
+    this.dropLocal(workNo, why);
+    if (ended || this.options.directory.isSignedIn(workNo)) this.options.directory.signOut(workNo);
+    return ended;
   }
 
-  /** The agent the token belongs to, if the token is current. */
-  agentOf(token: string | undefined): string | undefined {
-    return token === undefined ? undefined : this.byToken.get(token)?.workNo;
+  /** The agent the token belongs to, if the token is current (any instance may have made it). */
+  async agentOf(token: string | undefined): Promise<string | undefined> {
+    if (token === undefined) return undefined;
+    return (await this.options.store.sessionByToken(token))?.workNo;
   }
 
-  isSignedIn(workNo: string): boolean {
-    return this.byWorkNo.has(workNo);
+  async isSignedIn(workNo: string): Promise<boolean> {
+    return (await this.options.store.sessionOf(workNo)) !== null;
   }
 
-  /** Long poll: the oldest waiting event at once, else the next one within the poll timeout, else null. */
-  poll(workNo: string): Promise<TimedAgentEvent | null> {
-    const session = this.byWorkNo.get(workNo);
-    if (!session) return Promise.resolve(null);
+  /**
+   * Long poll: the next event after the session's position (or after `after`, the id of the last event the desk
+   * saw), at once if there is one, else the next one within the poll timeout, else null. `took` tells the caller
+   * how to give the event back if it cannot be delivered (see rewind).
+   */
+  async poll(workNo: string, token: string, after?: string): Promise<{ event: DeliveredEvent; before: string } | null> {
+    const session = await this.sessionFor(workNo, token);
+    if (!session) return null;
+    if (after !== undefined) session.cursor = after;
     this.armHeartbeat(session);
-    const next = session.queue.shift();
-    if (next) return Promise.resolve(next);
-    return new Promise((resolve) => {
-      const done = (event: TimedAgentEvent | null): void => {
-        clearTimeout(timer);
-        session.waiters.delete(done);
-        this.armHeartbeat(session);
-        resolve(event);
-      };
-      const timer = setTimeout(() => done(null), this.options.pollTimeoutMs);
-      session.waiters.add(done);
-    });
+    const deadline = this.now() + this.options.pollTimeoutMs;
+    try {
+      for (;;) {
+        const woken = this.wake(session);
+        const [next] = await this.options.store.eventsAfter(workNo, session.cursor, 1);
+        if (next) {
+          woken.cancel();
+          const before = session.cursor;
+          session.cursor = next.id;
+          this.touch(session);
+          return { event: delivered(next), before };
+        }
+        const left = deadline - this.now();
+        if (left <= 0 || this.isClosed || this.local.get(workNo) !== session || !(await woken.within(left))) {
+          woken.cancel();
+          return null;
+        }
+      }
+    } finally {
+      this.armHeartbeat(session);
+    }
   }
 
-  /** An event a poll took but could not deliver goes back to the front of the queue. */
-  requeue(event: TimedAgentEvent): void {
-    const session = this.byWorkNo.get(event.workNo);
-    if (session) session.queue.unshift(event);
+  /** An event a poll took but could not deliver (the desk went away): the next poll gets it again. */
+  rewind(workNo: string, before: string): void {
+    const session = this.local.get(workNo);
+    if (!session) return;
+    session.cursor = before;
+    this.touch(session);
   }
 
-  /** A WebSocket desktop: gets every event as it happens; while one is open, polling is not needed. */
-  subscribe(workNo: string, send: (event: TimedAgentEvent) => void): () => void {
-    const session = this.byWorkNo.get(workNo);
+  /**
+   * A WebSocket desktop: the events after `after` (default: where its long poll got) at once, then every event as
+   * it happens. While one is open, polling is not needed.
+   */
+  async subscribe(workNo: string, token: string, send: (event: DeliveredEvent) => void, after?: string): Promise<() => void> {
+    const session = await this.sessionFor(workNo, token);
     if (!session) return () => undefined;
-    session.sockets.add(send);
+    const subscriber: Subscriber = { send, lastId: after ?? session.cursor, buffer: [] };
+    session.sockets.add(subscriber);
     this.disarmHeartbeat(session);
-    // Whatever waited for a poll goes to the new subscriber, in order.
-    for (const event of session.queue.splice(0)) send(event);
+    const replay = await this.options.store.eventsAfter(workNo, subscriber.lastId, this.options.queueLimit).catch(() => []);
+    const buffered = subscriber.buffer ?? [];
+    subscriber.buffer = null;
+    for (const stored of [...replay, ...buffered]) this.sendTo(subscriber, stored);
+    this.advance(session, subscriber.lastId);
     return () => {
-      session.sockets.delete(send);
-      if (session.sockets.size === 0 && this.byWorkNo.get(workNo) === session) this.armHeartbeat(session);
+      session.sockets.delete(subscriber);
+      if (session.sockets.size === 0 && this.local.get(workNo) === session) this.armHeartbeat(session);
     };
   }
 
+  /** Agents signed in (every instance's, as the replicated directory knows them). */
   signedInCount(): number {
-    return this.byWorkNo.size;
+    return this.options.directory.signedInCount();
   }
 
   /** True once close() ran: the service is stopping. */
@@ -135,54 +201,141 @@ export class AgentSessions {
     return this.isClosed;
   }
 
-  /** The service stops: every waiting long poll is answered (null) and every session ends. */
+  /**
+   * This instance stops serving desks: waiting polls are answered (null) at once. The sessions stay in the store:
+   * with a shared store the desks go on at another instance, signed in.
+   */
   close(): void {
     if (this.isClosed) return;
     this.isClosed = true;
-    this.unsubscribe();
-    for (const session of [...this.byWorkNo.values()]) this.drop(session, 'service stopping');
+    clearInterval(this.socketKeepAlive);
+    for (const off of this.unsubscribe) off();
+    for (const workNo of [...this.local.keys()]) this.dropLocal(workNo, 'service stopping');
   }
 
-  private deliver(event: TimedAgentEvent): void {
-    const session = this.byWorkNo.get(event.workNo);
+  /* ------------------------------------------------------------------------------------------ inside */
+
+  private append(event: TimedAgentEvent): void {
+    const { store, logger } = this.options;
+    // Chained: one agent's events reach its stream in the order they were made.
+    this.appending = this.appending.then(() =>
+      store.appendEvent(event.workNo, event).then(
+        () => undefined,
+        (error: unknown) => logger.warn({ workNo: event.workNo, eventType: event.eventType, err: (error as Error).message }, 'event not stored: the desk will not get it'),
+      ),
+    );
+  }
+
+  private arrived(stored: StoredEvent): void {
+    const session = this.local.get(stored.workNo);
     if (!session) return;
-    if (session.sockets.size > 0) {
-      for (const send of session.sockets) send(event);
-      return;
+    for (const subscriber of session.sockets) {
+      if (subscriber.buffer) subscriber.buffer.push(stored);
+      else this.sendTo(subscriber, stored);
     }
-    const waiter = session.waiters.values().next();
-    if (!waiter.done) {
-      waiter.value(event);
-      return;
-    }
-    session.queue.push(event);
-    if (session.queue.length > this.options.queueLimit) {
-      session.queue.shift();
-      this.options.logger.warn({ workNo: session.workNo }, 'event queue full: oldest event dropped (is the desktop polling?)');
-    }
+    if (session.sockets.size > 0) this.advance(session, stored.id);
+    for (const waiter of session.waiters) waiter();
   }
 
-  private drop(session: Session, why: string): void {
-    this.disarmHeartbeat(session);
-    for (const waiter of [...session.waiters]) waiter(null);
-    this.byWorkNo.delete(session.workNo);
-    this.byToken.delete(session.token);
-    this.options.logger.info({ workNo: session.workNo, why }, 'agent session ended');
+  private sendTo(subscriber: Subscriber, stored: StoredEvent): void {
+    if (compareEventIds(stored.id, subscriber.lastId) <= 0) return;
+    subscriber.lastId = stored.id;
+    subscriber.send(delivered(stored));
   }
 
-  private armHeartbeat(session: Session): void {
+  /** A WebSocket took events: a later long poll (here or elsewhere) goes on after them. */
+  private advance(session: LocalSession, id: string): void {
+    if (compareEventIds(id, session.cursor) <= 0) return;
+    session.cursor = id;
+    this.touch(session);
+  }
+
+  /** Resolves true when an event for the session arrives (or it is dropped), false after `ms`. */
+  private wake(session: LocalSession): { within(ms: number): Promise<boolean>; cancel(): void } {
+    let fire: (woken: boolean) => void = () => undefined;
+    let fired = false;
+    const promise = new Promise<boolean>((resolve) => (fire = resolve));
+    const waiter = (): void => {
+      fired = true;
+      session.waiters.delete(waiter);
+      fire(true);
+    };
+    session.waiters.add(waiter);
+    return {
+      within: (ms) => {
+        if (fired) return promise;
+        const timer = setTimeout(() => {
+          session.waiters.delete(waiter);
+          fire(false);
+        }, ms);
+        return promise.finally(() => clearTimeout(timer));
+      },
+      cancel: () => session.waiters.delete(waiter),
+    };
+  }
+
+  /** The local part of a session whose token the store knows (made at sign-in on any instance). */
+  private async sessionFor(workNo: string, token: string): Promise<LocalSession | null> {
+    const existing = this.local.get(workNo);
+    if (existing?.token === token) return existing;
+    const record = await this.options.store.sessionByToken(token);
+    if (!record || record.workNo !== workNo || this.isClosed) return null;
+    const again = this.local.get(workNo);
+    if (again?.token === token) return again;
+    if (again) this.dropLocal(workNo, 'a newer session of the agent');
+    return this.localFor(workNo, token, record.cursor ?? (await this.options.store.lastEventId(workNo)));
+  }
+
+  private localFor(workNo: string, token: string, cursor: string): LocalSession {
+    this.dropLocal(workNo, 'a newer session of the agent');
+    const session: LocalSession = { workNo, token, cursor, waiters: new Set(), sockets: new Set(), heartbeat: null };
+    this.local.set(workNo, session);
+    return session;
+  }
+
+  private dropLocal(workNo: string, why: string): void {
+    const session = this.local.get(workNo);
+    if (!session) return;
     this.disarmHeartbeat(session);
-    if (session.sockets.size > 0) return;
-    session.heartbeat = setTimeout(() => {
-      session.heartbeat = null;
-      if (session.waiters.size > 0) return this.armHeartbeat(session);
-      this.signOut(session.workNo, 'no event poll within the heartbeat time');
-    }, this.options.heartbeatTimeoutMs);
+    this.local.delete(workNo);
+    for (const waiter of [...session.waiters]) waiter();
+    this.options.logger.info({ workNo, why }, 'agent session ended here');
+  }
+
+  private touch(session: LocalSession): void {
+    void this.options.store.touchSession(session.workNo, session.token, this.now(), session.cursor).catch(() => undefined);
+  }
+
+  private armHeartbeat(session: LocalSession): void {
+    this.disarmHeartbeat(session);
+    if (session.sockets.size > 0 || this.isClosed) return;
+    session.heartbeat = setTimeout(() => void this.heartbeatDue(session), this.options.heartbeatTimeoutMs);
     session.heartbeat.unref();
   }
 
-  private disarmHeartbeat(session: Session): void {
+  /** No poll here for the heartbeat time: signed out, unless the desk went on at another instance meanwhile. */
+  private async heartbeatDue(session: LocalSession): Promise<void> {
+    session.heartbeat = null;
+    if (this.local.get(session.workNo) !== session) return;
+    if (session.waiters.size > 0) return this.armHeartbeat(session);
+    const record = await this.options.store.sessionOf(session.workNo).catch(() => undefined);
+    if (record === undefined) return this.armHeartbeat(session); // store unreachable: decide later
+    if (!record || record.token !== session.token) return this.dropLocal(session.workNo, 'session ended elsewhere');
+    const seenAgoMs = this.now() - (record.lastSeenAt ?? record.signedInAt);
+    if (seenAgoMs < this.options.heartbeatTimeoutMs) {
+      session.heartbeat = setTimeout(() => void this.heartbeatDue(session), this.options.heartbeatTimeoutMs - seenAgoMs);
+      session.heartbeat.unref();
+      return;
+    }
+    await this.signOut(session.workNo, 'no event poll within the heartbeat time');
+  }
+
+  private disarmHeartbeat(session: LocalSession): void {
     if (session.heartbeat) clearTimeout(session.heartbeat);
     session.heartbeat = null;
   }
+}
+
+function delivered(stored: StoredEvent): DeliveredEvent {
+  return { ...(stored.event as TimedAgentEvent), eventId: stored.id };
 }

@@ -4,7 +4,12 @@
  *
  * Busy-ness is derived from the calls (the orchestrator tells the directory which agents each call holds after every
  * decision), so it can never drift from the calls themselves. Everything here is synchronous: a check followed by a
- * decision in the same tick cannot race with another call.
+ * decision in the same tick cannot race with another call of this instance.
+ *
+ * With several instances each keeps a replica: every change of an agent here is exported (onStateChange ->
+ * cluster/directory-sync.ts) and the other instances import it; the calls of other instances that hold an agent
+ * count as busy here. What two instances could still race on (offering one agent two calls) is settled by the
+ * store's atomic reservation before an agent is rung (see the orchestrator's dial).
  */
 import { decidePresence, isAvailable, longestIdleFirst } from '../core/presence/decide.js';
 import type { AgentPresence, PresenceConfig, PresenceEvent, PresenceRequest } from '../core/presence/types.js';
@@ -30,6 +35,14 @@ export interface DirectoryOptions {
 /** What a supervisor sees of an agent: signed out, signed in and free, or on a call (ringing or talking). */
 export type BoardPresence = 'signed-out' | 'idle' | 'busy';
 
+/** One agent's state as another instance needs it (JSON). */
+export interface ReplicaState {
+  readonly phone: string | null;
+  readonly presence: AgentPresence | null;
+  readonly statusSince: number | null;
+  readonly board: { readonly presence: BoardPresence; readonly since: number } | null;
+}
+
 export class AgentDirectory {
   private readonly profiles = new Map<string, AgentProfile>();
   /** workNo -> phone the agent signed in with. */
@@ -48,6 +61,10 @@ export class AgentDirectory {
   private readonly presenceSince = new Map<string, { presence: BoardPresence; since: number }>();
   /** workNo -> when the agent entered its current presence status (ready, not ready, rest, wrap-up), ms. */
   private readonly statusSince = new Map<string, number>();
+  /** instanceId -> workNo -> that instance's calls holding the agent (from its exported states). */
+  private readonly remoteCalls = new Map<string, Map<string, readonly string[]>>();
+  private readonly stateListeners = new Set<(workNo: string) => void>();
+  private importing = false;
 
   constructor(profiles: readonly AgentProfile[], options: DirectoryOptions = {}) {
     for (const p of profiles) this.profiles.set(p.workNo, p);
@@ -88,6 +105,7 @@ export class AgentDirectory {
     this.signedIn.set(workNo, phone ?? profile.phone);
     this.presenceEvent(workNo, { type: 'SignedIn', workNo, at: this.now() });
     this.touch(workNo);
+    this.stateChanged(workNo);
     this.changed();
   }
 
@@ -95,6 +113,7 @@ export class AgentDirectory {
     if (!this.signedIn.delete(workNo)) return;
     this.presenceEvent(workNo, { type: 'SignedOut', at: this.now() });
     this.touch(workNo);
+    this.stateChanged(workNo);
     this.changed();
   }
 
@@ -150,8 +169,13 @@ export class AgentDirectory {
       this.presenceTimers.set(command.timerId, handle);
     }
     for (const e of decision.events) for (const listener of this.eventListeners) listener(e);
+    this.stateChanged(workNo);
     if (!isAvailable(before) && isAvailable(decision.state) && event.type !== 'CallsChanged' && event.type !== 'SignedIn') this.changed();
     return decision.reply;
+  }
+
+  signedInCount(): number {
+    return this.signedIn.size;
   }
 
   isSignedIn(workNo: string): boolean {
@@ -175,8 +199,82 @@ export class AgentDirectory {
     return calls;
   }
 
+  /** On a call of this instance, or of another (from its exported state). */
   isBusy(workNo: string): boolean {
-    return this.callsOf(workNo).length > 0;
+    if (this.callsOf(workNo).length > 0) return true;
+    for (const calls of this.remoteCalls.values()) if ((calls.get(workNo)?.length ?? 0) > 0) return true;
+    return false;
+  }
+
+  /* ------------------------------------------------------------------------------------------ replicas */
+
+  /** Told after every change of an agent made here (not of one imported from another instance). */
+  onStateChange(listener: (workNo: string) => void): () => void {
+    this.stateListeners.add(listener);
+    return () => this.stateListeners.delete(listener);
+  }
+
+  exportState(workNo: string): ReplicaState {
+    return {
+      phone: this.signedIn.get(workNo) ?? null,
+      presence: this.presences.get(workNo) ?? null,
+      statusSince: this.statusSince.get(workNo) ?? null,
+      board: this.presenceSince.get(workNo) ?? null,
+    };
+  }
+
+  /**
+   * Another instance's view of the agent: that instance's calls holding the agent, and its state of the agent
+   * (null: older than what is known here, only the calls count).
+   */
+  importState(fromInstance: string, workNo: string, state: ReplicaState | null, callsThere: readonly string[]): void {
+    if (!this.profiles.has(workNo)) return;
+    const wasAvailable = this.signedIn.has(workNo) && !this.isBusy(workNo) && isAvailable(this.presences.get(workNo) ?? null);
+    this.importing = true;
+    try {
+      if (state) {
+        if (state.phone === null) this.signedIn.delete(workNo);
+        else this.signedIn.set(workNo, state.phone);
+        if (state.presence === null) this.presences.delete(workNo);
+        else this.presences.set(workNo, state.presence);
+        if (state.statusSince === null) this.statusSince.delete(workNo);
+        else this.statusSince.set(workNo, state.statusSince);
+        if (state.board) this.presenceSince.set(workNo, state.board);
+      }
+      let calls = this.remoteCalls.get(fromInstance);
+      if (!calls) this.remoteCalls.set(fromInstance, (calls = new Map()));
+      if (callsThere.length === 0) calls.delete(workNo);
+      else calls.set(workNo, callsThere);
+    } finally {
+      this.importing = false;
+    }
+    const available = this.signedIn.has(workNo) && !this.isBusy(workNo) && isAvailable(this.presences.get(workNo) ?? null);
+    if (available && !wasAvailable) this.changed();
+  }
+
+  /** A dead instance's calls were ended: none of them holds an agent any more. */
+  forgetInstance(instanceId: string): void {
+    if (this.remoteCalls.delete(instanceId)) this.changed();
+  }
+
+  /**
+   * A survivor ended the agent's calls of a dead instance: the agent's presence hears it is off the call, as it
+   * would have from that instance (and the new state goes to every instance).
+   */
+  callsEndedElsewhere(workNo: string): void {
+    if (!this.signedIn.has(workNo) || this.isBusy(workNo) || !this.presences.get(workNo)?.onCall) return;
+    this.presenceEvent(workNo, { type: 'CallsChanged', onCall: false, at: this.now() });
+    this.touch(workNo);
+  }
+
+  private stateChanged(workNo: string): void {
+    if (this.importing) return;
+    for (const listener of this.stateListeners) listener(workNo);
+  }
+
+  /** The agents a call of this instance holds now. */
+  agentsOfCall(callId: CallId): ReadonlySet<string> {
+    return this.agentsByCall.get(callId) ?? new Set();
   }
 
   /** Called by the orchestrator after each decision: the agents a call now holds. */
@@ -191,7 +289,10 @@ export class AgentDirectory {
       const onCall = this.isBusy(workNo);
       if (onCall !== busy) this.presenceEvent(workNo, { type: 'CallsChanged', onCall, at });
     }
-    for (const workNo of new Set([...(before ?? []), ...agents])) this.touch(workNo);
+    for (const workNo of new Set([...(before ?? []), ...agents])) {
+      this.touch(workNo);
+      this.stateChanged(workNo);
+    }
     const freed = before ? [...before].some((a) => !agents.has(a)) : false;
     if (freed) this.changed();
   }

@@ -9,6 +9,7 @@ import { agentsOnCall, callIdsOf, decide, initialState } from '../core/decide.js
 import { isDialableNumber } from '../core/numbers.js';
 import { refuse } from '../core/refusals.js';
 import type { AgentSnapshot, CallEvent, CallId, CallState, Command, CoreConfig, DialTarget, ErrorCode, LegId, PresenceNotice, Reply, Route } from '../core/types.js';
+import type { StateStore } from '../ports/state-store.js';
 import { LegMediaError, type IncomingDecision, type SignallingEvents, type TelephonyBackend } from '../ports/telephony.js';
 import type { AgentDirectory } from './agent-directory.js';
 import type { CallControl, CallControlRequest, CallSnapshot, TimedAgentEvent } from './call-control.js';
@@ -44,6 +45,13 @@ export interface OrchestratorOptions {
   readonly featureCodes?: FeatureCodes;
   /** For tests: the clock the keypad reads (default: Date.now). */
   readonly now?: () => number;
+  /**
+   * Shared state (several instances): each call's record is kept there after every decision, and an agent is
+   * reserved there before its phone is rung. Without it, this instance's directory alone decides (one instance).
+   */
+  readonly store?: StateStore;
+  /** This instance's id in the store's call records (default 'local'). */
+  readonly instanceId?: string;
 }
 
 export type { TimerSource };
@@ -415,7 +423,16 @@ export class Orchestrator implements CallControl {
     for (const id of callIdsOf(state)) this.callIndex.set(id, state.callId);
     // Wrap-up (or not ready) first, so an agent leaving this call is never seen free by a queued call meanwhile.
     this.options.directory.applyCallNotices(presence);
-    this.options.directory.setCallAgents(state.callId, agentsOnCall(state));
+    const before = this.options.directory.agentsOfCall(state.callId);
+    const agents = agentsOnCall(state);
+    this.options.directory.setCallAgents(state.callId, agents);
+    const store = this.options.store;
+    if (store) {
+      // Agents who left this call are free for other instances' calls (reserved ones are taken at dial time).
+      for (const workNo of before) if (!agents.has(workNo)) void store.releaseAgent(workNo, state.callId).catch(() => undefined);
+      for (const workNo of agents) if (!before.has(workNo)) void store.reserveAgent(workNo, state.callId).catch(() => undefined);
+    }
+    this.saveRecord(record);
   }
 
   private forget(record: CallRecord): void {
@@ -426,11 +443,58 @@ export class Orchestrator implements CallControl {
     for (const legId of Object.keys(state.legs)) this.legIndex.delete(legId);
   }
 
+  /**
+   * The store's atomic "this agent holds no other call": true when reserved for this call. A store that cannot be
+   * reached does not stop calls: this instance's own view (already checked by the core) decides then.
+   */
+  private async reserve(record: CallRecord, workNo: string): Promise<boolean> {
+    const store = this.options.store;
+    if (!store) return true;
+    try {
+      return await store.reserveAgent(workNo, record.state.callId);
+    } catch (error) {
+      record.log.warn({ workNo, err: (error as Error).message }, 'state store unreachable: agent rung without a shared reservation');
+      return true;
+    }
+  }
+
+  /** The call's record in the store (who owns it, its legs' dialogs and channels): for a survivor after a crash. */
+  private saveRecord(record: CallRecord): void {
+    const store = this.options.store;
+    if (!store) return;
+    const state = record.state;
+    const callId = state.callId;
+    const work =
+      state.phase.name === 'ended'
+        ? store.deleteCall(callId)
+        : store.saveCall({
+            callId,
+            instanceId: this.options.instanceId ?? 'local',
+            phase: state.phase.name,
+            agents: [...agentsOnCall(state)],
+            legs: Object.values(state.legs)
+              .filter((leg) => leg.status !== 'gone')
+              .map((leg) => ({
+                legId: leg.id,
+                ...(leg.workNo !== undefined ? { workNo: leg.workNo, callIds: leg.callIds } : {}),
+                ...this.options.backend.signalling.locate(leg.id),
+              })),
+            updatedAt: Date.now(),
+          });
+    work.catch((error: unknown) => record.log.warn({ err: (error as Error).message }, 'call record not saved'));
+  }
+
   private async execute(record: CallRecord, command: Command): Promise<void> {
     const { signalling, media } = this.options.backend;
     try {
       switch (command.kind) {
         case 'dial':
+          if (command.workNo !== undefined && !(await this.reserve(record, command.workNo))) {
+            // Another instance's call got the agent first: to this call, the agent's phone is busy.
+            record.log.info({ legId: command.legId, workNo: command.workNo }, 'agent taken by a call of another instance: offer fails as busy');
+            void this.enqueue(record, () => ({ type: 'LegFailed', legId: command.legId, reason: 'busy' }));
+            return;
+          }
           record.log.info({ legId: command.legId, number: command.number }, 'dialling');
           signalling.dial(command);
           return;

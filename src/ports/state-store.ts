@@ -21,6 +21,10 @@ export interface SessionRecord {
   readonly instanceId: string;
   /** ms since the epoch. */
   readonly signedInAt: number;
+  /** When the desk last polled or held its WebSocket (any instance), ms since the epoch; the heartbeat reads it. */
+  readonly lastSeenAt?: number;
+  /** The id of the last event a long poll took (where the next poll, on any instance, goes on). */
+  readonly cursor?: string;
 }
 
 export type SignInOutcome =
@@ -35,6 +39,8 @@ export interface LegRecord {
   /** The FreeSWITCH channel anchoring the leg's media. */
   readonly channelUuid?: string;
   readonly workNo?: string;
+  /** The call ids the leg's agent knows (each gets its AgentEvent_Call_Release when the call is ended for it). */
+  readonly callIds?: readonly string[];
 }
 
 /** What the owner of a call writes after each of its decisions. */
@@ -49,7 +55,7 @@ export interface CallRecordSnapshot {
   readonly updatedAt: number;
 }
 
-/** An agent event as stored; its id is opaque (Redis: the stream entry's id) and only the store compares ids. */
+/** An agent event as stored; its id has the shape of a Redis stream entry's id (`<ms>-<seq>`), see compareEventIds. */
 export interface StoredEvent<E = unknown> {
   readonly id: string;
   readonly workNo: string;
@@ -63,6 +69,32 @@ export interface InstanceInfo {
   readonly calls: number;
   /** Where its HTTP API is, for commands forwarded to the owner of a call. */
   readonly httpUrl: string;
+}
+
+/** What one instance tells the others (at most once: a replica that may have missed some reloads agentStates()). */
+export type ClusterMessage =
+  /** An agent's state as the sender now sees it (the directory's replica record), newest version wins. */
+  | { readonly kind: 'agent'; readonly from: string; readonly record: AgentStateRecord }
+  /** A dead instance's calls were ended: its agents' calls are gone. */
+  | { readonly kind: 'instance-gone'; readonly from: string; readonly instanceId: string };
+
+/** One agent's shared state, as the directory exports it (opaque to the store). */
+export interface AgentStateRecord {
+  readonly workNo: string;
+  /** Orders the records of one agent: the newest wins (ms since the epoch * 1000 + a counter). */
+  readonly version: number;
+  /** The instance that wrote it. */
+  readonly instanceId: string;
+  /** The calls of the writing instance that hold the agent. */
+  readonly callsHere: readonly string[];
+  readonly state: unknown;
+}
+
+/** Orders two event ids (`<ms>-<seq>`); '0' comes before every event. */
+export function compareEventIds(a: string, b: string): number {
+  const [am = 0, as = 0] = a.split('-').map(Number);
+  const [bm = 0, bs = 0] = b.split('-').map(Number);
+  return am !== bm ? am - bm : as - bs;
 }
 
 export class StoreUnavailableError extends Error {
@@ -86,6 +118,8 @@ export interface StateStore {
   sessionByToken(token: string): Promise<SessionRecord | null>;
   sessionOf(workNo: string): Promise<SessionRecord | null>;
   sessions(): Promise<SessionRecord[]>;
+  /** Notes the desk's activity and, with `cursor`, how far its long poll got; nothing if the token is stale. */
+  touchSession(workNo: string, token: string, at: number, cursor?: string): Promise<void>;
 
   /* ---------------------------------------------------------------------------------- agents on calls */
   /**
@@ -114,6 +148,14 @@ export interface StateStore {
   lastEventId(workNo: string): Promise<string>;
   /** Every event appended by any instance, as it comes (at most once per subscriber). Returns unsubscribe. */
   onEvent(listener: (stored: StoredEvent) => void): () => void;
+
+  /* ---------------------------------------------------------------------------------- the directory's replicas */
+  /** Keeps the agent's newest state (a record older than the kept one is ignored). */
+  saveAgentState(record: AgentStateRecord): Promise<void>;
+  agentStates(): Promise<AgentStateRecord[]>;
+  /** To every instance but the sender's own subscription (Redis pub/sub; in memory: nobody else). */
+  broadcast(message: ClusterMessage): Promise<void>;
+  onBroadcast(listener: (message: ClusterMessage) => void): () => void;
 
   /* ---------------------------------------------------------------------------------- instances */
   /** Says "I am alive" until ttlMs from now, with what others need to know of this instance. */

@@ -80,12 +80,19 @@ export interface SignallingPort {
    * The service is stopping: from now on every new incoming call is refused with 503 and a Retry-After of
    * `retryAfterSeconds`, before `SignallingEvents.incoming` is asked. Calls already taken go on; dial() still works.
    */
-  drain(retryAfterSeconds: number): void;
+  drain(retryAfterSeconds: number, options?: { readonly othersTakeCalls: boolean }): void;
   /**
    * How a transfer the phone on `legId` asked for (transferRequested) goes: 100/180 on the way, 200 done, or the
    * failure's status; a final status ends the report. Ignored for a leg whose phone asked no transfer.
    */
   reportTransfer(legId: LegId, sipStatus: number): void;
+  /** Where a leg lives on the servers (its dialog id, its media channel), for the call's record in the store. */
+  locate(legId: LegId): { readonly dialogId?: string; readonly channelUuid?: string };
+  /**
+   * Ends legs another instance made and can no longer end (it died): a BYE by dialog id to each phone, and each
+   * media channel killed. Never throws; resolves when every attempt has an answer or timed out.
+   */
+  releaseForeign(legs: readonly { readonly legId: LegId; readonly dialogId?: string; readonly channelUuid?: string }[]): Promise<void>;
 }
 
 export interface MediaPort {

@@ -3,7 +3,7 @@
  * only; every step is synchronous inside, so each is atomic by construction. Expiry is read from the clock when
  * asked, not by timers, so nothing here keeps the process alive.
  */
-import type { CallRecordSnapshot, InstanceInfo, SessionRecord, SignInOutcome, StateStore, StoredEvent } from '../ports/state-store.js';
+import { compareEventIds, type AgentStateRecord, type CallRecordSnapshot, type ClusterMessage, type InstanceInfo, type SessionRecord, type SignInOutcome, type StateStore, type StoredEvent } from '../ports/state-store.js';
 
 export interface MemoryStoreOptions {
   /** Events kept per agent (oldest dropped first). */
@@ -21,6 +21,7 @@ export class MemoryStateStore implements StateStore {
   private readonly streams = new Map<string, StoredEvent[]>();
   private readonly listeners = new Set<(stored: StoredEvent) => void>();
   private readonly instances = new Map<string, { info: InstanceInfo; expiresAt: number }>();
+  private readonly agentStateRecords = new Map<string, AgentStateRecord>();
   private readonly cleanupClaims = new Map<string, { by: string; expiresAt: number }>();
   private readonly eventLimit: number;
   private readonly now: () => number;
@@ -63,6 +64,14 @@ export class MemoryStateStore implements StateStore {
     return [...this.byWorkNo.values()];
   }
 
+  async touchSession(workNo: string, token: string, at: number, cursor?: string): Promise<void> {
+    const current = this.byWorkNo.get(workNo);
+    if (!current || current.token !== token) return;
+    const updated: SessionRecord = { ...current, lastSeenAt: at, ...(cursor !== undefined ? { cursor } : {}) };
+    this.byWorkNo.set(workNo, updated);
+    this.byToken.set(token, updated);
+  }
+
   async reserveAgent(workNo: string, callId: string): Promise<boolean> {
     const holder = this.agentCalls.get(workNo);
     if (holder !== undefined && holder !== callId) return false;
@@ -96,7 +105,8 @@ export class MemoryStateStore implements StateStore {
   }
 
   async appendEvent(workNo: string, event: unknown): Promise<string> {
-    const stored: StoredEvent = { id: `${this.now()}-${++this.seq}`, workNo, event };
+    // One sequence for the process: ids order as Redis stream ids do (compareEventIds).
+    const stored: StoredEvent = { id: `0-${++this.seq}`, workNo, event };
     let stream = this.streams.get(workNo);
     if (!stream) this.streams.set(workNo, (stream = []));
     stream.push(stored);
@@ -107,8 +117,7 @@ export class MemoryStateStore implements StateStore {
 
   async eventsAfter(workNo: string, afterId: string, limit: number): Promise<StoredEvent[]> {
     const stream = this.streams.get(workNo) ?? [];
-    const after = seqOf(afterId);
-    return stream.filter((e) => seqOf(e.id) > after).slice(0, limit);
+    return stream.filter((e) => compareEventIds(e.id, afterId) > 0).slice(0, limit);
   }
 
   async lastEventId(workNo: string): Promise<string> {
@@ -118,6 +127,22 @@ export class MemoryStateStore implements StateStore {
   onEvent(listener: (stored: StoredEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  async saveAgentState(record: AgentStateRecord): Promise<void> {
+    const kept = this.agentStateRecords.get(record.workNo);
+    if (!kept || kept.version <= record.version) this.agentStateRecords.set(record.workNo, record);
+  }
+
+  async agentStates(): Promise<AgentStateRecord[]> {
+    return [...this.agentStateRecords.values()];
+  }
+
+  /** One instance in memory: nobody else to tell. */
+  async broadcast(_message: ClusterMessage): Promise<void> {}
+
+  onBroadcast(_listener: (message: ClusterMessage) => void): () => void {
+    return () => undefined;
   }
 
   async heartbeat(info: InstanceInfo, ttlMs: number): Promise<void> {
@@ -148,10 +173,4 @@ export class MemoryStateStore implements StateStore {
   async close(): Promise<void> {
     this.listeners.clear();
   }
-}
-
-/** The sequence part of an id made here (`<ms>-<seq>`); '0' and anything unknown come before every event. */
-function seqOf(id: string): number {
-  const seq = Number(id.split('-')[1]);
-  return Number.isFinite(seq) ? seq : 0;
 }

@@ -36,8 +36,11 @@ export function agentRoutes(context: AppContext): FastifyPluginAsync {
       // Checked before a forcelogin takes over: forcing one's own session never frees another agent's phone.
       const holder = context.directory.agentOnPhone(phone);
       if (holder !== undefined && holder !== agentid) return failure(reply, Retcodes.phoneInUse);
-      const result = context.sessions.signIn(agentid, phone, force);
-      if (!result.ok) return failure(reply, Retcodes.alreadySignedIn);
+      const result = await context.sessions.signIn(agentid, phone, force);
+      if (!result.ok) {
+        if (result.reason === 'store-unavailable') return failure(reply, Retcodes.storeUnavailable);
+        return failure(reply, result.reason === 'phone-in-use' ? Retcodes.phoneInUse : Retcodes.alreadySignedIn);
+      }
       void reply.header('Set-GUID', result.token);
       return success({ workNo: agentid, phonenum: phone });
     };
@@ -52,7 +55,7 @@ export function agentRoutes(context: AppContext): FastifyPluginAsync {
       async (request, reply) => {
         const { agentid } = request.params;
         if (context.directory.isBusy(agentid)) return failure(reply, Retcodes.hasCalls);
-        context.sessions.signOut(agentid, 'logout');
+        await context.sessions.signOut(agentid, 'logout');
         return success();
       },
     );
@@ -62,7 +65,7 @@ export function agentRoutes(context: AppContext): FastifyPluginAsync {
       async (request) => {
         const { agentid } = request.params;
         if (context.directory.isBusy(agentid)) await context.callControl.request({ kind: 'release', workNo: agentid });
-        context.sessions.signOut(agentid, 'forcelogout');
+        await context.sessions.signOut(agentid, 'forcelogout');
         return success();
       },
     );

@@ -2,40 +2,66 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { AppContext } from '../app.js';
 import { eventEnvelope } from '../sessions.js';
-import { requireSession } from './auth.js';
+import { requireSession, tokenOf } from './auth.js';
 import { agentIdParam, guidHeader } from './schemas.js';
+
+/** An event id as the service gives them (`<ms>-<seq>`), or 0. */
+const afterQuery = {
+  type: 'object',
+  properties: { after: { type: 'string', pattern: '^(0|[0-9]{1,20}-[0-9]{1,20})$', maxLength: 41 } },
+} as const;
 
 export function eventRoutes(context: AppContext): FastifyPluginAsync {
   return async (app) => {
-    app.get<{ Params: { agentid: string } }>(
+    app.get<{ Params: { agentid: string }; Querystring: { after?: string } }>(
       '/agentevent/:agentid',
       {
         preHandler: requireSession(context),
-        schema: { params: agentIdParam, headers: guidHeader, summary: 'Long poll: one event, at once if one waits, else within the poll timeout (event null)' },
+        schema: {
+          params: agentIdParam,
+          headers: guidHeader,
+          querystring: afterQuery,
+          summary: 'Long poll: one event, at once if one waits, else within the poll timeout (event null); `after`: resume after that event id',
+        },
       },
       async (request, reply) => {
-        const event = await context.sessions.poll(request.params.agentid);
+        const { agentid } = request.params;
+        const took = await context.sessions.poll(agentid, tokenOf(request) as string, request.query.after);
         // The service is stopping: this answer is the last on this connection (the desktop reconnects anew).
         if (context.sessions.closed) void reply.header('connection', 'close');
-        if (event && request.raw.destroyed) {
+        if (took && request.raw.destroyed) {
           // The desktop went away while we waited: keep the event for its next poll.
-          context.sessions.requeue(event);
+          context.sessions.rewind(agentid, took.before);
           return eventEnvelope(null);
         }
-        return eventEnvelope(event);
+        return eventEnvelope(took?.event ?? null);
       },
     );
 
-    app.get<{ Params: { agentid: string }; Querystring: { guid?: string } }>(
+    app.get<{ Params: { agentid: string }; Querystring: { guid?: string; after?: string } }>(
       '/agentevent/:agentid/stream',
       {
         websocket: true,
         preHandler: requireSession(context),
-        schema: { params: agentIdParam, summary: 'WebSocket: every event as it happens, same envelope (Guid header or ?guid=)' },
+        schema: {
+          params: agentIdParam,
+          querystring: { type: 'object', properties: { guid: { type: 'string' }, after: afterQuery.properties.after } },
+          summary: 'WebSocket: the events after `after` (default: where the long poll got), then every event as it happens; same envelope (Guid header or ?guid=)',
+        },
       },
       (socket, request) => {
-        const unsubscribe = context.sessions.subscribe(request.params.agentid, (event) => socket.send(JSON.stringify(eventEnvelope(event))));
-        socket.on('close', unsubscribe);
+        let closed = false;
+        let unsubscribe: () => void = () => undefined;
+        socket.on('close', () => {
+          closed = true;
+          unsubscribe();
+        });
+        void context.sessions
+          .subscribe(request.params.agentid, tokenOf(request) as string, (event) => socket.send(JSON.stringify(eventEnvelope(event))), request.query.after)
+          .then((off) => {
+            if (closed) off();
+            else unsubscribe = off;
+          });
       },
     );
   };

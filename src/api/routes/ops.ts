@@ -7,11 +7,14 @@ export function opsRoutes(context: AppContext): FastifyPluginAsync {
     app.get('/health', { schema: { hide: true } }, async (_request, reply) => {
       const servers = context.backendStatus?.();
       const down = servers !== undefined && Object.values(servers).some((up) => !up);
-      // 503 while a server is unreachable, so a load balancer or orchestrator sees it.
-      if (down) void reply.code(503);
+      const draining = context.cluster?.draining ?? false;
+      // 503 while a server is unreachable or this instance drains, so a load balancer sends desks elsewhere.
+      if (down || draining) void reply.code(503);
       return {
-        status: down ? 'degraded' : 'ok',
+        status: draining ? 'draining' : down ? 'degraded' : 'ok',
         backend: context.backendName,
+        instance: context.instanceId,
+        store: { kind: context.store.kind, available: context.store.available },
         ...(servers ? { servers } : {}),
         ...(context.mediaTelemetry ? { reconciler: context.mediaTelemetry.report() } : {}),
         activeCalls: context.callControl.activeCallCount(),

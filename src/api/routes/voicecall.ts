@@ -1,5 +1,5 @@
 /** Call control interfaces: internal help and what goes with it, hold, release, answer, internal and outbound calls. */
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { HelpMode } from '../../core/types.js';
 import type { CallControlRequest } from '../../orchestrator/call-control.js';
 import { SimError } from '../../telephony/sim/sim-backend.js';
@@ -37,11 +37,46 @@ interface Agent {
   Params: { agentid: string };
 }
 
+/** Marks a request one instance passed to another: never passed on again. */
+const FORWARDED = 'x-forwarded-by-instance';
+
+/**
+ * A request about a call that another live instance owns is carried out there: passed on as it came (the Guid is
+ * valid on every instance), and its answer returned as is. The desk never knows which instance holds its call.
+ */
+function forwardToCallOwner(context: AppContext) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+    if (!context.cluster || request.headers[FORWARDED] !== undefined) return undefined;
+    const { agentid } = request.params as { agentid: string };
+    const owner = await context.cluster.ownerUrlOfAgentCall(agentid).catch(() => null);
+    if (owner === null) return undefined;
+    const headers: Record<string, string> = { [FORWARDED]: context.instanceId };
+    for (const name of ['guid', 'content-type'] as const) {
+      const value = request.headers[name];
+      if (typeof value === 'string') headers[name] = value;
+    }
+    try {
+      const answer = await fetch(`${owner}${request.url}`, {
+        method: request.method,
+        headers,
+        ...(request.body !== undefined ? { body: JSON.stringify(request.body) } : {}),
+        signal: AbortSignal.timeout(5000),
+      });
+      request.log.info({ agentid, owner, status: answer.status }, 'request carried out by the instance that owns the call');
+      return reply.code(answer.status).type('application/json').send(await answer.text());
+    } catch (error) {
+      request.log.warn({ agentid, owner, err: (error as Error).message }, 'the instance that owns the call did not answer');
+      return reply.send(failure(reply, Retcodes.ownerUnreachable));
+    }
+  };
+}
+
 export function voicecallRoutes(context: AppContext): FastifyPluginAsync {
   const { callControl } = context;
   const ask = async (request: CallControlRequest) => fromReply(await callControl.request(request));
   return async (app) => {
     app.addHook('preHandler', requireSession(context));
+    app.addHook('preHandler', forwardToCallOwner(context));
     const base = { params: agentIdParam, headers: guidHeader, response: { 200: envelopeSchema } };
 
     app.post<Agent & { Body: { dstaddress: string; devicetype: 1 | 2; mode: HelpMode; callappdata: string } }>(

@@ -274,6 +274,17 @@ export class FreeSwitchMedia implements MediaPort {
   }
 
   /** The FreeSWITCH channel of a leg, while we know it. */
+  /** Kills a channel we do not own (a dead instance's); true when FreeSWITCH has no such channel any more. */
+  async killChannel(uuid: string): Promise<boolean> {
+    try {
+      const reply = await withTimeout(this.fs.run('uuid_kill', uuid), this.timeoutMs, 'uuid_kill');
+      return !reply.startsWith('-ERR') || /no such channel/i.test(reply);
+    } catch (error) {
+      this.log.warn({ uuid, err: (error as Error).message }, 'uuid_kill of a foreign channel not answered');
+      return false;
+    }
+  }
+
   channelOf(legId: LegId): string | undefined {
     return this.byLeg.get(legId)?.uuid;
   }

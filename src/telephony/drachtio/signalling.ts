@@ -114,10 +114,47 @@ export class DrachtioSignalling implements SignallingPort {
     return lost.map((leg) => leg.id);
   }
 
+  locate(legId: LegId): { dialogId?: string; channelUuid?: string } {
+    const leg = this.options.legs.get(legId);
+    const dialogId = leg?.dialog?.id;
+    const channelUuid = this.options.media.channelOf(legId);
+    return { ...(dialogId ? { dialogId } : {}), ...(channelUuid ? { channelUuid } : {}) };
+  }
+
+  /**
+   * A dead instance's legs: a BYE named by dialog id (drachtio-server finds the dialog whichever connection made
+   * it: pinned by the integration suite's instance-crash test), and the channel killed on our control connection.
+   */
+  async releaseForeign(legs: readonly { legId: LegId; dialogId?: string; channelUuid?: string }[]): Promise<void> {
+    await Promise.allSettled(
+      legs.flatMap((leg) => [
+        leg.dialogId
+          ? withTimeout(
+              this.options.srf.request({ method: 'BYE', stackDialogId: leg.dialogId }).then(
+                (bye) => new Promise<void>((resolve) => bye.on('response', () => resolve())),
+              ),
+              this.options.timeoutMs,
+              'BYE for a dead instance',
+            ).catch((error: unknown) => this.log.warn({ legId: leg.legId, err: String(error) }, 'BYE for a dead instance failed'))
+          : Promise.resolve(),
+        leg.channelUuid ? this.options.media.killChannel(leg.channelUuid) : Promise.resolve(),
+      ]),
+    );
+  }
+
   /** The service is stopping: new INVITEs get 503 with Retry-After; calls already taken go on. */
-  drain(retryAfterSeconds: number): void {
+  drain(retryAfterSeconds: number, options: { othersTakeCalls: boolean } = { othersTakeCalls: false }): void {
     this.retryAfterSeconds = retryAfterSeconds;
-    this.log.info({ retryAfterSeconds }, 'draining: new calls are refused with 503');
+    if (options.othersTakeCalls) {
+      // drachtio-server spreads new INVITEs over the apps that take them: from now on over the other instances.
+      // One already on its way may still come: it gets the 503 below (a gateway retries it, reaching another).
+      try {
+        this.options.srf.unregisterForMessages('invite');
+      } catch (error) {
+        this.log.warn({ err: (error as Error).message }, 'could not tell drachtio-server to stop sending us calls');
+      }
+    }
+    this.log.info({ retryAfterSeconds, othersTakeCalls: options.othersTakeCalls }, 'draining: new calls go elsewhere or are refused with 503');
   }
 
   /** A key pressed on an established leg's phone (read from its FreeSWITCH channel). */

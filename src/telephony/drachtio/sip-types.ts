@@ -20,6 +20,8 @@ export interface SipResponse {
   send(status: number, opts?: object): void;
 }
 export interface SipDialog {
+  /** drachtio-server's id of the dialog (Call-ID and tag): another connection's request can name it. */
+  readonly id: string;
   readonly remote: { sdp: string };
   readonly local: { sdp: string };
   readonly sip: { readonly callId: string };
@@ -35,6 +37,10 @@ export interface SrfLike {
   on(event: 'connect', listener: (err: Error | null, hostport?: string) => void): void;
   on(event: 'error' | 'reconnecting' | 'close', listener: (arg?: unknown) => void): void;
   invite(handler: (req: SipRequest, res: SipResponse) => void): void;
+  /** Tells drachtio-server to send this app no more new requests of that method (they go to the other apps). */
+  unregisterForMessages(method: string): void;
+  /** A request inside a dialog named by its id (drachtio-srf's Srf#request with stackDialogId). */
+  request(opts: { method: string; stackDialogId: string; headers?: Record<string, string> }): Promise<{ on(event: 'response', listener: (res: { status: number }) => void): void }>;
   createUAS(req: SipRequest, res: SipResponse, opts: { localSdp: string }): Promise<SipDialog>;
   createUAC(
     uri: string,

@@ -49,6 +49,12 @@ export class SimError extends Error {
   }
 }
 
+/**
+ * Every simulated backend of this process: the phones' side of several instances' dialogs. Another instance's
+ * BYE (releaseForeign, after a crash) reaches a phone through it, as drachtio-server carries a BYE named by dialog id.
+ */
+const running = new Set<SimBackend>();
+
 export class SimBackend implements TelephonyBackend {
   readonly name = 'sim' as const;
   private events: SignallingEvents | null = null;
@@ -76,6 +82,14 @@ export class SimBackend implements TelephonyBackend {
       const reports = this.transferReports.get(legId);
       if (!reports || (reports.at(-1) ?? 0) >= 200) return;
       reports.push(sipStatus);
+    },
+    // The leg id stands for both the dialog and the media channel here.
+    locate: (legId: LegId) => (this.legs.has(legId) ? { dialogId: legId, channelUuid: legId } : {}),
+    releaseForeign: async (legs) => {
+      for (const { dialogId } of legs) {
+        if (dialogId === undefined) continue;
+        for (const backend of running) backend.byeFromElsewhere(dialogId);
+      }
     },
   };
 
@@ -110,12 +124,41 @@ export class SimBackend implements TelephonyBackend {
 
   async start(events: SignallingEvents): Promise<void> {
     this.events = events;
+    running.add(this);
   }
 
   /** Like the real backend, stopping hangs up every phone still on a call. */
   async stop(): Promise<void> {
     for (const leg of this.legs.values()) if (leg.status !== 'gone') this.goneWithMedia(leg);
     this.events = null;
+    running.delete(this);
+  }
+
+  /**
+   * The instance behind this backend dies (kill -9): nothing it made is ended and nothing more reaches it. The
+   * phones stay in their calls, as real phones do, until another instance sends them BYE (releaseForeign).
+   */
+  crash(): void {
+    const nobody = (): void => undefined;
+    this.events = {
+      ringing: nobody,
+      answered: nobody,
+      failed: nobody,
+      hungUp: nobody,
+      phoneHeld: nobody,
+      dtmf: nobody,
+      incomingAnswered: nobody,
+      transferRequested: async () => ({ accept: false, status: 503, reason: 'Service Unavailable' }),
+      incoming: async () => ({ accept: false, status: 503, reason: 'Service Unavailable' }),
+    };
+  }
+
+  /** A BYE from another instance for one of this backend's dialogs: the phone hangs up its side. */
+  private byeFromElsewhere(legId: LegId): void {
+    const leg = this.legs.get(legId);
+    if (!leg || leg.status === 'gone') return;
+    this.goneWithMedia(leg);
+    this.events?.hungUp(leg.id, false);
   }
 
   /* ------------------------------------------------------------------ the phones, as a person or a test plays them */
