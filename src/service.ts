@@ -27,6 +27,8 @@ export interface ServiceOverrides {
   readonly instanceId?: string;
   /** The address other instances reach this one's API at (default: the address it listens on). */
   readonly advertisedUrl?: string;
+  /** How often this instance says it is alive, and how long that lasts (default 1000 / 3000 ms). */
+  readonly heartbeat?: { readonly everyMs: number; readonly ttlMs: number };
   /** Timers and clock of the shell (tests drive them). */
   readonly timers?: TimerSource;
   readonly now?: () => number;
@@ -81,6 +83,7 @@ export async function assembleService(config: AppConfig, logger: Logger, overrid
     signalling: backend.signalling,
     activeCalls: () => orchestrator.activeCallCount(),
     httpUrl: () => url,
+    ...(overrides.heartbeat ? { heartbeatMs: overrides.heartbeat.everyMs, heartbeatTtlMs: overrides.heartbeat.ttlMs } : {}),
     logger: logger.child({ component: 'cluster' }),
   });
   const clusterView: ClusterView = {

@@ -308,7 +308,8 @@ export class AgentSessions {
 
   private armHeartbeat(session: LocalSession): void {
     this.disarmHeartbeat(session);
-    if (session.sockets.size > 0 || this.isClosed) return;
+    // A session dropped meanwhile (sign-out, takeover) never signs out the agent's next one.
+    if (session.sockets.size > 0 || this.isClosed || this.local.get(session.workNo) !== session) return;
     session.heartbeat = setTimeout(() => void this.heartbeatDue(session), this.options.heartbeatTimeoutMs);
     session.heartbeat.unref();
   }

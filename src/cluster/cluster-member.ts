@@ -61,6 +61,12 @@ export class ClusterMember {
     await this.options.store.leave(this.options.instanceId).catch(() => undefined);
   }
 
+  /** Stops the heartbeat and removes nothing, as a killed process would (the simulator's crash uses it). */
+  halt(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
   /** Told when a dead instance's calls were ended (by this instance or another). */
   onInstanceGone(listener: (instanceId: string) => void): () => void {
     this.goneListeners.add(listener);

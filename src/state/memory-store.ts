@@ -1,6 +1,7 @@
 /**
- * The state store in this process's memory: the embedded default (`npm start` with no REDIS_URL). One instance
- * only; every step is synchronous inside, so each is atomic by construction. Expiry is read from the clock when
+ * The state store in this process's memory: the embedded default (`npm start` with no REDIS_URL): one instance
+ * (or several in one process, as the component tests run them). Every step is synchronous inside, so each is
+ * atomic by construction. Expiry is read from the clock when
  * asked, not by timers, so nothing here keeps the process alive.
  */
 import { compareEventIds, type AgentStateRecord, type CallRecordSnapshot, type ClusterMessage, type InstanceInfo, type SessionRecord, type SignInOutcome, type StateStore, type StoredEvent } from '../ports/state-store.js';
@@ -9,6 +10,11 @@ export interface MemoryStoreOptions {
   /** Events kept per agent (oldest dropped first). */
   readonly eventLimit?: number;
   readonly now?: () => number;
+  /**
+   * When a broadcast reaches the other subscribers (default: the next turn of the event loop, as a message on a
+   * network would). Tests of races between instances widen it.
+   */
+  readonly broadcastDelayMs?: number;
 }
 
 export class MemoryStateStore implements StateStore {
@@ -21,14 +27,17 @@ export class MemoryStateStore implements StateStore {
   private readonly streams = new Map<string, StoredEvent[]>();
   private readonly listeners = new Set<(stored: StoredEvent) => void>();
   private readonly instances = new Map<string, { info: InstanceInfo; expiresAt: number }>();
+  private readonly broadcastListeners = new Set<(message: ClusterMessage) => void>();
   private readonly agentStateRecords = new Map<string, AgentStateRecord>();
   private readonly cleanupClaims = new Map<string, { by: string; expiresAt: number }>();
   private readonly eventLimit: number;
+  private readonly broadcastDelayMs: number;
   private readonly now: () => number;
   private seq = 0;
 
   constructor(options: MemoryStoreOptions = {}) {
     this.eventLimit = options.eventLimit ?? 1000;
+    this.broadcastDelayMs = options.broadcastDelayMs ?? 0;
     this.now = options.now ?? Date.now;
   }
 
@@ -138,11 +147,18 @@ export class MemoryStateStore implements StateStore {
     return [...this.agentStateRecords.values()];
   }
 
-  /** One instance in memory: nobody else to tell. */
-  async broadcast(_message: ClusterMessage): Promise<void> {}
+  /** To every subscriber, the sender's own too (it ignores its own): instances sharing this object in one process. */
+  async broadcast(message: ClusterMessage): Promise<void> {
+    const deliver = (): void => {
+      for (const listener of this.broadcastListeners) listener(message);
+    };
+    if (this.broadcastDelayMs > 0) setTimeout(deliver, this.broadcastDelayMs);
+    else setImmediate(deliver);
+  }
 
-  onBroadcast(_listener: (message: ClusterMessage) => void): () => void {
-    return () => undefined;
+  onBroadcast(listener: (message: ClusterMessage) => void): () => void {
+    this.broadcastListeners.add(listener);
+    return () => this.broadcastListeners.delete(listener);
   }
 
   async heartbeat(info: InstanceInfo, ttlMs: number): Promise<void> {
@@ -170,7 +186,6 @@ export class MemoryStateStore implements StateStore {
     this.instances.delete(instanceId);
   }
 
-  async close(): Promise<void> {
-    this.listeners.clear();
-  }
+  /** Nothing to close: subscribers unsubscribe themselves (several instances of a test may share this object). */
+  async close(): Promise<void> {}
 }

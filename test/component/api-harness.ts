@@ -8,7 +8,7 @@ import type { AppDeps } from '../../src/api/app.js';
 import { validateConfig, type AppConfig } from '../../src/config/config.js';
 import type { Orchestrator, TimerSource } from '../../src/orchestrator/orchestrator.js';
 import type { StateStore } from '../../src/ports/state-store.js';
-import { assembleService } from '../../src/service.js';
+import { assembleService, type Service as AssembledService } from '../../src/service.js';
 import { SimBackend } from '../../src/telephony/sim/sim-backend.js';
 
 export const BASE = '/agentgateway/resource';
@@ -51,6 +51,8 @@ export interface Service {
   readonly app: FastifyInstance;
   readonly sim: SimBackend;
   readonly orchestrator: Orchestrator;
+  /** The assembled parts (cluster member, directory, store) for tests that look inside. */
+  readonly parts: AssembledService;
   http(method: string, path: string, options?: { body?: unknown; raw?: string; guid?: string; contentType?: string }): Promise<Response>;
   signIn(workNo: string, password?: string): Promise<string>;
   /** Polls until an event of the type arrives for the agent (other events are kept in `seen`). */
@@ -66,16 +68,23 @@ export interface ShellTime {
   readonly now?: () => number;
 }
 
+/** Where the service stands among others (several instances on one store); default: alone, in memory. */
+export interface ClusterPlace {
+  readonly store?: StateStore;
+  readonly instanceId?: string;
+  readonly heartbeat?: { readonly everyMs: number; readonly ttlMs: number };
+}
+
 /** `extras`: what the real backend adds (server status, media telemetry), played by the test. */
 export async function startService(
   config: AppConfig = testConfig(),
   extras: Pick<AppDeps, 'backendStatus' | 'mediaTelemetry' | 'clock'> = {},
   time: ShellTime = {},
-  store?: StateStore,
+  cluster: ClusterPlace = {},
 ): Promise<Service> {
-  const logger = pino({ level: 'silent' });
+  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const sim = new SimBackend();
-  const assembled = await assembleService(config, logger, { backend: sim, appExtras: extras, ...time, ...(store ? { store } : {}) });
+  const assembled = await assembleService(config, logger, { backend: sim, appExtras: extras, ...time, ...cluster });
   const { app, orchestrator } = assembled;
   const address = await assembled.listen(0);
 
@@ -93,6 +102,7 @@ export async function startService(
 
   const service: Service = {
     url: address,
+    parts: assembled,
     app,
     sim,
     orchestrator,
