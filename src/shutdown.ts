@@ -8,13 +8,20 @@
  *  3. Calls in progress may go on for `callsGraceMs`; the ones still up then are hung up (BYE to each phone).
  *  4. Done: the caller exits. Whatever is not finished at the deadline (`timeoutMs`, or `idleTimeoutMs` when no
  *     call was in progress at the signal) is left behind, and the caller exits all the same.
+ *
+ * With other instances on a shared store (`cluster`), the same stop is a drain: new calls go to the other
+ * instances (drachtio-server is told to send this one none), the desks are sent to reconnect elsewhere (1012) but
+ * the API stays open for requests about this instance's calls, the calls go on for up to `callsGraceMs` (the
+ * drain limit, an hour by default) and the instance leaves as soon as it holds none. Sessions stay signed in.
  */
 import type { Logger } from 'pino';
 import type { SignallingPort } from './ports/telephony.js';
 
 export interface ShutdownParts {
-  /** The HTTP API; closing it answers the long polls and closes the WebSockets. */
-  readonly http: { close(): Promise<unknown> };
+  /** The HTTP API; closing it answers the long polls and closes the WebSockets (releaseDesks: only that). */
+  readonly http: { close(): Promise<unknown>; releaseDesks?(): void };
+  /** Other instances share the store: drain to them instead of stopping alone. */
+  readonly cluster?: { drain(): void; leave(): Promise<void> };
   readonly calls: { activeCallCount(): number; stop(): Promise<void> };
   readonly signalling: Pick<SignallingPort, 'drain'>;
 }
@@ -45,19 +52,28 @@ export async function stopGracefully(parts: ShutdownParts, options: ShutdownOpti
   const started = performance.now();
   const log = options.logger;
   const callsAtSignal = parts.calls.activeCallCount();
+  const cluster = parts.cluster;
   const deadlineMs = callsAtSignal > 0 ? options.timeoutMs : options.idleTimeoutMs;
-  parts.signalling.drain(options.retryAfterSeconds);
-  log.info({ callsInProgress: callsAtSignal, deadlineMs, callsGraceMs: options.callsGraceMs }, 'stopping: new calls refused, desktops told to reconnect');
+  parts.signalling.drain(options.retryAfterSeconds, { othersTakeCalls: cluster !== undefined });
+  cluster?.drain();
+  log.info(
+    { callsInProgress: callsAtSignal, deadlineMs, callsGraceMs: options.callsGraceMs, drainToOthers: cluster !== undefined },
+    cluster ? 'draining: new calls go to the other instances, desktops told to reconnect there' : 'stopping: new calls refused, desktops told to reconnect',
+  );
 
   let callsHungUp = 0;
   const work = (async () => {
-    const httpClosed = parts.http.close();
+    // Alone: the API closes now. Among others: only the desks leave; requests about our calls still come in.
+    let httpClosed: Promise<unknown> | null = null;
+    if (cluster && parts.http.releaseDesks) parts.http.releaseDesks();
+    else httpClosed = parts.http.close();
     const graceEnds = started + options.callsGraceMs;
     while (parts.calls.activeCallCount() > 0 && performance.now() < graceEnds) await sleep(options.checkEveryMs ?? 50);
     callsHungUp = parts.calls.activeCallCount();
     if (callsHungUp > 0) log.warn({ calls: callsHungUp }, 'calls still in progress at the end of their grace time: hanging them up');
     await parts.calls.stop();
-    await httpClosed;
+    await cluster?.leave();
+    await (httpClosed ?? parts.http.close());
   })();
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<'deadline'>((resolve) => {

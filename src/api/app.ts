@@ -146,7 +146,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   });
   app.decorate('releaseDesks', () => {
-    sessions.close();
+    sessions.releaseDesks();
     for (const client of app.websocketServer.clients) client.close(WS_CLOSE_SERVICE_RESTART, 'service restarting');
   });
   await app.register(agentRoutes(context), { prefix: API_PREFIX });

@@ -206,10 +206,18 @@ export class AgentSessions {
    * with a shared store the desks go on at another instance, signed in.
    */
   close(): void {
+    this.releaseDesks();
+    for (const off of this.unsubscribe.splice(0)) off();
+  }
+
+  /**
+   * This instance serves no desk any more (it drains): waiting polls are answered (null) at once, and the desks go
+   * on at another instance. The events of the calls it still holds go on reaching the store, so they see them.
+   */
+  releaseDesks(): void {
     if (this.isClosed) return;
     this.isClosed = true;
     clearInterval(this.socketKeepAlive);
-    for (const off of this.unsubscribe) off();
     for (const workNo of [...this.local.keys()]) this.dropLocal(workNo, 'service stopping');
   }
 

@@ -8,7 +8,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { StateStore } from '../../src/ports/state-store.js';
+import { stopGracefully } from '../../src/shutdown.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
+import pino from 'pino';
 import { BASE, startService, testConfig, type Service } from './api-harness.js';
 
 const B = '5550100';
@@ -122,6 +124,41 @@ export function instanceTests(makeStores: () => Promise<[StateStore, StateStore]
     await until(() => received.includes('AgentEvent_Talking'), 'Talking replayed on the new connection');
     expect(received).not.toContain('AgentEvent_Ringing');
     socket.close();
+  });
+
+  it('one instance drains: its call goes on, new calls and desks go to the other, it leaves when its call ends', async () => {
+    await twoInstances();
+    const guidA = await one.signIn('101');
+    await one.signIn('102');
+    expect((await one.http('POST', '/sim/calls', { body: { from: B, to: '4000' } })).body.retcode).toBe('0');
+    await until(async () => (await one.phoneState('2001')) === 'ringing', 'A rings');
+    one.sim.answer('2001');
+    await until(async () => (await one.hears(B)).join() === '2001', 'A and B talk');
+    const closes: number[] = [];
+    const socket = new WebSocket(`${one.url.replace('http', 'ws')}${BASE}/agentevent/101/stream?guid=${guidA}`);
+    socket.on('close', (code: number) => closes.push(code));
+    await new Promise((resolve) => socket.on('open', resolve));
+
+    const stopping = stopGracefully(
+      { http: one.app, calls: one.orchestrator, signalling: one.sim.signalling, cluster: one.parts.cluster },
+      { timeoutMs: 60_000, idleTimeoutMs: 1000, callsGraceMs: 50_000, retryAfterSeconds: 5, logger: pino({ level: 'silent' }), checkEveryMs: 10 },
+    );
+    // The desk is told to go elsewhere; the load balancer sees the drain.
+    await until(() => closes.includes(1012), 'WebSocket closed with 1012');
+    expect((await one.http('GET', '/health')).status).toBe(503);
+    // A new call at the draining instance is refused (drachtio would not even send it); the other takes calls.
+    expect((await one.sim.placeCustomerCall(B2, '4001')).ok).toBe(false);
+    // The call in progress goes on, and the agent drives it through the other instance.
+    const hold = await two.http('POST', `${BASE}/voicecall/101/hold`, { guid: guidA });
+    expect(hold.body.retcode).toBe('0');
+    await until(async () => (await one.hears(B)).join() === 'moh', 'B on hold');
+    // The call ends: the instance leaves, its agents still signed in.
+    one.sim.hangup(B);
+    const report = await stopping;
+    expect(report).toMatchObject({ callsAtSignal: 1, callsHungUp: 0, completed: true });
+    expect((await two.parts.store.liveInstances()).map((i) => i.instanceId)).toEqual(['two']);
+    expect(two.parts.directory.isSignedIn('101')).toBe(true);
+    await eventVia(two, '101', guidA, 'AgentEvent_Call_Release');
   });
 
   it('one instance killed mid-help: the other ends its call (BYE to every phone) and frees the agents, who stay signed in', async () => {
