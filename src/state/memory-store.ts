@@ -3,12 +3,15 @@
  * only; every step is synchronous inside, so each is atomic by construction. Expiry is read from the clock when
  * asked, not by timers, so nothing here keeps the process alive.
  */
+import pino, { type Logger } from 'pino';
 import type { CallRecordSnapshot, InstanceInfo, SessionRecord, SignInOutcome, StateStore, StoredEvent } from '../ports/state-store.js';
 
 export interface MemoryStoreOptions {
   /** Events kept per agent (oldest dropped first). */
   readonly eventLimit?: number;
   readonly now?: () => number;
+  /** Where a listener's exception is reported (default: a pino logger of its own). */
+  readonly logger?: Pick<Logger, 'error'>;
 }
 
 export class MemoryStateStore implements StateStore {
@@ -24,11 +27,13 @@ export class MemoryStateStore implements StateStore {
   private readonly cleanupClaims = new Map<string, { by: string; expiresAt: number }>();
   private readonly eventLimit: number;
   private readonly now: () => number;
+  private readonly logger: Pick<Logger, 'error'>;
   private seq = 0;
 
   constructor(options: MemoryStoreOptions = {}) {
     this.eventLimit = options.eventLimit ?? 1000;
     this.now = options.now ?? Date.now;
+    this.logger = options.logger ?? pino({ name: 'state-store' });
   }
 
   async signIn(session: SessionRecord, force: boolean): Promise<SignInOutcome> {
@@ -101,7 +106,13 @@ export class MemoryStateStore implements StateStore {
     if (!stream) this.streams.set(workNo, (stream = []));
     stream.push(stored);
     if (stream.length > this.eventLimit) stream.splice(0, stream.length - this.eventLimit);
-    for (const listener of this.listeners) listener(stored);
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(stored);
+      } catch (error) {
+        this.logger.error({ err: error, workNo, eventId: stored.id }, 'state store: an event listener threw');
+      }
+    }
     return stored.id;
   }
 
@@ -116,8 +127,10 @@ export class MemoryStateStore implements StateStore {
   }
 
   onEvent(listener: (stored: StoredEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    // Wrapped, so that one function subscribed twice gets each event twice and unsubscribes once per subscription.
+    const subscription = (stored: StoredEvent): void => listener(stored);
+    this.listeners.add(subscription);
+    return () => this.listeners.delete(subscription);
   }
 
   async heartbeat(info: InstanceInfo, ttlMs: number): Promise<void> {
