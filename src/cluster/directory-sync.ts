@@ -25,6 +25,9 @@ export class DirectorySync {
     this.off.push(
       this.store.onBroadcast((message) => this.received(message)),
       this.directory.onStateChange((workNo) => this.publish(workNo)),
+      // Messages sent while the store was away are lost: read every agent's state again.
+      this.store.onReconnect?.(() => void this.reload().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'agent states not reloaded'))) ??
+        (() => undefined),
     );
   }
 

@@ -90,11 +90,16 @@ export interface AgentStateRecord {
   readonly state: unknown;
 }
 
-/** Orders two event ids (`<ms>-<seq>`); '0' comes before every event. */
+/** Orders two event ids (`<ms>-<seq>`); '0', and anything that is not such an id, comes before every event. */
 export function compareEventIds(a: string, b: string): number {
-  const [am = 0, as = 0] = a.split('-').map(Number);
-  const [bm = 0, bs = 0] = b.split('-').map(Number);
+  const [am, as] = idParts(a);
+  const [bm, bs] = idParts(b);
   return am !== bm ? am - bm : as - bs;
+}
+
+function idParts(id: string): [number, number] {
+  const match = /^(\d+)(?:-(\d+))?$/.exec(id);
+  return match ? [Number(match[1]), Number(match[2] ?? 0)] : [0, 0];
 }
 
 export class StoreUnavailableError extends Error {
@@ -109,11 +114,20 @@ export interface StateStore {
 
   /* ---------------------------------------------------------------------------------- sessions */
   /**
-   * Signs the agent in on the phone, atomically: refused when the agent has a session (unless `force`, which
-   * replaces it) or when another agent's session holds the phone.
+   * Signs the agent in on the phone, atomically. Refused, checked in this order:
+   * - 'agent-signed-in' when the agent has a session and `force` is false (even on the same phone); holder: the
+   *   agent's own workNo;
+   * - 'phone-taken' when another agent's session holds the phone, `force` or not (force only ever replaces the
+   *   agent's own session); holder: that other agent's workNo.
+   * A forced sign-in over a session returns it as `replaced`: its token no longer finds a session, and its phone,
+   * if not the new one, is free for others.
    */
   signIn(session: SessionRecord, force: boolean): Promise<SignInOutcome>;
-  /** Ends the agent's session; with `token`, only if that session is still the current one. True if one ended. */
+  /**
+   * Ends the agent's session (its token no longer finds it, its phone is free); with `token`, only if that session
+   * is still the current one (a stale token, e.g. of a session a forced sign-in replaced, ends nothing). True if one
+   * ended.
+   */
   signOut(workNo: string, token?: string): Promise<boolean>;
   sessionByToken(token: string): Promise<SessionRecord | null>;
   sessionOf(workNo: string): Promise<SessionRecord | null>;
@@ -127,26 +141,40 @@ export interface StateStore {
    * call's owner reserves before it rings an agent, so two instances never offer one agent two calls.
    */
   reserveAgent(workNo: string, callId: string): Promise<boolean>;
-  /** Frees the agent of the call (nothing if another call holds it). */
+  /** Frees the agent of the call (nothing if another call holds it, or none). */
   releaseAgent(workNo: string, callId: string): Promise<void>;
   /** The call holding the agent, if any. */
   callOfAgent(workNo: string): Promise<string | null>;
 
   /* ---------------------------------------------------------------------------------- call records */
+  /** Writes the call's record over any earlier one; it is then owned by `record.instanceId` only. */
   saveCall(record: CallRecordSnapshot): Promise<void>;
-  /** Forgets the call and frees the agents it held. */
+  /** Forgets the call and frees every agent it held (reserved for it, whether its record lists them or not). */
   deleteCall(callId: string): Promise<void>;
   callRecord(callId: string): Promise<CallRecordSnapshot | null>;
+  /** In no particular order. */
   callsOwnedBy(instanceId: string): Promise<CallRecordSnapshot[]>;
 
   /* ---------------------------------------------------------------------------------- events */
-  /** Appends to the agent's stream (capped at the store's limit, oldest dropped); returns the new id. */
+  /**
+   * Appends to the agent's stream (capped at the store's limit, exactly: oldest dropped); returns the new id. `event`
+   * must survive JSON (the Redis adapter stores it as JSON; readers get the parsed copy).
+   */
   appendEvent(workNo: string, event: unknown): Promise<string>;
-  /** Up to `limit` events of the agent after `afterId` ('0': from the oldest kept), oldest first. */
+  /**
+   * Up to `limit` events of the agent after `afterId`, oldest first. '0' (or an id this store could not have made)
+   * means from the oldest kept; an id older than the oldest kept gives everything kept.
+   */
   eventsAfter(workNo: string, afterId: string, limit: number): Promise<StoredEvent[]>;
   /** The id of the agent's newest event ('0' when none): where a new session's stream starts. */
   lastEventId(workNo: string): Promise<string>;
-  /** Every event appended by any instance, as it comes (at most once per subscriber). Returns unsubscribe. */
+  /**
+   * Every event appended by any instance, this one included, as it comes: those appended after the store connected
+   * and delivered while the listener is subscribed (no replay of older ones; at most once per subscriber), each
+   * agent's in append order. Delivery may come before appendEvent resolves (memory: during the call) or after it
+   * (Redis: from a reader loop). A listener that throws stops neither the others nor later deliveries. Returns
+   * unsubscribe.
+   */
   onEvent(listener: (stored: StoredEvent) => void): () => void;
 
   /* ---------------------------------------------------------------------------------- the directory's replicas */
@@ -164,12 +192,22 @@ export interface StateStore {
   liveInstances(): Promise<InstanceInfo[]>;
   /** Instances that own call records but have no live heartbeat: dead, their calls to be ended. */
   deadOwners(): Promise<string[]>;
-  /** Takes the right to clean up after a dead instance, atomically: only one survivor gets true (for ttlMs). */
+  /**
+   * Takes the right to clean up after a dead instance, atomically: only one survivor gets true, for ttlMs; the same
+   * claimant asking again gets true too (and the claim's ttlMs starts over); once the claim expires, anyone may take it.
+   */
   claimCleanup(deadInstanceId: string, byInstanceId: string, ttlMs: number): Promise<boolean>;
   /** Removes the instance's heartbeat (an orderly exit). */
   leave(instanceId: string): Promise<void>;
 
-  /** False while the store cannot be reached (Redis down); calls in progress go on meanwhile. */
+  /** Told when the store is reachable again after an outage (what was broadcast meanwhile was lost). */
+  onReconnect?(listener: () => void): () => void;
+
+  /**
+   * False while the store cannot be reached (Redis down); calls in progress go on meanwhile. While it is false, every
+   * method rejects with StoreUnavailableError at once instead of waiting for the store to come back (and one that
+   * gets no answer in time rejects with it too: its effect is then unknown).
+   */
   readonly available: boolean;
   close(): Promise<void>;
 }

@@ -4,6 +4,7 @@
  * atomic by construction. Expiry is read from the clock when
  * asked, not by timers, so nothing here keeps the process alive.
  */
+import pino, { type Logger } from 'pino';
 import { compareEventIds, type AgentStateRecord, type CallRecordSnapshot, type ClusterMessage, type InstanceInfo, type SessionRecord, type SignInOutcome, type StateStore, type StoredEvent } from '../ports/state-store.js';
 
 export interface MemoryStoreOptions {
@@ -15,6 +16,8 @@ export interface MemoryStoreOptions {
    * network would). Tests of races between instances widen it.
    */
   readonly broadcastDelayMs?: number;
+  /** Where a listener's exception is reported (default: a pino logger of its own). */
+  readonly logger?: Pick<Logger, 'error'>;
 }
 
 export class MemoryStateStore implements StateStore {
@@ -33,12 +36,14 @@ export class MemoryStateStore implements StateStore {
   private readonly eventLimit: number;
   private readonly broadcastDelayMs: number;
   private readonly now: () => number;
+  private readonly logger: Pick<Logger, 'error'>;
   private seq = 0;
 
   constructor(options: MemoryStoreOptions = {}) {
     this.eventLimit = options.eventLimit ?? 1000;
     this.broadcastDelayMs = options.broadcastDelayMs ?? 0;
     this.now = options.now ?? Date.now;
+    this.logger = options.logger ?? pino({ name: 'state-store' });
   }
 
   async signIn(session: SessionRecord, force: boolean): Promise<SignInOutcome> {
@@ -120,7 +125,13 @@ export class MemoryStateStore implements StateStore {
     if (!stream) this.streams.set(workNo, (stream = []));
     stream.push(stored);
     if (stream.length > this.eventLimit) stream.splice(0, stream.length - this.eventLimit);
-    for (const listener of this.listeners) listener(stored);
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(stored);
+      } catch (error) {
+        this.logger.error({ err: error, workNo, eventId: stored.id }, 'state store: an event listener threw');
+      }
+    }
     return stored.id;
   }
 
@@ -134,8 +145,10 @@ export class MemoryStateStore implements StateStore {
   }
 
   onEvent(listener: (stored: StoredEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    // Wrapped, so that one function subscribed twice gets each event twice and unsubscribes once per subscription.
+    const subscription = (stored: StoredEvent): void => listener(stored);
+    this.listeners.add(subscription);
+    return () => this.listeners.delete(subscription);
   }
 
   async saveAgentState(record: AgentStateRecord): Promise<void> {
