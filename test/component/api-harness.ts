@@ -4,7 +4,8 @@
  */
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
-import { buildApp, type AppDeps } from '../../src/api/app.js';
+import { buildApp } from '../../src/api/app.js';
+import type { AppDeps } from '../../src/api/context.js';
 import { coreConfigOf, presenceConfigOf, routesOf, validateConfig, type AppConfig } from '../../src/config/config.js';
 import { AgentDirectory } from '../../src/orchestrator/agent-directory.js';
 import { Orchestrator, type TimerSource } from '../../src/orchestrator/orchestrator.js';
