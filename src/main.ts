@@ -1,12 +1,16 @@
 /**
  * Starts the service: configuration, logger, telephony backend (simulated unless real servers are configured),
  * agent directory, orchestrator, HTTP API. On SIGTERM/SIGINT it stops as shutdown.ts describes, within
- * shutdown.timeoutSeconds (idleTimeoutSeconds with no call in progress); a second signal exits at once.
+ * shutdown.timeoutSeconds (idleTimeoutSeconds with no call in progress); a second signal (a second or more after the
+ * first) exits at once. `npm start`'s script execs node, so npm passes a SIGTERM or SIGINT it gets straight to us.
  */
 import pino from 'pino';
 import { ConfigError, loadConfig, PUBLIC_DEFAULT_SECRETS, settingsWithPublicDefaultSecrets } from './config/config.js';
 import { assembleService } from './service.js';
 import { stopGracefully } from './shutdown.js';
+
+/** A second signal this soon after the first is the same one passed on twice (see stop, below). */
+const REPEAT_WINDOW_MS = 1000;
 
 async function main(): Promise<void> {
   let config;
@@ -43,13 +47,20 @@ async function main(): Promise<void> {
   const sim = backend.name === 'sim' ? `, simulated phones ${address}/phones, all of them together ${address}/play` : '';
   logger.info(`agent desktop ${address}/desk, supervisor wall ${address}/wall${sim}`);
 
-  let stopping = false;
+  // One stop can bring more than one signal: under `npm start`, Ctrl-C reaches this process from the terminal and
+  // again from npm, which passes on what it gets (so does systemd's stop, which signals every process of the unit).
+  // A signal within REPEAT_WINDOW_MS of the first is that same stop; a later one means "exit now".
+  let stoppingSince: number | null = null;
   const stop = async (signal: string): Promise<void> => {
-    if (stopping) {
+    if (stoppingSince !== null) {
+      if (performance.now() - stoppingSince < REPEAT_WINDOW_MS) {
+        logger.info({ signal }, 'signal again at once: the same stop, already under way');
+        return;
+      }
       logger.warn({ signal }, 'second signal: exiting at once');
       process.exit(1);
     }
-    stopping = true;
+    stoppingSince = performance.now();
     logger.info({ signal }, 'signal received');
     const { shutdown } = config;
     const report = await stopGracefully(

@@ -5,7 +5,8 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { buildApp, type AppDeps, type ClusterView } from './api/app.js';
+import { buildApp } from './api/app.js';
+import type { AppDeps, ClusterView } from './api/context.js';
 import { ClusterMember } from './cluster/cluster-member.js';
 import { DirectorySync } from './cluster/directory-sync.js';
 import { coreConfigOf, presenceConfigOf, routesOf, type AppConfig } from './config/config.js';

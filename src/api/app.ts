@@ -5,13 +5,7 @@
 import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Logger } from 'pino';
-import type { AppConfig } from '../config/config.js';
-import type { AgentDirectory } from '../orchestrator/agent-directory.js';
-import type { CallControl } from '../orchestrator/call-control.js';
-import type { StateStore } from '../ports/state-store.js';
-import type { MediaTelemetry } from '../telephony/drachtio/backend.js';
-import type { SimBackend } from '../telephony/sim/sim-backend.js';
+import type { AppContext, AppDeps } from './context.js';
 import { failure } from './envelope.js';
 import { SignInGuard } from './sign-in-guard.js';
 import { Metrics } from './metrics.js';
@@ -25,49 +19,6 @@ import { pageRoutes } from './routes/pages.js';
 import { simRoutes } from './routes/sim.js';
 import { voicecallRoutes } from './routes/voicecall.js';
 import { AgentSessions } from './sessions.js';
-
-export interface AppDeps {
-  readonly config: AppConfig;
-  readonly callControl: CallControl;
-  readonly directory: AgentDirectory;
-  /** Sessions and event streams (shared by every instance when it is Redis). */
-  readonly store: StateStore;
-  readonly instanceId: string;
-  readonly logger: Logger;
-  /** Present when the backend is the simulator: enables /sim and the answer interface. */
-  readonly sim?: SimBackend;
-  readonly backendName: 'sim' | 'drachtio';
-  /** Connectivity of the backend's servers, for /health (real backend only). */
-  readonly backendStatus?: () => Record<string, boolean>;
-  /** The media server's timings and the reconciler's findings, for /health and /metrics (real backend only). */
-  readonly mediaTelemetry?: MediaTelemetry;
-  /** The clock for sign-in locks (tests set it). */
-  readonly clock?: () => number;
-  /** This instance among others: draining (for /health), and where a call owned by another instance is served. */
-  readonly cluster?: ClusterView;
-}
-
-export interface ClusterView {
-  readonly draining: boolean;
-  /** The API address of the live instance that owns the agent's call, when it is not this one (null otherwise). */
-  ownerUrlOfAgentCall(workNo: string): Promise<string | null>;
-}
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /**
-     * This instance stops serving desks but keeps its API open (a draining instance still takes requests for its
-     * calls): waiting polls are answered, WebSockets closed with 1012; the desks resume at another instance.
-     */
-    releaseDesks(): void;
-  }
-}
-
-export interface AppContext extends AppDeps {
-  readonly sessions: AgentSessions;
-  readonly metrics: Metrics;
-  readonly signInGuard: SignInGuard;
-}
 
 export const API_PREFIX = '/agentgateway/resource';
 /** WebSocket close code (RFC 6455 registry: "Service Restart") sent to every desktop when the service stops. */

@@ -5,7 +5,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { CallFeature } from '../core/decide.js';
 import type { CallControl, TimedAgentEvent } from '../orchestrator/call-control.js';
-import type { MediaTelemetry } from '../telephony/drachtio/backend.js';
+import type { MediaTelemetry } from '../ports/media-telemetry.js';
 import type { AgentSessions } from './sessions.js';
 
 export class Metrics {

@@ -1,311 +1,216 @@
 /**
  * Configuration: config/default.json, then the JSON file named by CONFIG_FILE (merged over it), then environment
  * variables. Validated once at start with a JSON schema; every bad field is reported by its path.
+ *
+ * The schema is written once, with TypeBox (the `typebox` 1.x package: Fastify 5's own schema library, used in its
+ * type tests and by @fastify/type-provider-typebox). What TypeBox builds is plain JSON Schema, which ajv validates as
+ * before, with the same messages; `Static<>` derives the TypeScript types from it, so the two cannot drift apart.
+ *
+ * A property with a default is listed as required: ajv (useDefaults) fills it in before it checks `required`, so a
+ * file may leave it out and the type says that it is always there. What JSON Schema says in one keyword stays one
+ * keyword (`enum`, `type: [T, 'null']`) rather than an anyOf, so that a bad value gets one line, not one per branch.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import AjvModule from 'ajv';
+import Type, { type Static, type TNumber, type TSchema, type TString } from 'typebox';
 import type { PresenceConfig } from '../core/presence/types.js';
 import type { CoreConfig, QueuePolicy, Route } from '../core/types.js';
-import type { FeatureCodes } from '../orchestrator/keypad.js';
-import type { DrachtioBackendOptions } from '../telephony/drachtio/backend.js';
 
-export interface AgentConfig {
-  readonly workNo: string;
-  /** Plain password (demo and tests) or passwordHash (production): exactly one of them. */
-  readonly password?: string;
-  readonly passwordHash?: string;
-  readonly phone: string;
-  readonly skills: readonly string[];
-  /** Static SIP URI of the agent's phone (drachtio backend). */
-  readonly contact?: string;
+/** `type: [T, 'null']`: one message for a bad value (anyOf would add one line per branch). */
+function Nullable<T extends TString | TNumber>(schema: T, options: { default?: null } = {}) {
+  return Type.Unsafe<Static<T> | null>({ ...schema, type: [schema.type, 'null'], ...options });
 }
+
+/** An object whose every property is a `value`, as `additionalProperties` (Record's `^.*$` would skip keys with a line break). */
+function Dictionary<T extends TSchema>(value: T, options: { default?: object } = {}) {
+  return Type.Unsafe<Record<string, Static<T>>>({ type: 'object', additionalProperties: value, ...options });
+}
+
+const closed = { additionalProperties: false } as const;
+const DIGITS = '^[0-9]+$';
+const sipUri = Type.String({ pattern: '^sips?:' });
+const keypadCode = (code: string) => Type.String({ pattern: '^\\*[0-9]{1,4}$', default: code });
+const port = (minimum: number) => Type.Integer({ minimum, maximum: 65535 });
+
+const Agent = Type.Object(
+  {
+    workNo: Type.String({ pattern: '^[1-9][0-9]{2,5}$' }),
+    /** Plain password (demo and tests) or passwordHash (production): exactly one of them. */
+    password: Type.Optional(Type.String({ minLength: 1 })),
+    passwordHash: Type.Optional(Type.String({ pattern: '^scrypt\\$[A-Za-z0-9+/=]+\\$[A-Za-z0-9+/=]+$' })),
+    phone: Type.String({ pattern: DIGITS, maxLength: 32 }),
+    skills: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+    /** Static SIP URI of the agent's phone (drachtio backend). */
+    contact: Type.Optional(sipUri),
+  },
+  { ...closed, oneOf: [{ required: ['password'] }, { required: ['passwordHash'] }] },
+);
 
 /** A handset's SIP credentials (for the registrar), and optionally a static contact instead of registering. */
-export interface PhoneConfig {
-  readonly number: string;
-  /** Digest user name (default: the number). */
-  readonly username?: string;
-  /** Plain password, or ha1 = md5(username:realm:password): exactly one of them when the phone registers. */
-  readonly password?: string;
-  readonly ha1?: string;
-  /** Static SIP URI (the phone does not register). */
-  readonly contact?: string;
-}
+const Phone = Type.Object(
+  {
+    number: Type.String({ pattern: DIGITS, maxLength: 32 }),
+    /** Digest user name (default: the number). */
+    username: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9._~!$&'()*+,;=-]{1,64}$" })),
+    /** Plain password, or ha1 = md5(username:realm:password): exactly one of them when the phone registers. */
+    password: Type.Optional(Type.String({ minLength: 1 })),
+    ha1: Type.Optional(Type.String({ pattern: '^[0-9a-f]{32}$' })),
+    /** Static SIP URI (the phone does not register). */
+    contact: Type.Optional(sipUri),
+  },
+  { ...closed, not: { required: ['password', 'ha1'] } },
+);
 
-export interface RouteConfig {
-  readonly did: string;
-  readonly agent?: string;
-  readonly skill?: string;
-}
+const RouteSchema = Type.Object(
+  {
+    did: Type.String({ pattern: DIGITS, maxLength: 32 }),
+    agent: Type.Optional(Type.String({ pattern: DIGITS })),
+    skill: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  { ...closed, oneOf: [{ required: ['agent'] }, { required: ['skill'] }] },
+);
 
 /** A skill queue's maximum wait and what happens after it: exactly one of overflowTo / finalStatus. */
-export interface QueueConfig {
-  readonly maxWaitSeconds: number;
-  /** Another skill whose queue the customer moves to. */
-  readonly overflowTo?: string;
-  /** SIP status the customer's call is ended with (e.g. 486, 480). */
-  readonly finalStatus?: number;
-}
-
-export interface AppConfig {
-  readonly http: { readonly port: number; readonly host: string; readonly bodyLimitBytes: number };
-  readonly telephony: {
-    readonly backend: 'sim' | 'drachtio';
-    /** Tag on every FreeSWITCH channel the service makes (null: this host's name); see the reconciler. */
-    readonly owner: string | null;
-    /** How often FreeSWITCH's channels are compared with the service's legs (0: never). */
-    readonly reconcileIntervalSeconds: number;
-    /** Deadline of one media command on FreeSWITCH; past it the leg counts as lost. */
-    readonly mediaCommandTimeoutMs: number;
-    /** A phone that sends no RTP this long is hung up by FreeSWITCH (null: freeswitch/conf's FS_MEDIA_TIMEOUT_MS). */
-    readonly mediaTimeoutSeconds: number | null;
-  };
-  readonly agents: readonly AgentConfig[];
-  readonly phones: readonly PhoneConfig[];
-  readonly registrar: {
-    readonly realm: string;
-    readonly minExpiresSeconds: number;
-    readonly maxExpiresSeconds: number;
-    readonly defaultExpiresSeconds: number;
-    readonly maxContactsPerPhone: number;
-    readonly failuresBeforeBlock: number;
-    readonly blockSeconds: number;
-    readonly nonceLifetimeSeconds: number;
-  };
-  /** The API's sign-in: an agent whose password fails maxFailures times in a row is locked for lockSeconds. */
-  readonly signIn: { readonly maxFailures: number; readonly lockSeconds: number };
-  /** Help from the handset's keypad (RFC 2833 digits on the agent's leg). */
-  readonly keypad: FeatureCodes;
-  readonly routes: readonly RouteConfig[];
-  readonly help: { readonly answerTimeoutSeconds: number };
-  readonly routing: { readonly offerTimeoutSeconds: number; readonly requeueSeconds: number };
-  /** Agent states: what a signed-in agent starts in, and the wrap-up after each customer call. */
-  readonly presence: { readonly initialState: 'ready' | 'not-ready'; readonly wrapUpSeconds: number };
-  /** Skill queues with a maximum wait, by skill. */
-  readonly queues: Readonly<Record<string, QueueConfig>>;
-  readonly events: { readonly pollTimeoutSeconds: number; readonly heartbeatTimeoutSeconds: number; readonly queueLimit: number };
-  /** The real backend's connection settings, as its options name them (the profile is always drachtio_mrf). */
-  readonly drachtio: DrachtioBackendOptions['drachtio'];
-  readonly freeswitch: Required<Omit<DrachtioBackendOptions['freeswitch'], 'profile'>>;
-  /** How customers' numbers are reached (callout), e.g. "sip:{number}@gateway.example.com". */
-  readonly gateway: { readonly uriTemplate: string };
-  readonly log: { readonly level: string };
-  /** SIGTERM/SIGINT: how long the service may take to stop (see README, Stopping and restarting). */
-  readonly shutdown: {
-    /** The process has exited at the latest this long after the signal, when calls are in progress. */
-    readonly timeoutSeconds: number;
-    /** The same deadline when no call is in progress at the signal. */
-    readonly idleTimeoutSeconds: number;
-    /** Calls in progress may go on this long; those still up are then hung up. Less than timeoutSeconds. */
-    readonly callsGraceSeconds: number;
-    /** Retry-After (seconds) on the 503 that refuses a new incoming call while the service stops. */
-    readonly retryAfterSeconds: number;
-  };
-}
-
-const digits = { type: 'string', pattern: '^[0-9]+$' };
-const schema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['http', 'telephony', 'agents', 'routes', 'help', 'routing', 'events', 'drachtio', 'freeswitch', 'gateway', 'log'],
-  properties: {
-    http: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['port', 'host', 'bodyLimitBytes'],
-      properties: {
-        port: { type: 'integer', minimum: 0, maximum: 65535 },
-        host: { type: 'string', minLength: 1 },
-        bodyLimitBytes: { type: 'integer', minimum: 256, maximum: 1048576 },
-      },
-    },
-    telephony: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['backend'],
-      properties: {
-        backend: { enum: ['sim', 'drachtio'] },
-        owner: { type: ['string', 'null'], pattern: '^[A-Za-z0-9._-]{1,64}$', default: null },
-        reconcileIntervalSeconds: { type: 'number', minimum: 0, maximum: 3600, default: 5 },
-        mediaCommandTimeoutMs: { type: 'integer', minimum: 100, maximum: 60000, default: 2000 },
-        mediaTimeoutSeconds: { type: ['number', 'null'], minimum: 0, maximum: 86400, default: null },
-      },
-    },
-    agents: {
-      type: 'array',
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['workNo', 'phone'],
-        properties: {
-          workNo: { type: 'string', pattern: '^[1-9][0-9]{2,5}$' },
-          password: { type: 'string', minLength: 1 },
-          passwordHash: { type: 'string', pattern: '^scrypt\\$[A-Za-z0-9+/=]+\\$[A-Za-z0-9+/=]+$' },
-          phone: { ...digits, maxLength: 32 },
-          skills: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
-          contact: { type: 'string', pattern: '^sips?:' },
-        },
-        oneOf: [{ required: ['password'] }, { required: ['passwordHash'] }],
-      },
-    },
-    phones: {
-      type: 'array',
-      default: [],
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['number'],
-        properties: {
-          number: { ...digits, maxLength: 32 },
-          username: { type: 'string', pattern: '^[A-Za-z0-9._~!$&\'()*+,;=-]{1,64}$' },
-          password: { type: 'string', minLength: 1 },
-          ha1: { type: 'string', pattern: '^[0-9a-f]{32}$' },
-          contact: { type: 'string', pattern: '^sips?:' },
-        },
-        not: { required: ['password', 'ha1'] },
-      },
-    },
-    registrar: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: {
-        realm: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,128}$', default: 'helpdesk' },
-        minExpiresSeconds: { type: 'integer', minimum: 1, maximum: 86400, default: 60 },
-        maxExpiresSeconds: { type: 'integer', minimum: 1, maximum: 86400, default: 3600 },
-        defaultExpiresSeconds: { type: 'integer', minimum: 1, maximum: 86400, default: 3600 },
-        maxContactsPerPhone: { type: 'integer', minimum: 1, maximum: 100, default: 5 },
-        failuresBeforeBlock: { type: 'integer', minimum: 1, maximum: 1000, default: 5 },
-        blockSeconds: { type: 'number', minimum: 0, maximum: 86400, default: 60 },
-        nonceLifetimeSeconds: { type: 'integer', minimum: 10, maximum: 86400, default: 300 },
-      },
-    },
-    keypad: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: {
-        twoPartyHelp: { type: 'string', pattern: '^\\*[0-9]{1,4}$', default: '*2' },
-        threePartyHelp: { type: 'string', pattern: '^\\*[0-9]{1,4}$', default: '*3' },
-        dropHelper: { type: 'string', pattern: '^\\*[0-9]{1,4}$', default: '*0' },
-        conference: { type: 'string', pattern: '^\\*[0-9]{1,4}$', default: '*5' },
-        digitTimeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 60, default: 5 },
-      },
-    },
-    signIn: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: {
-        maxFailures: { type: 'integer', minimum: 1, maximum: 1000, default: 5 },
-        lockSeconds: { type: 'number', minimum: 0, maximum: 86400, default: 300 },
-      },
-    },
-    routes: {
-      type: 'array',
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['did'],
-        properties: { did: { ...digits, maxLength: 32 }, agent: digits, skill: { type: 'string', minLength: 1 } },
-        oneOf: [{ required: ['agent'] }, { required: ['skill'] }],
-      },
-    },
-    help: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['answerTimeoutSeconds'],
-      properties: { answerTimeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 300 } },
-    },
-    routing: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['offerTimeoutSeconds', 'requeueSeconds'],
-      properties: {
-        offerTimeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 300 },
-        requeueSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600 },
-      },
-    },
-    presence: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: {
-        initialState: { enum: ['ready', 'not-ready'], default: 'ready' },
-        wrapUpSeconds: { type: 'number', minimum: 0, maximum: 3600, default: 0 },
-      },
-    },
-    queues: {
-      type: 'object',
-      default: {},
-      additionalProperties: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['maxWaitSeconds'],
-        properties: {
-          maxWaitSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 86400 },
-          overflowTo: { type: 'string', minLength: 1 },
-          finalStatus: { type: 'integer', minimum: 400, maximum: 699 },
-        },
-        oneOf: [{ required: ['overflowTo'] }, { required: ['finalStatus'] }],
-      },
-    },
-    events: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['pollTimeoutSeconds', 'heartbeatTimeoutSeconds', 'queueLimit'],
-      properties: {
-        pollTimeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 60 },
-        heartbeatTimeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600 },
-        queueLimit: { type: 'integer', minimum: 1, maximum: 100000 },
-      },
-    },
-    drachtio: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['host', 'port', 'secret'],
-      properties: { host: { type: 'string', minLength: 1 }, port: { type: 'integer', minimum: 1, maximum: 65535 }, secret: { type: 'string' } },
-    },
-    freeswitch: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['host', 'port', 'secret', 'listenAddress', 'listenPort', 'advertisedAddress'],
-      properties: {
-        host: { type: 'string', minLength: 1 },
-        port: { type: 'integer', minimum: 1, maximum: 65535 },
-        secret: { type: 'string' },
-        listenAddress: { type: 'string', minLength: 1 },
-        listenPort: { type: 'integer', minimum: 1, maximum: 65535 },
-        advertisedAddress: { type: ['string', 'null'] },
-      },
-    },
-    gateway: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['uriTemplate'],
-      properties: { uriTemplate: { type: 'string', pattern: '^sips?:.*\\{number\\}' } },
-    },
-    log: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['level'],
-      properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } },
-    },
-    shutdown: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: {
-        timeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600, default: 10 },
-        idleTimeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600, default: 1 },
-        callsGraceSeconds: { type: 'number', minimum: 0, maximum: 3600, default: 8 },
-        retryAfterSeconds: { type: 'integer', minimum: 0, maximum: 86400, default: 10 },
-      },
-    },
+const Queue = Type.Object(
+  {
+    maxWaitSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 86400 }),
+    /** Another skill whose queue the customer moves to. */
+    overflowTo: Type.Optional(Type.String({ minLength: 1 })),
+    /** SIP status the customer's call is ended with (e.g. 486, 480). */
+    finalStatus: Type.Optional(Type.Integer({ minimum: 400, maximum: 699 })),
   },
-} as const;
+  { ...closed, oneOf: [{ required: ['overflowTo'] }, { required: ['finalStatus'] }] },
+);
+
+export const AppConfigSchema = Type.Object(
+  {
+    http: Type.Object(
+      {
+        port: port(0),
+        host: Type.String({ minLength: 1 }),
+        bodyLimitBytes: Type.Integer({ minimum: 256, maximum: 1048576 }),
+      },
+      closed,
+    ),
+    telephony: Type.Object(
+      {
+        backend: Type.Enum(['sim', 'drachtio']),
+        /** Tag on every FreeSWITCH channel the service makes (null: this host's name); see the reconciler. */
+        owner: Nullable(Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' }), { default: null }),
+        /** How often FreeSWITCH's channels are compared with the service's legs (0: never). */
+        reconcileIntervalSeconds: Type.Number({ minimum: 0, maximum: 3600, default: 5 }),
+        /** Deadline of one media command on FreeSWITCH; past it the leg counts as lost. */
+        mediaCommandTimeoutMs: Type.Integer({ minimum: 100, maximum: 60000, default: 2000 }),
+        /** A phone that sends no RTP this long is hung up by FreeSWITCH (null: freeswitch/conf's FS_MEDIA_TIMEOUT_MS). */
+        mediaTimeoutSeconds: Nullable(Type.Number({ minimum: 0, maximum: 86400 }), { default: null }),
+      },
+      closed,
+    ),
+    agents: Type.Array(Agent),
+    phones: Type.Array(Phone, { default: [] }),
+    registrar: Type.Object(
+      {
+        realm: Type.String({ pattern: '^[A-Za-z0-9._-]{1,128}$', default: 'helpdesk' }),
+        minExpiresSeconds: Type.Integer({ minimum: 1, maximum: 86400, default: 60 }),
+        maxExpiresSeconds: Type.Integer({ minimum: 1, maximum: 86400, default: 3600 }),
+        defaultExpiresSeconds: Type.Integer({ minimum: 1, maximum: 86400, default: 3600 }),
+        maxContactsPerPhone: Type.Integer({ minimum: 1, maximum: 100, default: 5 }),
+        failuresBeforeBlock: Type.Integer({ minimum: 1, maximum: 1000, default: 5 }),
+        blockSeconds: Type.Number({ minimum: 0, maximum: 86400, default: 60 }),
+        nonceLifetimeSeconds: Type.Integer({ minimum: 10, maximum: 86400, default: 300 }),
+      },
+      { ...closed, default: {} },
+    ),
+    /** Help from the handset's keypad (RFC 2833 digits on the agent's leg); see orchestrator/keypad.ts. */
+    keypad: Type.Object(
+      {
+        twoPartyHelp: keypadCode('*2'),
+        threePartyHelp: keypadCode('*3'),
+        dropHelper: keypadCode('*0'),
+        conference: keypadCode('*5'),
+        digitTimeoutSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 60, default: 5 }),
+      },
+      { ...closed, default: {} },
+    ),
+    /** The API's sign-in: an agent whose password fails maxFailures times in a row is locked for lockSeconds. */
+    signIn: Type.Object(
+      {
+        maxFailures: Type.Integer({ minimum: 1, maximum: 1000, default: 5 }),
+        lockSeconds: Type.Number({ minimum: 0, maximum: 86400, default: 300 }),
+      },
+      { ...closed, default: {} },
+    ),
+    routes: Type.Array(RouteSchema),
+    help: Type.Object({ answerTimeoutSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 300 }) }, closed),
+    routing: Type.Object(
+      {
+        offerTimeoutSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 300 }),
+        requeueSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 3600 }),
+      },
+      closed,
+    ),
+    /** Agent states: what a signed-in agent starts in, and the wrap-up after each customer call. */
+    presence: Type.Object(
+      {
+        initialState: Type.Enum(['ready', 'not-ready'], { default: 'ready' }),
+        wrapUpSeconds: Type.Number({ minimum: 0, maximum: 3600, default: 0 }),
+      },
+      { ...closed, default: {} },
+    ),
+    /** Skill queues with a maximum wait, by skill. */
+    queues: Dictionary(Queue, { default: {} }),
+    events: Type.Object(
+      {
+        pollTimeoutSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 60 }),
+        heartbeatTimeoutSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 3600 }),
+        queueLimit: Type.Integer({ minimum: 1, maximum: 100000 }),
+      },
+      closed,
+    ),
+    /** The real backend's connection settings, as its options name them (the profile is always drachtio_mrf). */
+    drachtio: Type.Object({ host: Type.String({ minLength: 1 }), port: port(1), secret: Type.String() }, closed),
+    freeswitch: Type.Object(
+      {
+        host: Type.String({ minLength: 1 }),
+        port: port(1),
+        secret: Type.String(),
+        listenAddress: Type.String({ minLength: 1 }),
+        listenPort: port(1),
+        advertisedAddress: Nullable(Type.String()),
+      },
+      closed,
+    ),
+    /** How customers' numbers are reached (callout), e.g. "sip:{number}@gateway.example.com". */
+    gateway: Type.Object({ uriTemplate: Type.String({ pattern: '^sips?:.*\\{number\\}' }) }, closed),
+    log: Type.Object({ level: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }, closed),
+    /** SIGTERM/SIGINT: how long the service may take to stop (see README, Stopping and restarting). */
+    shutdown: Type.Object(
+      {
+        /** The process has exited at the latest this long after the signal, when calls are in progress. */
+        timeoutSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 3600, default: 10 }),
+        /** The same deadline when no call is in progress at the signal. */
+        idleTimeoutSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 3600, default: 1 }),
+        /** Calls in progress may go on this long; those still up are then hung up. Less than timeoutSeconds. */
+        callsGraceSeconds: Type.Number({ minimum: 0, maximum: 3600, default: 8 }),
+        /** Retry-After (seconds) on the 503 that refuses a new incoming call while the service stops. */
+        retryAfterSeconds: Type.Integer({ minimum: 0, maximum: 86400, default: 10 }),
+      },
+      { ...closed, default: {} },
+    ),
+  },
+  closed,
+);
+
+type DeepReadonly<T> = T extends readonly (infer E)[] ? readonly DeepReadonly<E>[] : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
+
+/** The validated configuration, defaults filled in. */
+export type AppConfig = DeepReadonly<Static<typeof AppConfigSchema>>;
+export type AgentConfig = AppConfig['agents'][number];
+export type PhoneConfig = AppConfig['phones'][number];
+export type RouteConfig = AppConfig['routes'][number];
+export type QueueConfig = AppConfig['queues'][string];
 
 export class ConfigError extends Error {
   constructor(readonly problems: readonly string[]) {
@@ -386,7 +291,7 @@ function envOverrides(env: NodeJS.ProcessEnv, problems: string[]): Json {
 }
 
 const Ajv = AjvModule as unknown as typeof AjvModule.default;
-const validate = new Ajv({ allErrors: true, useDefaults: true }).compile(schema);
+const validate = new Ajv({ allErrors: true, useDefaults: true }).compile(AppConfigSchema);
 
 export function defaultConfigPath(): string {
   return resolve(dirname(fileURLToPath(import.meta.url)), '../../config/default.json');

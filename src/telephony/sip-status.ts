@@ -1,4 +1,5 @@
-/** SIP final status of a failed call attempt -> the core's failure reason (shared by both backends). */
+/** SIP statuses: a failed attempt's status -> the core's failure reason (shared by both backends), reason phrases, REFER's parts. */
+import phrases from 'sip-status';
 import type { FailureReason } from '../core/types.js';
 
 export function failureReasonForStatus(status: number): FailureReason {
@@ -9,20 +10,9 @@ export function failureReasonForStatus(status: number): FailureReason {
   return 'rejected';
 }
 
-const REASON_PHRASES: Readonly<Record<number, string>> = {
-  100: 'Trying',
-  180: 'Ringing',
-  200: 'OK',
-  408: 'Request Timeout',
-  480: 'Temporarily Unavailable',
-  486: 'Busy Here',
-  487: 'Request Terminated',
-  500: 'Server Internal Error',
-  603: 'Decline',
-};
-
+/** The reason phrase of a status (sip-status: RFC 3261's and later ones), or a generic one for a code it does not know. */
 export function reasonPhrase(status: number): string {
-  return REASON_PHRASES[status] ?? (status < 300 ? 'OK' : 'Failed');
+  return phrases[status] ?? (status < 300 ? 'OK' : 'Failed');
 }
 
 /** A status line as a REFER's NOTIFY carries it (message/sipfrag, RFC 3515). */

@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
-import type { AppDeps } from '../../src/api/app.js';
+import type { AppDeps } from '../../src/api/context.js';
 import { validateConfig, type AppConfig } from '../../src/config/config.js';
 import type { Orchestrator, TimerSource } from '../../src/orchestrator/orchestrator.js';
 import type { StateStore } from '../../src/ports/state-store.js';

@@ -4,7 +4,7 @@
  */
 import WebSocket from 'ws';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { MediaTelemetry } from '../../src/telephony/drachtio/backend.js';
+import type { MediaTelemetry } from '../../src/ports/media-telemetry.js';
 import { BASE, startService, testConfig, type Service } from './api-harness.js';
 
 let s: Service;

@@ -1,6 +1,6 @@
 /** Sign in, force sign in, sign out, force sign out. */
 import type { FastifyPluginAsync } from 'fastify';
-import type { AppContext } from '../app.js';
+import type { AppContext } from '../context.js';
 import { failure, success } from '../envelope.js';
 import { verifyPassword } from '../passwords.js';
 import { knownPhones } from '../../config/config.js';

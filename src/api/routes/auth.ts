@@ -1,6 +1,6 @@
 /** The session check every agent interface but sign-in goes through. */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { AppContext } from '../app.js';
+import type { AppContext } from '../context.js';
 import { failure } from '../envelope.js';
 import { Retcodes } from '../retcodes.js';
 

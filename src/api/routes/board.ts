@@ -4,7 +4,7 @@
  * them, with its own Guid; there is no supervisor role yet.
  */
 import type { FastifyPluginAsync } from 'fastify';
-import type { AppContext } from '../app.js';
+import type { AppContext } from '../context.js';
 import { agentViews, callViews } from '../board.js';
 import { success } from '../envelope.js';
 import { requireSession } from './auth.js';

@@ -1,6 +1,6 @@
 /** Agent events: the vendor's long poll, and a WebSocket stream of the same envelopes. */
 import type { FastifyPluginAsync } from 'fastify';
-import type { AppContext } from '../app.js';
+import type { AppContext } from '../context.js';
 import { eventEnvelope } from '../sessions.js';
 import { requireSession, tokenOf } from './auth.js';
 import { agentIdParam, guidHeader } from './schemas.js';

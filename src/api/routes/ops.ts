@@ -1,6 +1,6 @@
 /** Health, metrics, and the OpenAPI description. */
 import type { FastifyPluginAsync } from 'fastify';
-import type { AppContext } from '../app.js';
+import type { AppContext } from '../context.js';
 
 export function opsRoutes(context: AppContext): FastifyPluginAsync {
   return async (app) => {

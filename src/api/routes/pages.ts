@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { AgentConfig } from '../../config/config.js';
-import type { AppContext } from '../app.js';
+import type { AppContext } from '../context.js';
 import { failure } from '../envelope.js';
 import { Retcodes } from '../retcodes.js';
 

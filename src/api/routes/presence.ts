@@ -5,7 +5,7 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { AgentPresence } from '../../core/presence/types.js';
-import type { AppContext } from '../app.js';
+import type { AppContext } from '../context.js';
 import { fromReply, success } from '../envelope.js';
 import { requireSession } from './auth.js';
 import { agentIdParam, envelopeSchema, guidHeader } from './schemas.js';

@@ -1,7 +1,7 @@
 /** The simulator's phones, for a person or a test to play (registered only on the simulated backend). */
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { SimError, type SimBackend } from '../../telephony/sim/sim-backend.js';
-import type { AppContext } from '../app.js';
+import type { AppContext } from '../context.js';
 import { failure, success } from '../envelope.js';
 import { Retcodes } from '../retcodes.js';
 import { envelopeSchema, phoneNumber } from './schemas.js';

@@ -3,7 +3,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { HelpMode } from '../../core/types.js';
 import type { CallControlRequest } from '../../orchestrator/call-control.js';
 import { SimError } from '../../telephony/sim/sim-backend.js';
-import type { AppContext } from '../app.js';
+import type { AppContext } from '../context.js';
 import { failure, fromReply, success } from '../envelope.js';
 import { Retcodes } from '../retcodes.js';
 import { requireSession } from './auth.js';

@@ -14,11 +14,12 @@ import Mrf from 'drachtio-fsmrf';
 import Srf from 'drachtio-srf';
 import type { Logger } from 'pino';
 import type { LegId } from '../../core/types.js';
+import type { MediaTelemetry } from '../../ports/media-telemetry.js';
 import type { SignallingEvents, TelephonyBackend } from '../../ports/telephony.js';
 import { FreeSwitchControl } from './freeswitch-control.js';
 import { LegTable } from './legs.js';
 import { FreeSwitchMedia, type ChannelView } from './media.js';
-import { Reconciler, type ReconcilerReport } from './reconciler.js';
+import { Reconciler } from './reconciler.js';
 import { BindingStore } from '../registrations.js';
 import { Registrar, type PhoneCredentials, type RegisterRequest, type RegistrarSettings, type SrfRegistrarHost } from './registrar.js';
 import { DrachtioSignalling } from './signalling.js';
@@ -60,15 +61,6 @@ export interface DrachtioBackendOptions {
    * 3000 ms). A reconnect ends them at once: the dialogs were bound to the old connection (or the old process).
    */
   readonly signallingLossMs?: number;
-}
-
-/** What the real backend tells metrics and tests about its media server. */
-export interface MediaTelemetry {
-  /** A media change took effect on FreeSWITCH `ms` after its command was sent. */
-  onEffect(listener: (op: string, ms: number, legId: LegId) => void): () => void;
-  /** The reconciler hung up a channel that no live leg owned. */
-  onOrphan(listener: (orphan: { uuid: string; legId: string | null; callId: string | null }) => void): () => void;
-  report(): ReconcilerReport;
 }
 
 export class DrachtioBackend implements TelephonyBackend {

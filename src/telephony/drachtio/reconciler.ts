@@ -5,6 +5,7 @@
  * is left alone (its leg may still be being set up or released).
  */
 import type { Logger } from 'pino';
+import type { ReconcilerReport } from '../../ports/media-telemetry.js';
 import type { FreeSwitchCommands } from './freeswitch-control.js';
 import { TAG_HEADERS, tagVariable } from './signalling.js';
 
@@ -19,15 +20,6 @@ export interface ReconcilerOptions {
   /** Channels younger than this are left alone (default 3000 ms). */
   readonly graceMs?: number;
   readonly logger: Logger;
-}
-
-export interface ReconcilerReport {
-  /** Orphan channels hung up since the service started. */
-  readonly orphansHungUp: number;
-  /** Rooms found with no live member, since the service started. */
-  readonly staleRooms: number;
-  readonly lastRunAt: string | null;
-  readonly lastError: string | null;
 }
 
 interface ChannelRow {

@@ -1,0 +1,58 @@
+/**
+ * What the route plugins are given: the service's parts (AppDeps, from main.ts or a test) and the API's own
+ * (sessions, metrics, sign-in guard) that app.ts makes. A module of its own so that app.ts imports the routes and
+ * the routes import this, not app.ts back.
+ */
+import type { Logger } from 'pino';
+import type { AppConfig } from '../config/config.js';
+import type { AgentDirectory } from '../orchestrator/agent-directory.js';
+import type { CallControl } from '../orchestrator/call-control.js';
+import type { MediaTelemetry } from '../ports/media-telemetry.js';
+import type { StateStore } from '../ports/state-store.js';
+import type { SimBackend } from '../telephony/sim/sim-backend.js';
+import type { Metrics } from './metrics.js';
+import type { AgentSessions } from './sessions.js';
+import type { SignInGuard } from './sign-in-guard.js';
+
+export interface AppDeps {
+  readonly config: AppConfig;
+  readonly callControl: CallControl;
+  readonly directory: AgentDirectory;
+  /** Sessions and event streams (shared by every instance when it is Redis). */
+  readonly store: StateStore;
+  readonly instanceId: string;
+  readonly logger: Logger;
+  /** Present when the backend is the simulator: enables /sim and the answer interface. */
+  readonly sim?: SimBackend;
+  readonly backendName: 'sim' | 'drachtio';
+  /** Connectivity of the backend's servers, for /health (real backend only). */
+  readonly backendStatus?: () => Record<string, boolean>;
+  /** The media server's timings and the reconciler's findings, for /health and /metrics (real backend only). */
+  readonly mediaTelemetry?: MediaTelemetry;
+  /** The clock for sign-in locks (tests set it). */
+  readonly clock?: () => number;
+  /** This instance among others: draining (for /health), and where a call owned by another instance is served. */
+  readonly cluster?: ClusterView;
+}
+
+export interface ClusterView {
+  readonly draining: boolean;
+  /** The API address of the live instance that owns the agent's call, when it is not this one (null otherwise). */
+  ownerUrlOfAgentCall(workNo: string): Promise<string | null>;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * This instance stops serving desks but keeps its API open (a draining instance still takes requests for its
+     * calls): waiting polls are answered, WebSockets closed with 1012; the desks resume at another instance.
+     */
+    releaseDesks(): void;
+  }
+}
+
+export interface AppContext extends AppDeps {
+  readonly sessions: AgentSessions;
+  readonly metrics: Metrics;
+  readonly signInGuard: SignInGuard;
+}
