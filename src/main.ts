@@ -43,7 +43,10 @@ async function main(): Promise<void> {
     }
   }
   const address = await service.listen();
-  logger.info({ backend: backend.name, agents: config.agents.length, routes: config.routes.length }, 'service started');
+  logger.info(
+    { backend: backend.name, agents: config.agents.length, routes: config.routes.length, instance: service.instanceId, store: service.store.kind },
+    'service started',
+  );
   const sim = backend.name === 'sim' ? `, simulated phones ${address}/phones, all of them together ${address}/play` : '';
   logger.info(`agent desktop ${address}/desk, supervisor wall ${address}/wall${sim}`);
 
@@ -63,16 +66,20 @@ async function main(): Promise<void> {
     stoppingSince = performance.now();
     logger.info({ signal }, 'signal received');
     const { shutdown } = config;
+    // With a shared store other instances take over: drain (calls kept up to drainSeconds). Alone: stop.
+    const shared = service.store.kind === 'redis';
+    const graceSeconds = shared ? shutdown.drainSeconds : shutdown.callsGraceSeconds;
     const report = await stopGracefully(
-      { http: app, calls: orchestrator, signalling: backend.signalling },
+      { http: app, calls: orchestrator, signalling: backend.signalling, ...(shared ? { cluster: service.cluster } : {}) },
       {
-        timeoutMs: shutdown.timeoutSeconds * 1000,
+        timeoutMs: (graceSeconds + shutdown.timeoutSeconds - shutdown.callsGraceSeconds) * 1000,
         idleTimeoutMs: shutdown.idleTimeoutSeconds * 1000,
-        callsGraceMs: shutdown.callsGraceSeconds * 1000,
+        callsGraceMs: graceSeconds * 1000,
         retryAfterSeconds: shutdown.retryAfterSeconds,
         logger,
       },
     );
+    await service.store.close().catch(() => undefined);
     process.exit(report.completed ? 0 : 1);
   };
   process.on('SIGINT', () => void stop('SIGINT'));

@@ -14,7 +14,9 @@ import { AgentDirectory } from './orchestrator/agent-directory.js';
 import { Orchestrator } from './orchestrator/orchestrator.js';
 import type { TimerSource } from './orchestrator/timers.js';
 import type { StateStore } from './ports/state-store.js';
+import { hostname } from 'node:os';
 import { MemoryStateStore } from './state/memory-store.js';
+import { RedisStateStore } from './state/redis-store.js';
 import { createBackend } from './telephony/create-backend.js';
 import type { DrachtioBackend } from './telephony/drachtio/index.js';
 import type { SimBackend } from './telephony/sim/sim-backend.js';
@@ -54,8 +56,14 @@ export interface Service {
 
 export async function assembleService(config: AppConfig, logger: Logger, overrides: ServiceOverrides = {}): Promise<Service> {
   const backend = overrides.backend ?? createBackend(config, logger);
-  const store = overrides.store ?? new MemoryStateStore({ eventLimit: config.events.queueLimit });
-  const instanceId = overrides.instanceId ?? 'local';
+  const { cluster: clusterConfig } = config;
+  const store =
+    overrides.store ??
+    (clusterConfig.redisUrl
+      ? await RedisStateStore.connect({ url: clusterConfig.redisUrl, prefix: clusterConfig.keyPrefix, eventLimit: config.events.queueLimit, logger: logger.child({ component: 'state-store' }) })
+      : new MemoryStateStore({ eventLimit: config.events.queueLimit }));
+  // Alone in memory: 'local'. Sharing a store: a name that tells the instances apart (host and port by default).
+  const instanceId = overrides.instanceId ?? clusterConfig.instanceId ?? (clusterConfig.redisUrl ? `${hostname()}-${config.http.port}` : 'local');
   const directory = new AgentDirectory(
     config.agents.map((a) => ({ workNo: a.workNo, phone: a.phone, skills: a.skills })),
     { presence: presenceConfigOf(config), ...(overrides.timers ? { timers: overrides.timers } : {}), ...(overrides.now ? { now: overrides.now } : {}) },
@@ -76,7 +84,8 @@ export async function assembleService(config: AppConfig, logger: Logger, overrid
     ...(overrides.now ? { now: overrides.now } : {}),
   });
   await orchestrator.start();
-  let url = overrides.advertisedUrl ?? '';
+  const advertisedUrl = overrides.advertisedUrl ?? clusterConfig.advertisedUrl ?? undefined;
+  let url = advertisedUrl ?? '';
   const cluster = new ClusterMember({
     store,
     instanceId,
@@ -84,7 +93,9 @@ export async function assembleService(config: AppConfig, logger: Logger, overrid
     signalling: backend.signalling,
     activeCalls: () => orchestrator.activeCallCount(),
     httpUrl: () => url,
-    ...(overrides.heartbeat ? { heartbeatMs: overrides.heartbeat.everyMs, heartbeatTtlMs: overrides.heartbeat.ttlMs } : {}),
+    ...(overrides.heartbeat
+      ? { heartbeatMs: overrides.heartbeat.everyMs, heartbeatTtlMs: overrides.heartbeat.ttlMs }
+      : { heartbeatMs: Math.min(1000, (clusterConfig.heartbeatTtlSeconds * 1000) / 3), heartbeatTtlMs: clusterConfig.heartbeatTtlSeconds * 1000 }),
     logger: logger.child({ component: 'cluster' }),
   });
   const clusterView: ClusterView = {
@@ -121,7 +132,7 @@ export async function assembleService(config: AppConfig, logger: Logger, overrid
     app,
     async listen(port = config.http.port) {
       const address = await app.listen({ port, host: config.http.host });
-      if (!overrides.advertisedUrl) url = address;
+      if (advertisedUrl === undefined) url = address;
       await cluster.start();
       return address;
     },

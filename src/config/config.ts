@@ -105,8 +105,32 @@ export const AppConfigSchema = Type.Object(
         mediaCommandTimeoutMs: Type.Integer({ minimum: 100, maximum: 60000, default: 2000 }),
         /** A phone that sends no RTP this long is hung up by FreeSWITCH (null: freeswitch/conf's FS_MEDIA_TIMEOUT_MS). */
         mediaTimeoutSeconds: Nullable(Type.Number({ minimum: 0, maximum: 86400 }), { default: null }),
+        /**
+         * drachtio-server away this long: every call that used its dialogs is ended (at once on a reconnect: the
+         * dialogs were bound to the lost connection).
+         */
+        signallingLossSeconds: Type.Number({ minimum: 0, maximum: 3600, default: 3 }),
       },
       closed,
+    ),
+    /**
+     * Several instances on shared state (docs/operations.md). No redisUrl: state in this process's memory, one
+     * instance, as `npm start` runs.
+     */
+    cluster: Type.Object(
+      {
+        /** redis:// or rediss:// URL of the shared store (the password, if any, in the URL; never logged). */
+        redisUrl: Nullable(Type.String({ pattern: '^rediss?://' }), { default: null }),
+        /** This instance's name among the others (null: the host's name and the HTTP port). */
+        instanceId: Nullable(Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' }), { default: null }),
+        /** Where the other instances reach this one's API (null: the address it listens on). */
+        advertisedUrl: Nullable(Type.String({ pattern: '^https?://' }), { default: null }),
+        /** Key prefix in Redis (several deployments may share one Redis). */
+        keyPrefix: Type.String({ pattern: '^[A-Za-z0-9._:-]{1,64}$', default: 'cc:' }),
+        /** An instance silent this long is dead: a survivor ends its calls. */
+        heartbeatTtlSeconds: Type.Number({ minimum: 0.5, maximum: 60, default: 3 }),
+      },
+      { ...closed, default: {} },
     ),
     agents: Type.Array(Agent),
     phones: Type.Array(Phone, { default: [] }),
@@ -196,6 +220,11 @@ export const AppConfigSchema = Type.Object(
         callsGraceSeconds: Type.Number({ minimum: 0, maximum: 3600, default: 8 }),
         /** Retry-After (seconds) on the 503 that refuses a new incoming call while the service stops. */
         retryAfterSeconds: Type.Integer({ minimum: 0, maximum: 86400, default: 10 }),
+        /**
+         * With other instances (cluster.redisUrl): a stop drains, keeping its calls up to this long before it
+         * hangs up the rest (callsGraceSeconds applies alone).
+         */
+        drainSeconds: Type.Number({ minimum: 0, maximum: 86400, default: 3600 }),
       },
       { ...closed, default: {} },
     ),
@@ -268,6 +297,10 @@ const ENV_OVERRIDES: Record<string, [string[], 'string' | 'int' | 'nullable']> =
   SHUTDOWN_TIMEOUT_SECONDS: [['shutdown', 'timeoutSeconds'], 'int'],
   SHUTDOWN_IDLE_TIMEOUT_SECONDS: [['shutdown', 'idleTimeoutSeconds'], 'int'],
   SHUTDOWN_CALLS_GRACE_SECONDS: [['shutdown', 'callsGraceSeconds'], 'int'],
+  SHUTDOWN_DRAIN_SECONDS: [['shutdown', 'drainSeconds'], 'int'],
+  REDIS_URL: [['cluster', 'redisUrl'], 'nullable'],
+  INSTANCE_ID: [['cluster', 'instanceId'], 'nullable'],
+  ADVERTISED_URL: [['cluster', 'advertisedUrl'], 'nullable'],
 };
 
 function envOverrides(env: NodeJS.ProcessEnv, problems: string[]): Json {

@@ -42,5 +42,6 @@ export function createBackend(config: AppConfig, logger: Logger): SimBackend | D
     reconcileIntervalMs: config.telephony.reconcileIntervalSeconds * 1000,
     mediaCommandTimeoutMs: config.telephony.mediaCommandTimeoutMs,
     ...(config.telephony.mediaTimeoutSeconds !== null ? { mediaSilenceTimeoutMs: Math.round(config.telephony.mediaTimeoutSeconds * 1000) } : {}),
+    signallingLossMs: config.telephony.signallingLossSeconds * 1000,
   });
 }

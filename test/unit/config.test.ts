@@ -127,7 +127,7 @@ describe('configuration', () => {
   });
 
   it('stops within 10 s (1 s when idle) unless told otherwise, and leaves time to hang calls up', () => {
-    expect(loadConfig({}).shutdown).toEqual({ timeoutSeconds: 10, idleTimeoutSeconds: 1, callsGraceSeconds: 8, retryAfterSeconds: 10 });
+    expect(loadConfig({}).shutdown).toEqual({ timeoutSeconds: 10, idleTimeoutSeconds: 1, callsGraceSeconds: 8, retryAfterSeconds: 10, drainSeconds: 3600 });
     const config = loadConfig({ SHUTDOWN_TIMEOUT_SECONDS: '30', SHUTDOWN_CALLS_GRACE_SECONDS: '25', SHUTDOWN_IDLE_TIMEOUT_SECONDS: '2' });
     expect(config.shutdown).toMatchObject({ timeoutSeconds: 30, callsGraceSeconds: 25, idleTimeoutSeconds: 2 });
     expect(problems({ SHUTDOWN_TIMEOUT_SECONDS: '5' })).toEqual([
@@ -155,5 +155,21 @@ describe('passwords', () => {
     expect(verifyPassword('plain', { password: 'plain' })).toBe(true);
     expect(verifyPassword('plain!', { password: 'plain' })).toBe(false);
     expect(verifyPassword('x', {})).toBe(false);
+  });
+});
+
+describe('several instances', () => {
+  it('runs alone in memory unless REDIS_URL names a shared store; the instance and its address can be named', () => {
+    expect(loadConfig({}).cluster).toEqual({ redisUrl: null, instanceId: null, advertisedUrl: null, keyPrefix: 'cc:', heartbeatTtlSeconds: 3 });
+    const shared = loadConfig({ REDIS_URL: 'redis://127.0.0.1:6390', INSTANCE_ID: 'cc-2', ADVERTISED_URL: 'http://10.0.0.2:8043', SHUTDOWN_DRAIN_SECONDS: '600' });
+    expect(shared.cluster).toMatchObject({ redisUrl: 'redis://127.0.0.1:6390', instanceId: 'cc-2', advertisedUrl: 'http://10.0.0.2:8043' });
+    expect(shared.shutdown.drainSeconds).toBe(600);
+  });
+
+  it('refuses a store address that is not redis:// and an instance name with spaces, without echoing the value', () => {
+    const found = problems({ REDIS_URL: 'http://user:s3cret@127.0.0.1', INSTANCE_ID: 'two words' });
+    expect(found.some((p) => p.startsWith('cluster.redisUrl'))).toBe(true);
+    expect(found.some((p) => p.startsWith('cluster.instanceId'))).toBe(true);
+    expect(found.join('\n')).not.toContain('s3cret');
   });
 });
