@@ -15,6 +15,7 @@ import type { AgentDirectory } from './agent-directory.js';
 import type { CallControl, CallControlRequest, CallSnapshot, TimedAgentEvent } from './call-control.js';
 import { DEFAULT_FEATURE_CODES, Keypad, type FeatureCodes, type KeypadAction } from './keypad.js';
 import { SerialQueue } from './serial-queue.js';
+import { SharedCalls } from './shared-calls.js';
 import { realTimers, type TimerSource } from './timers.js';
 
 export interface RouteEntry {
@@ -76,7 +77,10 @@ export class Orchestrator implements CallControl {
   private unsubscribePresence: (() => void) | null = null;
   private callSeq = 0;
 
+  private readonly shared: SharedCalls;
+
   constructor(private readonly options: OrchestratorOptions) {
+    this.shared = new SharedCalls(options.store, options.instanceId ?? 'local', options.backend.signalling);
     this.timerSource = options.timers ?? realTimers;
     this.keypad = new Keypad(options.featureCodes ?? DEFAULT_FEATURE_CODES);
   }
@@ -424,15 +428,8 @@ export class Orchestrator implements CallControl {
     // Wrap-up (or not ready) first, so an agent leaving this call is never seen free by a queued call meanwhile.
     this.options.directory.applyCallNotices(presence);
     const before = this.options.directory.agentsOfCall(state.callId);
-    const agents = agentsOnCall(state);
-    this.options.directory.setCallAgents(state.callId, agents);
-    const store = this.options.store;
-    if (store) {
-      // Agents who left this call are free for other instances' calls (reserved ones are taken at dial time).
-      for (const workNo of before) if (!agents.has(workNo)) void store.releaseAgent(workNo, state.callId).catch(() => undefined);
-      for (const workNo of agents) if (!before.has(workNo)) void store.reserveAgent(workNo, state.callId).catch(() => undefined);
-    }
-    this.saveRecord(record);
+    this.options.directory.setCallAgents(state.callId, agentsOnCall(state));
+    this.shared.decided(state, before, record.log);
   }
 
   private forget(record: CallRecord): void {
@@ -443,53 +440,12 @@ export class Orchestrator implements CallControl {
     for (const legId of Object.keys(state.legs)) this.legIndex.delete(legId);
   }
 
-  /**
-   * The store's atomic "this agent holds no other call": true when reserved for this call. A store that cannot be
-   * reached does not stop calls: this instance's own view (already checked by the core) decides then.
-   */
-  private async reserve(record: CallRecord, workNo: string): Promise<boolean> {
-    const store = this.options.store;
-    if (!store) return true;
-    try {
-      return await store.reserveAgent(workNo, record.state.callId);
-    } catch (error) {
-      record.log.warn({ workNo, err: (error as Error).message }, 'state store unreachable: agent rung without a shared reservation');
-      return true;
-    }
-  }
-
-  /** The call's record in the store (who owns it, its legs' dialogs and channels): for a survivor after a crash. */
-  private saveRecord(record: CallRecord): void {
-    const store = this.options.store;
-    if (!store) return;
-    const state = record.state;
-    const callId = state.callId;
-    const work =
-      state.phase.name === 'ended'
-        ? store.deleteCall(callId)
-        : store.saveCall({
-            callId,
-            instanceId: this.options.instanceId ?? 'local',
-            phase: state.phase.name,
-            agents: [...agentsOnCall(state)],
-            legs: Object.values(state.legs)
-              .filter((leg) => leg.status !== 'gone')
-              .map((leg) => ({
-                legId: leg.id,
-                ...(leg.workNo !== undefined ? { workNo: leg.workNo, callIds: leg.callIds } : {}),
-                ...this.options.backend.signalling.locate(leg.id),
-              })),
-            updatedAt: Date.now(),
-          });
-    work.catch((error: unknown) => record.log.warn({ err: (error as Error).message }, 'call record not saved'));
-  }
-
   private async execute(record: CallRecord, command: Command): Promise<void> {
     const { signalling, media } = this.options.backend;
     try {
       switch (command.kind) {
         case 'dial':
-          if (command.workNo !== undefined && !(await this.reserve(record, command.workNo))) {
+          if (command.workNo !== undefined && !(await this.shared.reserve(record.state.callId, command.workNo, record.log))) {
             // Another instance's call got the agent first: to this call, the agent's phone is busy.
             record.log.info({ legId: command.legId, workNo: command.workNo }, 'agent taken by a call of another instance: offer fails as busy');
             void this.enqueue(record, () => ({ type: 'LegFailed', legId: command.legId, reason: 'busy' }));

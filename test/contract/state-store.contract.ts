@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CallRecordSnapshot, InstanceInfo, SessionRecord, StateStore, StoredEvent } from '../../src/ports/state-store.js';
+import { compareEventIds, type AgentStateRecord, type CallRecordSnapshot, type ClusterMessage, type InstanceInfo, type SessionRecord, type StateStore, type StoredEvent } from '../../src/ports/state-store.js';
 
 export interface ContractBackend<S extends StateStore = StateStore> {
   readonly name: string;
@@ -202,6 +202,63 @@ export function stateStoreContract<S extends StateStore>(backend: ContractBacken
     });
 
     /* ------------------------------------------------------------------------------------------ agents on calls */
+    describe('desk activity and the long poll position', () => {
+      it('touchSession notes when the desk was seen and how far its poll got, for every instance; a stale token changes nothing', async () => {
+        const [a, b] = await pair();
+        const first = session('1001', '2001');
+        expect((await a.signIn({ ...first, cursor: '0', lastSeenAt: 1 }, false)).ok).toBe(true);
+        await a.touchSession('1001', first.token, 5000, '7-1');
+        expect(await b.sessionOf('1001')).toMatchObject({ lastSeenAt: 5000, cursor: '7-1' });
+        // Seen again without moving the cursor: it stays.
+        await b.touchSession('1001', first.token, 6000);
+        expect(await a.sessionByToken(first.token)).toMatchObject({ lastSeenAt: 6000, cursor: '7-1' });
+        await a.touchSession('1001', 'not-the-token', 9000, '9-9');
+        expect(await a.sessionOf('1001')).toMatchObject({ lastSeenAt: 6000, cursor: '7-1' });
+        await a.touchSession('1999', first.token, 9000);
+        expect(await a.sessionOf('1999')).toBeNull();
+      });
+    });
+
+    describe("the directory's replicas", () => {
+      const record = (workNo: string, version: number, instanceId = 'i-1'): AgentStateRecord => ({ workNo, version, instanceId, callsHere: [`c-${version}`], state: { phone: '2001', v: version } });
+
+      it('keeps the newest state of each agent, whichever instance wrote it; an older one is ignored', async () => {
+        const [a, b] = await pair();
+        await a.saveAgentState(record('1001', 10));
+        await b.saveAgentState(record('1001', 30, 'i-2'));
+        await a.saveAgentState(record('1001', 20));
+        await a.saveAgentState(record('1002', 5));
+        const states = (await b.agentStates()).sort((x, y) => x.workNo.localeCompare(y.workNo));
+        expect(states).toEqual([record('1001', 30, 'i-2'), record('1002', 5)]);
+      });
+
+      it('a broadcast reaches the other instances (and the sender\'s own subscription); unsubscribed, nothing more', async () => {
+        const [a, b] = await pair();
+        const atB: ClusterMessage[] = [];
+        const atA: ClusterMessage[] = [];
+        const offB = b.onBroadcast((m) => atB.push(m));
+        a.onBroadcast((m) => atA.push(m));
+        const message: ClusterMessage = { kind: 'instance-gone', from: 'i-1', instanceId: 'i-9' };
+        await a.broadcast(message);
+        await expect.poll(() => atB, POLL).toEqual([message]);
+        await expect.poll(() => atA, POLL).toEqual([message]);
+        offB();
+        await a.broadcast({ kind: 'instance-gone', from: 'i-1', instanceId: 'i-8' });
+        await expect.poll(() => atA.length, POLL).toBe(2);
+        expect(atB).toHaveLength(1);
+      });
+
+      it('event ids order as the store makes them', async () => {
+        const store = await open();
+        const ids = [await store.appendEvent('1001', 1), await store.appendEvent('1002', 2), await store.appendEvent('1001', 3)];
+        expect(compareEventIds(ids[0] as string, ids[2] as string)).toBeLessThan(0);
+        expect(compareEventIds(ids[2] as string, ids[0] as string)).toBeGreaterThan(0);
+        expect(compareEventIds('0', ids[0] as string)).toBeLessThan(0);
+        expect(compareEventIds('garbage', ids[0] as string)).toBeLessThan(0);
+        expect(compareEventIds(ids[1] as string, ids[1] as string)).toBe(0);
+      });
+    });
+
     describe('agent reservations', () => {
       it('reserves a free agent, again for the same call, never for another', async () => {
         const store = await open();
