@@ -3,6 +3,7 @@
  * decision kept, and openings that bring it to the usual places (an agent talking with a customer, help asked).
  * Ids are the decider's own, deterministic: the call is `c`, the customer's leg `B`, the first agent's leg `c-L2`.
  */
+import { expect } from 'vitest';
 import { decide, initialState } from '../../src/core/decide.js';
 import type { AgentEventType, AgentSnapshot, ApiRequest, CallEvent, CallState, Command, CoreConfig, Decision, LegId, Route } from '../../src/core/types.js';
 
@@ -93,6 +94,17 @@ export const events = (d: Decision): [string, AgentEventType][] => d.events.map(
 /** The event of that type (the first), to look at its content. */
 export function eventOf(d: Decision, workNo: string, type: AgentEventType): unknown {
   return d.events.find((e) => e.workNo === workNo && e.eventType === type)?.content;
+}
+
+/** Each request, made to a call where A talks with B, is refused with its code and leaves the state as it was. */
+export function expectRefusedFromTalking(cases: readonly (readonly [ApiRequest, string])[]): void {
+  for (const [request, code] of cases) {
+    const call = talking();
+    const before = call.state;
+    const d = call.on(api(request));
+    expect(d.reply, code).toMatchObject({ ok: false, code });
+    expect(d.state).toBe(before);
+  }
 }
 
 export const kinds = (d: Decision): Command['kind'][] => d.commands.map((c) => c.kind);

@@ -6,6 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { freePort } from './free-port.js';
 
 export interface RedisServer {
@@ -123,6 +124,42 @@ function answersPing(port: number): Promise<boolean> {
     socket.on('data', (chunk) => {
       reply += chunk.toString();
       if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
+    });
+  });
+}
+
+/**
+ * Registers `body` as a describe block run against a throwaway redis-server (`server()` gives it once started).
+ * Without redis-server installed: in CI a failing test says so (CI must not pass without these tests); elsewhere
+ * the block is skipped, loudly.
+ */
+export function describeWithRedis(name: string, body: (server: () => RedisServer) => void): void {
+  const binary = redisServerBinary();
+  const missing = 'redis-server is not installed (Debian: apt-get install redis-server; .ci/run installs it)';
+  if (!binary) {
+    if (process.env.CI) {
+      describe(name, () => {
+        it('needs redis-server', () => {
+          throw new Error(`${missing}: these tests cannot run, and CI must not pass without them`);
+        });
+      });
+    } else {
+      console.warn(`\n*** ${missing}: "${name}" is SKIPPED ***\n`);
+      describe.skip(`${name} (skipped: ${missing})`, () => it('runs on a real redis-server', () => undefined));
+    }
+    return;
+  }
+  describe(name, () => {
+    let server: RedisServer | undefined;
+    beforeAll(async () => {
+      server = await startRedisServer(binary);
+    });
+    afterAll(async () => {
+      await server?.stop();
+    });
+    body(() => {
+      if (!server) throw new Error('redis-server not started');
+      return server;
     });
   });
 }

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { AgentSnapshot, ApiRequest, HelpSession } from '../../src/core/types.js';
-import { agent, api, Call, CUSTOMER, eventOf, events, helpAsked, talking } from '../support/calls.js';
+import { agent, api, Call, CUSTOMER, eventOf, events, helpAsked, talking, expectRefusedFromTalking } from '../support/calls.js';
 
 const innerhelp = (helper: Extract<ApiRequest, { kind: 'innerhelp' }>['helper'], candidates: AgentSnapshot[], workNo = '101'): ApiRequest => ({
   kind: 'innerhelp',
@@ -54,13 +54,7 @@ describe('asking for help', () => {
       [innerhelp({ kind: 'skill', skill: 'x' }, []), 'HELPER_UNKNOWN'],
       [innerhelp({ kind: 'skill', skill: 'x' }, [agent('101'), agent('102', { busy: true })]), 'NO_FREE_HELPER'],
     ];
-    for (const [request, code] of cases) {
-      const call = talking();
-      const before = call.state;
-      const d = call.on(api(request));
-      expect(d.reply, code).toMatchObject({ ok: false, code });
-      expect(d.state).toBe(before);
-    }
+    expectRefusedFromTalking(cases);
   });
 
   it('a skill: the first free agent that is not A', () => {

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { AgentSnapshot, ApiRequest } from '../../src/core/types.js';
-import { agent, api, Call, CUSTOMER, eventOf, events, talking } from '../support/calls.js';
+import { agent, api, Call, CUSTOMER, eventOf, events, talking, expectRefusedFromTalking } from '../support/calls.js';
 
 const toAgent = (snapshot: AgentSnapshot | undefined, workNo = '102', fromPhone = true): ApiRequest => ({
   kind: 'transfer',
@@ -47,13 +47,7 @@ describe('blind transfer', () => {
       [toAgent(agent('102', { ready: false })), 'CALLED_NOT_READY'],
       [{ kind: 'transfer', workNo: '101', to: { kind: 'number', number: 'abc' }, fromPhone: false }, 'INVALID_NUMBER'],
     ];
-    for (const [request, code] of cases) {
-      const call = talking();
-      const before = call.state;
-      const d = call.on(api(request));
-      expect(d.reply, code).toMatchObject({ ok: false, code });
-      expect(d.state).toBe(before);
-    }
+    expectRefusedFromTalking(cases);
   });
 
   it("the target ringing is reported to A's phone (180)", () => {
