@@ -28,7 +28,9 @@ async function main(): Promise<void> {
     // Secrets never reach the log, whatever object they ride in on.
     redact: ['password', 'passwordHash', 'secret', '*.password', '*.passwordHash', '*.secret', 'headers.guid', 'guid'],
   });
-  const service = await assembleService(config, logger);
+  // POST /admin/drain (from the host itself) starts the same stop as SIGTERM.
+  let requestStop: (why: string) => void = () => undefined;
+  const service = await assembleService(config, logger, { requestStop: (why) => requestStop(why) });
   const { backend, orchestrator, app } = service;
   if (backend.name === 'sim') {
     logger.warn('*** SIMULATED TELEPHONY: no real phones are connected. Play them through /sim (see README). Set TELEPHONY_BACKEND=drachtio for real servers. ***');
@@ -82,6 +84,7 @@ async function main(): Promise<void> {
     await service.store.close().catch(() => undefined);
     process.exit(report.completed ? 0 : 1);
   };
+  requestStop = (why) => void stop(why);
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 }

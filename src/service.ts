@@ -30,6 +30,8 @@ export interface ServiceOverrides {
   readonly instanceId?: string;
   /** The address other instances reach this one's API at (default: the address it listens on). */
   readonly advertisedUrl?: string;
+  /** What POST /admin/drain starts (main: the SIGTERM stop); without it the route answers 000-004. */
+  readonly requestStop?: (why: string) => void;
   /** How often this instance says it is alive, and how long that lasts (default 1000 / 3000 ms). */
   readonly heartbeat?: { readonly everyMs: number; readonly ttlMs: number };
   /** Timers and clock of the shell (tests drive them). */
@@ -102,6 +104,7 @@ export async function assembleService(config: AppConfig, logger: Logger, overrid
     get draining() {
       return cluster.draining;
     },
+    ...(overrides.requestStop ? { requestStop: overrides.requestStop } : {}),
     async ownerUrlOfAgentCall(workNo) {
       if (directory.callsOf(workNo).length > 0) return null;
       const callId = await store.callOfAgent(workNo);

@@ -37,6 +37,8 @@ export interface AppDeps {
 
 export interface ClusterView {
   readonly draining: boolean;
+  /** Starts the same stop as SIGTERM (a drain among other instances); absent where nothing may stop the process. */
+  readonly requestStop?: (why: string) => void;
   /** The API address of the live instance that owns the agent's call, when it is not this one (null otherwise). */
   ownerUrlOfAgentCall(workNo: string): Promise<string | null>;
 }

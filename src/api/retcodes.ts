@@ -22,6 +22,7 @@ export const Retcodes = {
   notYourAgent: r('000-007', 403, 'the session belongs to another agent'),
   badContentType: r('000-008', 415, 'the request body must be application/json'),
   ownerUnreachable: r('000-010', 503, 'the instance that holds this call did not answer: try again shortly'),
+  adminLoopbackOnly: r('000-011', 403, 'admin requests are taken from this host only'),
   storeUnavailable: r('000-009', 503, 'the shared state store cannot be reached: calls in progress go on; try again shortly'),
   signInFailed: r('100-001', 200, 'unknown agent or wrong password'),
   alreadySignedIn: r('100-002', 200, 'the agent is already signed in'),
