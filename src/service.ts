@@ -14,6 +14,7 @@ import { AgentDirectory } from './orchestrator/agent-directory.js';
 import { Orchestrator } from './orchestrator/orchestrator.js';
 import type { TimerSource } from './orchestrator/timers.js';
 import type { StateStore } from './ports/state-store.js';
+import type { CallState } from './core/types.js';
 import { hostname } from 'node:os';
 import { MemoryStateStore } from './state/memory-store.js';
 import { RedisStateStore } from './state/redis-store.js';
@@ -105,6 +106,11 @@ export async function assembleService(config: AppConfig, logger: Logger, overrid
       return cluster.draining;
     },
     ...(overrides.requestStop ? { requestStop: overrides.requestStop } : {}),
+    async otherInstancesCalls() {
+      const others = (await store.liveInstances()).filter((i) => i.instanceId !== instanceId);
+      const records = (await Promise.all(others.map((i) => store.callsOwnedBy(i.instanceId)))).flat();
+      return records.flatMap((r) => (r.view ? [{ state: r.view.state as CallState, startedAt: r.view.startedAt }] : []));
+    },
     async ownerUrlOfAgentCall(workNo) {
       if (directory.callsOf(workNo).length > 0) return null;
       const callId = await store.callOfAgent(workNo);

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config/config.js';
 import type { AgentDirectory } from '../orchestrator/agent-directory.js';
-import type { CallControl } from '../orchestrator/call-control.js';
+import type { CallControl, CallSnapshot } from '../orchestrator/call-control.js';
 import type { MediaTelemetry } from '../ports/media-telemetry.js';
 import type { StateStore } from '../ports/state-store.js';
 import type { SimBackend } from '../telephony/sim/sim-backend.js';
@@ -37,6 +37,8 @@ export interface AppDeps {
 
 export interface ClusterView {
   readonly draining: boolean;
+  /** The calls other live instances hold, as their owners last recorded them (for the wall). */
+  otherInstancesCalls(): Promise<CallSnapshot[]>;
   /** Starts the same stop as SIGTERM (a drain among other instances); absent where nothing may stop the process. */
   readonly requestStop?: (why: string) => void;
   /** The API address of the live instance that owns the agent's call, when it is not this one (null otherwise). */

@@ -429,7 +429,7 @@ export class Orchestrator implements CallControl {
     this.options.directory.applyCallNotices(presence);
     const before = this.options.directory.agentsOfCall(state.callId);
     this.options.directory.setCallAgents(state.callId, agentsOnCall(state));
-    this.shared.decided(state, before, record.log);
+    this.shared.decided(state, record.startedAt, before, record.log);
   }
 
   private forget(record: CallRecord): void {

@@ -32,7 +32,7 @@ export class SharedCalls {
   }
 
   /** After a decision: agents who left the call freed, new ones reserved (idempotent), the call's record written. */
-  decided(state: CallState, agentsBefore: ReadonlySet<string>, log: Logger): void {
+  decided(state: CallState, startedAt: number, agentsBefore: ReadonlySet<string>, log: Logger): void {
     const store = this.store;
     if (!store) return;
     const callId = state.callId;
@@ -55,6 +55,7 @@ export class SharedCalls {
                 ...this.signalling.locate(leg.id),
               })),
             updatedAt: Date.now(),
+            view: { state, startedAt },
           });
     work.catch((error: unknown) => log.warn({ err: (error as Error).message }, 'call record not saved'));
   }

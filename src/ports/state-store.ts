@@ -53,6 +53,8 @@ export interface CallRecordSnapshot {
   readonly agents: readonly string[];
   readonly legs: readonly LegRecord[];
   readonly updatedAt: number;
+  /** The call as its owner's core sees it (CallState, JSON) and when it began: for views on other instances. */
+  readonly view?: { readonly state: unknown; readonly startedAt: number };
 }
 
 /** An agent event as stored; its id has the shape of a Redis stream entry's id (`<ms>-<seq>`), see compareEventIds. */

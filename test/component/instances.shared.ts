@@ -56,6 +56,11 @@ export function instanceTests(makeStores: () => Promise<[StateStore, StateStore]
     await eventVia(two, '101', guidA, 'AgentEvent_Talking');
     // The event comes through the store's stream, the directory's replica through a broadcast: both get there.
     await until(() => two.parts.directory.isBusy('101'), 'two sees 101 busy');
+    // The wall served by two shows the call one holds.
+    const board = await two.http('GET', `${BASE}/agentgroup/101/calls`, { guid: guidA });
+    const calls = (board.body.result as { calls: unknown[] }).calls;
+    expect(calls).toHaveLength(1);
+    expect(JSON.stringify(calls)).toContain(B);
     // innerhelp asked of instance two: carried out by one, which holds the call.
     const help = await two.http('POST', `${BASE}/voicecall/101/innerhelp`, { guid: guidA, body: { dstaddress: '102', devicetype: 2, mode: 1 } });
     expect(help.body.retcode).toBe('0');

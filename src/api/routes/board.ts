@@ -22,7 +22,13 @@ export function boardRoutes(context: AppContext): FastifyPluginAsync {
     app.get(
       '/agentgroup/:agentid/calls',
       { schema: { ...schema, summary: 'Every call in progress: its phase, help session, parties and what each party hears' } },
-      async () => success({ at: Date.now(), calls: callViews(context.callControl.callSnapshots()) }),
+      async () => {
+        // This instance's calls, and those the other instances recorded (a store away: this instance's alone).
+        const elsewhere = (await context.cluster?.otherInstancesCalls().catch(() => [])) ?? [];
+        const here = context.callControl.callSnapshots();
+        const ids = new Set(here.map((c) => c.state.callId));
+        return success({ at: Date.now(), calls: callViews([...here, ...elsewhere.filter((c) => !ids.has(c.state.callId) && c.state.phase.name !== 'new')]) });
+      },
     );
   };
 }
