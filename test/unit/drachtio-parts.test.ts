@@ -294,6 +294,49 @@ describe('drachtio-server lost (its dialogs gone)', () => {
   });
 });
 
+describe("a dead instance's legs ended by a survivor", () => {
+  it('sends each BYE by dialog id with a request-URI, hears a response that comes at once, and kills the channels', async () => {
+    const requests: unknown[] = [];
+    const warnings: unknown[] = [];
+    // drachtio-srf calls back with the sent request and, when the phone's 200 came in the same read, emits
+    // 'response' on it right away, before any promise continuation could run.
+    const srf = {
+      invite: () => undefined,
+      request: (opts: { uri?: string }, callback: (error: Error | null, request?: { on(event: 'response', listener: () => void): void }) => void) => {
+        requests.push(opts);
+        // Srf#request throws without a request-URI ("undefined is not a valid request_uri or options object.").
+        if (opts.uri === undefined) throw new Error('undefined is not a valid request_uri or options object.');
+        const listeners: (() => void)[] = [];
+        callback(null, { on: (_event, listener) => listeners.push(listener) });
+        for (const listener of listeners) listener();
+      },
+    } as unknown as SrfLike;
+    const killed: string[] = [];
+    const signalling = new DrachtioSignalling({
+      srf,
+      legs: new LegTable(),
+      media: { killChannel: async (uuid: string) => void killed.push(uuid) } as unknown as FreeSwitchMedia,
+      makeEndpoint: () => Promise.reject(new Error('no FreeSWITCH in this test')),
+      contactFor: () => undefined,
+      owner: 'test',
+      timeoutMs: 1000,
+      logger: { child: () => ({ warn: (...args: unknown[]) => warnings.push(args) }) } as never,
+    });
+    const started = Date.now();
+    await signalling.releaseForeign([
+      { legId: 'B', dialogId: 'call-b;from-tag=1', channelUuid: 'uuid-b' },
+      { legId: 'A', dialogId: 'call-a;from-tag=2' },
+    ]);
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(requests).toEqual([
+      { uri: 'sip:placeholder', method: 'BYE', stackDialogId: 'call-b;from-tag=1' },
+      { uri: 'sip:placeholder', method: 'BYE', stackDialogId: 'call-a;from-tag=2' },
+    ]);
+    expect(killed).toEqual(['uuid-b']);
+    expect(warnings).toEqual([]);
+  });
+});
+
 describe('the real backend follows its drachtio-server connection', () => {
   it('ends the calls of a lost connection after the grace time, and again at once on a reconnect', async () => {
     const { DrachtioBackend } = await import('../../src/telephony/drachtio/backend.js');

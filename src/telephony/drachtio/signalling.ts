@@ -24,6 +24,12 @@ export const TAG_HEADERS = { owner: 'X-Helpdesk-Owner', leg: 'X-Helpdesk-Leg', c
 /** Asks freeswitch/conf's dialplan for another media timeout (ms) on the channel. */
 export const MEDIA_TIMEOUT_HEADER = 'X-Helpdesk-Media-Timeout';
 export const tagVariable = (header: string): string => `sip_h_${header}`;
+/**
+ * Request-URI of a request named only by its dialog id: Srf#request throws ("undefined is not a valid
+ * request_uri") without a URI, and drachtio-server replaces a URI containing "placeholder" with the dialog's
+ * remote target (sip-dialog-controller.cpp, doSendRequestInsideDialog), as drachtio-srf's own Dialog does.
+ */
+const IN_DIALOG_URI = 'sip:placeholder';
 
 export interface DrachtioSignallingOptions {
   readonly srf: SrfLike;
@@ -127,17 +133,23 @@ export class DrachtioSignalling implements SignallingPort {
    */
   async releaseForeign(legs: readonly { legId: LegId; dialogId?: string; channelUuid?: string }[]): Promise<void> {
     await Promise.allSettled(
-      legs.flatMap((leg) => [
-        leg.dialogId
+      legs.flatMap(({ legId, dialogId, channelUuid }) => [
+        dialogId
           ? withTimeout(
-              this.options.srf.request({ method: 'BYE', stackDialogId: leg.dialogId }).then(
-                (bye) => new Promise<void>((resolve) => bye.on('response', () => resolve())),
-              ),
+              new Promise<void>((resolve, reject) => {
+                // The callback form: its listener is on before drachtio-srf reads on. A phone that answers at once
+                // gets its 200 to us in the same read as drachtio-server's "sent" notice, and drachtio-srf emits
+                // 'response' right after the callback, before a promise's then() could attach the listener.
+                this.options.srf.request({ uri: IN_DIALOG_URI, method: 'BYE', stackDialogId: dialogId }, (error, bye) => {
+                  if (error || !bye) reject(error ?? new Error('no request'));
+                  else bye.on('response', () => resolve());
+                });
+              }),
               this.options.timeoutMs,
               'BYE for a dead instance',
-            ).catch((error: unknown) => this.log.warn({ legId: leg.legId, err: String(error) }, 'BYE for a dead instance failed'))
+            ).catch((error: unknown) => this.log.warn({ legId, err: String(error) }, 'BYE for a dead instance failed'))
           : Promise.resolve(),
-        leg.channelUuid ? this.options.media.killChannel(leg.channelUuid) : Promise.resolve(),
+        channelUuid ? this.options.media.killChannel(channelUuid) : Promise.resolve(),
       ]),
     );
   }

@@ -39,8 +39,14 @@ export interface SrfLike {
   invite(handler: (req: SipRequest, res: SipResponse) => void): void;
   /** Tells drachtio-server to send this app no more new requests of that method (they go to the other apps). */
   unregisterForMessages(method: string): void;
-  /** A request inside a dialog named by its id (drachtio-srf's Srf#request with stackDialogId). */
-  request(opts: { method: string; stackDialogId: string; headers?: Record<string, string> }): Promise<{ on(event: 'response', listener: (res: { status: number }) => void): void }>;
+  /**
+   * A request inside a dialog named by its id (drachtio-srf's Srf#request with stackDialogId). `uri` is required:
+   * Srf#request throws without one; 'sip:placeholder' makes drachtio-server send it to the dialog's remote target.
+   */
+  request(
+    opts: { uri: string; method: string; stackDialogId: string; headers?: Record<string, string> },
+    callback: (error: Error | null | undefined, request?: { on(event: 'response', listener: (res: { status: number }) => void): void }) => void,
+  ): unknown;
   createUAS(req: SipRequest, res: SipResponse, opts: { localSdp: string }): Promise<SipDialog>;
   createUAC(
     uri: string,

@@ -6,14 +6,13 @@
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import modesl, { type Connection } from 'modesl';
 import pino from 'pino';
 import { AgentDirectory } from '../../../src/orchestrator/agent-directory.js';
 import type { TimedAgentEvent } from '../../../src/orchestrator/call-control.js';
 import { Orchestrator, type RouteEntry } from '../../../src/orchestrator/orchestrator.js';
 import { DrachtioBackend, type DrachtioBackendOptions } from '../../../src/telephony/drachtio/backend.js';
-import { withTimeout } from '../../../src/telephony/drachtio/timeouts.js';
 import { readWav } from './audio.js';
+import { freeswitchApi } from './freeswitch.js';
 import type { SippPhone } from './sipp.js';
 
 export interface IntegrationEnv {
@@ -131,23 +130,9 @@ export async function startStack(env: IntegrationEnv, options: StackOptions = {}
     await new Promise((r) => setTimeout(r, 100));
   }
 
-  // A separate inbound event-socket connection for checks (modesl, not the service's own), made again after
-  // FreeSWITCH restarts (modesl does not reconnect by itself).
-  let esl: Promise<Connection> | null = null;
-  const connectEsl = (): Promise<Connection> =>
-    new Promise<Connection>((resolve, reject) => {
-      const c = new modesl.Connection(env.freeswitch.host, env.freeswitch.port, env.freeswitch.secret, () => resolve(c));
-      c.on('error', (error) => {
-        esl = null;
-        reject(error);
-      });
-      c.on('esl::end', () => (esl = null));
-    });
-  const fsApi = async (command: string): Promise<string> => {
-    esl ??= connectEsl();
-    const connection = await esl;
-    return withTimeout(new Promise<string>((resolve) => connection.api(command, (res) => resolve(res.getBody()))), 3000, command);
-  };
+  // A separate inbound event-socket connection for checks (not the service's own).
+  const fs = freeswitchApi(env.freeswitch);
+  const fsApi = fs.api;
 
   const stack: Stack = {
     backend,
@@ -188,7 +173,7 @@ export async function startStack(env: IntegrationEnv, options: StackOptions = {}
     },
     async stop() {
       await orchestrator.stop();
-      if (esl) (await esl.catch(() => null))?.disconnect();
+      await fs.close();
     },
   };
   return stack;
