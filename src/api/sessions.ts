@@ -74,6 +74,8 @@ export class AgentSessions {
   private readonly unsubscribe: (() => void)[];
   private readonly now: () => number;
   private isClosed = false;
+  /** Desks released while the instance goes on serving its calls (a drain), as opposed to closed for good. */
+  private draining = false;
   /** Appends of one agent's events, in the order they were made. */
   private appending = Promise.resolve();
 
@@ -135,6 +137,12 @@ export class AgentSessions {
    * how to give the event back if it cannot be delivered (see rewind).
    */
   async poll(workNo: string, token: string, after?: string): Promise<{ event: DeliveredEvent; before: string } | null> {
+    if (this.draining) {
+      // A desk that ignores our `Connection: close` and polls here again is slowed to the poll's own pace, not
+      // answered at once in a loop: its events are served by the other instances.
+      await new Promise((resolve) => setTimeout(resolve, this.options.pollTimeoutMs).unref());
+      return null;
+    }
     const session = await this.sessionFor(workNo, token);
     if (!session) return null;
     if (after !== undefined) session.cursor = after;
@@ -207,6 +215,7 @@ export class AgentSessions {
    */
   close(): void {
     this.releaseDesks();
+    this.draining = false;
     for (const off of this.unsubscribe.splice(0)) off();
   }
 
@@ -217,6 +226,7 @@ export class AgentSessions {
   releaseDesks(): void {
     if (this.isClosed) return;
     this.isClosed = true;
+    this.draining = true;
     clearInterval(this.socketKeepAlive);
     for (const workNo of [...this.local.keys()]) this.dropLocal(workNo, 'service stopping');
   }
