@@ -92,7 +92,8 @@ describe('load driver on two instances sharing one store', () => {
   it('plays the calls at one instance and the desks at the other: every request forwarded, every event crossing over, nothing left', async () => {
     const agents = makeAgents(60);
     instances = await startSimInstances(serviceConfig(agents, contacts, timing), { count: 2 });
-    const [first, second] = instances.instances as [SimService, SimService];
+    const [first, second] = instances.instances;
+    if (!first || !second) throw new Error('two instances expected');
     const plans = makePlans(16, { none: 0, two: 1, three: 1, kinds: HELP_KINDS }, timing, rng(7));
     const report = await runLoad({
       api: second.url,
