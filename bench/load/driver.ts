@@ -4,6 +4,7 @@
  * nothing is left and reports successes, failures and latencies. Used by `npm run load` (main.ts) in both modes
  * and by the component test in sim mode.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Api, callIdOf, field, now, type AgentEvent } from './api.js';
 import { helperPool, scenarioName, type Agent, type Pool, type SessionPlan, type Timing } from './plan.js';
 import { sleep, type Leftover, type Phones, type Stamp } from './phones.js';
@@ -63,6 +64,11 @@ export interface Report {
   readonly apiServerErrors: number;
   /** Agent API reads (the read latency's requests) not answered with retcode 0. */
   readonly readFailures: number;
+  /**
+   * This process while the sessions ran (the driver, and the service when it runs in it): CPU time over wall time
+   * (100 = one core), and how late its event loop ran (a stall delays every latency measured in it).
+   */
+  readonly thisProcess: { readonly cpuPercent: number; readonly eventLoopDelayMs: { readonly p50: number; readonly p99: number; readonly max: number } };
 }
 
 export interface DriverOptions {
@@ -180,6 +186,9 @@ export async function runLoad(options: DriverOptions): Promise<Report> {
   await phones.startCustomers(options.plans, options.rate);
   const t0 = now();
   measureEventsFrom = Date.now();
+  const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+  loopDelay.enable();
+  const cpuAtStart = process.cpuUsage();
   // Reads by the agents' desks, apart from the event streams: each agent in turn asks for its state.
   let sessionsDone = false;
   const reading = (async () => {
@@ -228,6 +237,12 @@ export async function runLoad(options: DriverOptions): Promise<Report> {
     );
   }
   await Promise.all(sessions);
+  loopDelay.disable();
+  const cpu = process.cpuUsage(cpuAtStart);
+  const thisProcess = {
+    cpuPercent: ((cpu.user + cpu.system) / 1000 / (now() - t0)) * 100,
+    eventLoopDelayMs: { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 },
+  };
   sessionsDone = true;
   await reading;
   await phones.customersDone(stepTimeoutMs);
@@ -274,6 +289,8 @@ export async function runLoad(options: DriverOptions): Promise<Report> {
       const reply = await api.act(A.workNo, 'POST', `/voicecall/${A.workNo}/innerhelp`, { dstaddress: C.workNo, devicetype: 2, mode: plan.mode, callappdata: `load ${plan.index}` });
       if (reply.retcode === '0') helpReplies.push(now() - tHelp);
       if (reply.retcode !== '0') {
+        // C was never asked: only A has a call to see released (C is freed with the session's members).
+        involved.delete(C.workNo);
         await api.act(A.workNo, 'DELETE', `/voicecall/${A.workNo}/release`);
         await allReleased(session, involved);
         // B hung up before A asked: the plan's hold time was too short for this stack's set-up, not a failure.
@@ -583,6 +600,7 @@ export async function runLoad(options: DriverOptions): Promise<Report> {
     apiRefusals: { ...api.refusals },
     apiServerErrors: api.transportErrors.length,
     readFailures,
+    thisProcess,
   };
 }
 
@@ -617,6 +635,10 @@ export function formatReport(report: Report): string {
   lines.push('latency (ms)                                     n     p50     p95     p99     max');
   const ms = (v: number) => (Number.isNaN(v) ? '-' : v.toFixed(1)).padStart(7);
   for (const [name, p] of Object.entries(report.latenciesMs)) lines.push(`${name.padEnd(44)} ${String(p.count).padStart(5)} ${ms(p.p50)} ${ms(p.p95)} ${ms(p.p99)} ${ms(p.max)}`);
+  const { cpuPercent, eventLoopDelayMs: loop } = report.thisProcess;
+  lines.push(
+    `this process while the calls ran (the driver, and the service if in-process): CPU ${cpuPercent.toFixed(0)}% of one core, event-loop delay p50 ${loop.p50.toFixed(1)} p99 ${loop.p99.toFixed(1)} max ${loop.max.toFixed(1)} ms`,
+  );
   lines.push('');
   lines.push(`leftovers: ${report.leftoverCount}`);
   for (const l of report.leftovers) lines.push(`  ${l.what}: ${l.count}${l.detail ? ` (${l.detail})` : ''}`);
