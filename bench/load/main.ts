@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startRedisServer, type RedisServer } from '../../test/support/redis-server.js';
 import { Api, type AgentEvent } from './api.js';
-import { formatReport, runLoad } from './driver.js';
+import { formatReport, percentiles, runLoad, type Percentiles } from './driver.js';
 import { HELP_KINDS, makeAgents, makePlans, rng, serviceConfig, type Mix, type ScenarioKind, type Timing } from './plan.js';
 import { SimPhones } from './sim-phones.js';
 import { startSimInstances, startSimService, type SimInstances, type SimService } from './sim-service.js';
@@ -161,13 +161,26 @@ let api = args.api ?? 'http://127.0.0.1:8043';
 let simApi: Api | null = null;
 let madeElsewhere: ((event: AgentEvent) => boolean) | undefined;
 let setup: string | undefined;
+/** With in-process instances: the time each instance spent on the routes the latencies are about, by instance. */
+const serverTimes = new Map<string, number[]>();
+const TIMED_ROUTES = new Set(['POST /agentgateway/resource/voicecall/:agentid/innerhelp', 'GET /agentgateway/resource/onlineagent/:agentid/agentstatus']);
 if (args.sim && !args.api && instanceCount === 1 && !wantsRedis) {
   simService = await startSimService(generated);
   api = simService.url;
 } else if (args.sim && !args.api) {
   if (args.redis) redisServer = await startRedisServer();
   const redisUrl = redisServer?.url ?? args['redis-url'];
-  simInstances = await startSimInstances(generated, { count: instanceCount, ...(redisUrl ? { redisUrl } : {}) });
+  simInstances = await startSimInstances(generated, {
+    count: instanceCount,
+    ...(redisUrl ? { redisUrl } : {}),
+    onResponse: (instanceId, method, route, ms) => {
+      const key = `${method} ${route}`;
+      if (!TIMED_ROUTES.has(key)) return;
+      const list = serverTimes.get(`${instanceId} ${key}`) ?? [];
+      list.push(ms);
+      serverTimes.set(`${instanceId} ${key}`, list);
+    },
+  });
   const first = simInstances.instances[0] as SimService & { instanceId: string };
   const desks = simInstances.instances.at(-1) as SimService & { instanceId: string };
   api = desks.url;
@@ -221,8 +234,18 @@ const report = await runLoad({
 });
 if (process.stderr.isTTY) process.stderr.write('\n');
 console.log(formatReport(report));
+const serverSide: Record<string, Percentiles> = {};
+if (serverTimes.size > 0) {
+  console.log('\ntime spent in each instance (Fastify elapsedTime; at the first, the forwarded requests)    n     p50     p95     p99     max');
+  const ms = (v: number) => (Number.isNaN(v) ? '-' : v.toFixed(1)).padStart(7);
+  for (const [key, values] of [...serverTimes.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+    const p = percentiles(values);
+    serverSide[key] = p;
+    console.log(`${key.replace('/agentgateway/resource', '').padEnd(86)} ${String(p.count).padStart(5)} ${ms(p.p50)} ${ms(p.p95)} ${ms(p.p99)} ${ms(p.max)}`);
+  }
+}
 if (sippPhones) console.log(`SIPp logs and statistics: ${(sippPhones as SippPhones).logDirectory}`);
-if (args.json) writeFileSync(args.json, `${JSON.stringify(report, null, 2)}\n`);
+if (args.json) writeFileSync(args.json, `${JSON.stringify({ ...report, ...(serverTimes.size > 0 ? { serverSideMs: serverSide } : {}) }, null, 2)}\n`);
 await simService?.stop();
 await simInstances?.stop();
 await redisServer?.stop();

@@ -76,7 +76,15 @@ export interface SimInstances {
  * instance on connections of its own, as separate processes would be, under a key prefix of this run), or one
  * in-memory store object. Each has its own SimBackend: a call's phones are in the instance that took it.
  */
-export async function startSimInstances(overrides: Record<string, unknown>, options: { readonly count: number; readonly redisUrl?: string }): Promise<SimInstances> {
+export async function startSimInstances(
+  overrides: Record<string, unknown>,
+  options: {
+    readonly count: number;
+    readonly redisUrl?: string;
+    /** Each request's route and the time the instance spent on it (Fastify's elapsedTime). */
+    readonly onResponse?: (instanceId: string, method: string, route: string, ms: number) => void;
+  },
+): Promise<SimInstances> {
   const config = simConfig(overrides);
   // Warnings and errors (a forwarded request the owner did not answer, a lost Redis connection) are counted, not printed.
   const logged: Record<string, number> = {};
@@ -99,6 +107,8 @@ export async function startSimInstances(overrides: Record<string, unknown>, opti
       const sim = new SimBackend();
       const instanceId = `load-${i}`;
       const service = await assembleService(config, logger, { backend: sim, store, instanceId });
+      const { onResponse } = options;
+      if (onResponse) service.app.addHook('onResponse', async (request, reply) => onResponse(instanceId, request.method, request.routeOptions.url ?? '', reply.elapsedTime));
       const url = await service.listen(0);
       started.push({ service, view: { url, config, orchestrator: service.orchestrator, sim, instanceId, stop: () => service.close() } });
     }
