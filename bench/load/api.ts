@@ -18,6 +18,10 @@ export interface AgentEvent {
   readonly content: unknown;
   /** When the driver received it. */
   readonly t: number;
+  /** When the service made it (its `eventGenTime`, Date.now() of the instance that decided it). */
+  readonly eventGenTime?: number;
+  /** When the driver received it, on the same clock as `eventGenTime` (Date.now(), whole ms). */
+  readonly receivedAt: number;
 }
 
 export function callIdOf(event: AgentEvent): string | undefined {
@@ -44,6 +48,8 @@ export class Api {
   private readonly waiters = new Set<() => void>();
   /** Requests that failed at the HTTP level (connection refused, 5xx), by path. */
   readonly transportErrors: string[] = [];
+  /** Agents' requests the service refused (retcode other than 0): "retcode message" -> count. */
+  readonly refusals: Record<string, number> = {};
 
   constructor(
     readonly url: string,
@@ -80,9 +86,11 @@ export class Api {
     });
     socket.on('error', () => undefined);
     socket.on('message', (data: WebSocket.RawData) => {
-      const parsed = JSON.parse(data.toString()) as { event?: { eventType: string; workNo: string; content: unknown } | null };
+      const receivedAt = Date.now();
+      const parsed = JSON.parse(data.toString()) as { event?: { eventType: string; workNo: string; content: unknown; eventGenTime?: number } | null };
       if (!parsed.event) return;
-      const event: AgentEvent = { eventType: parsed.event.eventType, workNo: parsed.event.workNo, content: parsed.event.content, t: now() };
+      const { eventType, workNo: eventWorkNo, content, eventGenTime } = parsed.event;
+      const event: AgentEvent = { eventType, workNo: eventWorkNo, content, t: now(), receivedAt, ...(typeof eventGenTime === 'number' ? { eventGenTime } : {}) };
       this.events.get(workNo)?.push(event);
       this.onEvent(event);
       for (const wake of [...this.waiters]) wake();
@@ -92,7 +100,13 @@ export class Api {
 
   /** An agent's request with its session token. */
   act(workNo: string, method: string, path: string, body?: unknown): Promise<Envelope> {
-    return this.request(method, `${BASE}${path}`, { guid: this.guids.get(workNo) ?? '', ...(body !== undefined ? { body } : {}) }).then((r) => r.body);
+    return this.request(method, `${BASE}${path}`, { guid: this.guids.get(workNo) ?? '', ...(body !== undefined ? { body } : {}) }).then((r) => {
+      if (r.body.retcode !== '0') {
+        const key = `${r.body.retcode} ${r.body.message}`;
+        this.refusals[key] = (this.refusals[key] ?? 0) + 1;
+      }
+      return r.body;
+    });
   }
 
   cursor(workNo: string): number {

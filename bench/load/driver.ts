@@ -4,6 +4,7 @@
  * nothing is left and reports successes, failures and latencies. Used by `npm run load` (main.ts) in both modes
  * and by the component test in sim mode.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Api, callIdOf, field, now, type AgentEvent } from './api.js';
 import { helperPool, scenarioName, type Agent, type Pool, type SessionPlan, type Timing } from './plan.js';
 import { sleep, type Leftover, type Phones, type Stamp } from './phones.js';
@@ -11,6 +12,8 @@ import { sleep, type Leftover, type Phones, type Stamp } from './phones.js';
 /** How long an agent's other call ids may take to be released after its last call's release (one decision's
  * events can reach the driver in two deliveries). */
 const RELEASE_GRACE_MS = 2000;
+/** The event-loop delay is sampled by a timer of this period (ms). */
+const LOOP_RESOLUTION_MS = 5;
 
 export const LATENCIES = [
   'customer INVITE -> agent phone INVITE',
@@ -19,6 +22,10 @@ export const LATENCIES = [
   "helper's 200 -> A-C connected (two-party)",
   "helper's 200 -> room complete (three-party)",
   'BYE -> remaining parties reconnected',
+  'innerhelp request -> reply',
+  'agent API read (GET agentstatus)',
+  'event made -> desk received',
+  'event made on another instance -> desk',
 ] as const;
 export type LatencyName = (typeof LATENCIES)[number];
 
@@ -51,6 +58,20 @@ export interface Report {
   readonly eventAnomalies: Record<string, number>;
   readonly leftovers: Leftover[];
   readonly leftoverCount: number;
+  /** What was run against (instances, store), when the caller said. */
+  readonly setup?: string;
+  /** Agents' requests the service refused, "retcode message" -> count (expected ones included: see the scenarios). */
+  readonly apiRefusals: Record<string, number>;
+  /** Requests answered with an HTTP status >= 500 (forwarding to the call's owner failed, store unavailable, ...). */
+  readonly apiServerErrors: number;
+  /** Agent API reads (the read latency's requests) not answered with retcode 0. */
+  readonly readFailures: number;
+  /**
+   * This process while the sessions ran (the driver, and the service when it runs in it): CPU time over wall time
+   * (100 = one core), and how late its event loop ran, beyond a 5 ms timer's period (a stall delays every latency
+   * measured in it).
+   */
+  readonly thisProcess: { readonly cpuPercent: number; readonly eventLoopDelayMs: { readonly p50: number; readonly p99: number; readonly max: number } };
 }
 
 export interface DriverOptions {
@@ -66,6 +87,14 @@ export interface DriverOptions {
   readonly settleMs?: number;
   readonly progress?: (line: string) => void;
   readonly seed?: number;
+  /** Agent API reads (GET agentstatus, round robin over the agents) per second while the sessions run (default 0). */
+  readonly readsPerSecond?: number;
+  /** Every instance of the service (base URLs): /health activeCalls is summed over them (default: `api` alone). */
+  readonly instances?: readonly string[];
+  /** True when the event was made by an instance other than the one the desks (`api`) are on. */
+  readonly madeElsewhere?: (event: AgentEvent) => boolean;
+  /** Printed with the report: what the run was against. */
+  readonly setup?: string;
 }
 
 class StepFailure extends Error {}
@@ -98,8 +127,20 @@ export async function runLoad(options: DriverOptions): Promise<Report> {
   const results = new Map<string, { ok: number; failed: number; skipped: number; reasons: Record<string, number> }>();
   const progress = { started: 0, done: 0, ok: 0, failed: 0, skipped: 0 };
   const anomalies: Record<string, number> = {};
+  /** Event delivery (Date.now() at receipt minus eventGenTime) of events made once the customers started. */
+  const delivery: number[] = [];
+  const deliveryElsewhere: number[] = [];
+  let measureEventsFrom = Infinity;
+  const reads: number[] = [];
+  let readFailures = 0;
+  const helpReplies: number[] = [];
 
   const api = new Api(options.api, (event) => {
+    if (event.eventGenTime !== undefined && event.eventGenTime >= measureEventsFrom) {
+      const ms = event.receivedAt - event.eventGenTime;
+      delivery.push(ms);
+      if (options.madeElsewhere?.(event)) deliveryElsewhere.push(ms);
+    }
     const agent = byWorkNo.get(event.workNo);
     if (!agent) return;
     // Events arrive only once agents have signed in, after `phones` exists.
@@ -147,6 +188,33 @@ export async function runLoad(options: DriverOptions): Promise<Report> {
   }
   await phones.startCustomers(options.plans, options.rate);
   const t0 = now();
+  measureEventsFrom = Date.now();
+  // A timer every LOOP_RESOLUTION_MS: how much later than that it fired is how late the event loop was.
+  const loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+  loopDelay.enable();
+  const cpuAtStart = process.cpuUsage();
+  // Reads by the agents' desks, apart from the event streams: each agent in turn asks for its state.
+  let sessionsDone = false;
+  const reading = (async () => {
+    const rps = options.readsPerSecond ?? 0;
+    if (rps <= 0) return;
+    const inFlight = new Set<Promise<void>>();
+    for (let i = 0; !sessionsDone; i++) {
+      const due = t0 + (i * 1000) / rps;
+      if (due > now()) await sleep(due - now());
+      if (sessionsDone) break;
+      const agent = options.agents[i % options.agents.length] as Agent;
+      const read = (async () => {
+        const t = now();
+        const reply = await api.act(agent.workNo, 'GET', `/onlineagent/${agent.workNo}/agentstatus`).catch(() => null);
+        if (reply?.retcode === '0') reads.push(now() - t);
+        else readFailures++;
+      })();
+      inFlight.add(read);
+      void read.finally(() => inFlight.delete(read));
+    }
+    await Promise.all(inFlight);
+  })();
   for (const plan of options.plans) {
     const due = t0 + (plan.index * 1000) / options.rate;
     if (due > now()) await sleep(due - now());
@@ -173,6 +241,18 @@ export async function runLoad(options: DriverOptions): Promise<Report> {
     );
   }
   await Promise.all(sessions);
+  loopDelay.disable();
+  const cpu = process.cpuUsage(cpuAtStart);
+  const thisProcess = {
+    cpuPercent: ((cpu.user + cpu.system) / 1000 / (now() - t0)) * 100,
+    eventLoopDelayMs: {
+      p50: Math.max(0, loopDelay.percentile(50) / 1e6 - LOOP_RESOLUTION_MS),
+      p99: Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_RESOLUTION_MS),
+      max: Math.max(0, loopDelay.max / 1e6 - LOOP_RESOLUTION_MS),
+    },
+  };
+  sessionsDone = true;
+  await reading;
   await phones.customersDone(stepTimeoutMs);
 
   /* ------------------------------------------------------------------ one customer call */
@@ -215,7 +295,10 @@ export async function runLoad(options: DriverOptions): Promise<Report> {
       const aFrom = api.cursor(A.workNo);
       const tHelp = now();
       const reply = await api.act(A.workNo, 'POST', `/voicecall/${A.workNo}/innerhelp`, { dstaddress: C.workNo, devicetype: 2, mode: plan.mode, callappdata: `load ${plan.index}` });
+      if (reply.retcode === '0') helpReplies.push(now() - tHelp);
       if (reply.retcode !== '0') {
+        // C was never asked: only A has a call to see released (C is freed with the session's members).
+        involved.delete(C.workNo);
         await api.act(A.workNo, 'DELETE', `/voicecall/${A.workNo}/release`);
         await allReleased(session, involved);
         // B hung up before A asked: the plan's hold time was too short for this stack's set-up, not a failure.
@@ -439,12 +522,23 @@ export async function runLoad(options: DriverOptions): Promise<Report> {
   clearInterval(tick);
   const settleMs = options.settleMs ?? 3000;
   const settleDeadline = now() + settleMs;
-  let health = await api.request('GET', '/health').catch(() => null);
-  while (health && (health.body as unknown as { activeCalls?: number }).activeCalls !== 0 && now() < settleDeadline) {
+  // Calls in the service: the sum over its instances (-1: one of them did not answer).
+  const activeCallsNow = async (): Promise<number> => {
+    let sum = 0;
+    for (const base of options.instances ?? [options.api]) {
+      const health = await fetch(`${base}/health`)
+        .then((r) => r.json() as Promise<{ activeCalls?: number }>)
+        .catch(() => null);
+      if (typeof health?.activeCalls !== 'number') return -1;
+      sum += health.activeCalls;
+    }
+    return sum;
+  };
+  let activeCalls = await activeCallsNow();
+  while (activeCalls > 0 && now() < settleDeadline) {
     await sleep(200);
-    health = await api.request('GET', '/health').catch(() => null);
+    activeCalls = await activeCallsNow();
   }
-  const activeCalls = health ? ((health.body as unknown as { activeCalls?: number }).activeCalls ?? -1) : -1;
   const signOut = await api.signOutAll();
   // Whoever is still busy is taken off (after being counted), so the service is clean for the next run.
   const stuck = [...signOut.busy];
@@ -492,6 +586,10 @@ export async function runLoad(options: DriverOptions): Promise<Report> {
       if (from !== undefined && to !== undefined && to >= from - 1) samples.get(mark.latency)?.push(Math.max(0, to - from));
     }
   }
+  samples.get('innerhelp request -> reply')?.push(...helpReplies);
+  samples.get('agent API read (GET agentstatus)')?.push(...reads);
+  samples.get('event made -> desk received')?.push(...delivery);
+  samples.get('event made on another instance -> desk')?.push(...deliveryElsewhere);
   const latenciesMs = Object.fromEntries(LATENCIES.map((l) => [l, percentiles(samples.get(l) ?? [])])) as Record<LatencyName, Percentiles>;
   const scenarios = Object.fromEntries([...results.entries()].sort(([a], [b]) => a.localeCompare(b)));
   const totals = { ok: progress.ok, failed: progress.failed, skipped: progress.skipped };
@@ -506,6 +604,11 @@ export async function runLoad(options: DriverOptions): Promise<Report> {
     eventAnomalies: anomalies,
     leftovers,
     leftoverCount: leftovers.reduce((n, l) => n + l.count, 0),
+    ...(options.setup !== undefined ? { setup: options.setup } : {}),
+    apiRefusals: { ...api.refusals },
+    apiServerErrors: api.transportErrors.length,
+    readFailures,
+    thisProcess,
   };
 }
 
@@ -519,7 +622,7 @@ export function percentiles(values: number[]): Percentiles {
 
 export function formatReport(report: Report): string {
   const lines: string[] = [];
-  lines.push(`load run on the ${report.mode}: ${report.planned} customer calls in ${report.seconds.toFixed(1)} s`);
+  lines.push(`load run on the ${report.mode}${report.setup ? ` (${report.setup})` : ''}: ${report.planned} customer calls in ${report.seconds.toFixed(1)} s`);
   lines.push('');
   lines.push('scenario                                   ok  failed  skipped  reasons');
   for (const [name, r] of Object.entries(report.scenarios)) {
@@ -532,10 +635,18 @@ export function formatReport(report: Report): string {
   const pf = Object.entries(report.phoneFailures).filter(([, n]) => n > 0);
   if (pf.length > 0) lines.push(`phones' own failures: ${pf.map(([k, n]) => `${k} ${n}`).join(', ')}`);
   for (const [what, n] of Object.entries(report.eventAnomalies)) lines.push(`event anomaly, ${n}x: ${what}`);
+  const refusals = Object.entries(report.apiRefusals ?? {});
+  if (refusals.length > 0) lines.push(`API refusals (expected ones included): ${refusals.map(([k, n]) => `${n}x ${k}`).join('; ')}`);
+  if (report.apiServerErrors > 0) lines.push(`API answers with HTTP status >= 500: ${report.apiServerErrors}`);
+  if (report.readFailures > 0) lines.push(`agent API reads not answered with retcode 0: ${report.readFailures}`);
   lines.push('');
   lines.push('latency (ms)                                     n     p50     p95     p99     max');
   const ms = (v: number) => (Number.isNaN(v) ? '-' : v.toFixed(1)).padStart(7);
   for (const [name, p] of Object.entries(report.latenciesMs)) lines.push(`${name.padEnd(44)} ${String(p.count).padStart(5)} ${ms(p.p50)} ${ms(p.p95)} ${ms(p.p99)} ${ms(p.max)}`);
+  const { cpuPercent, eventLoopDelayMs: loop } = report.thisProcess;
+  lines.push(
+    `this process while the calls ran (the driver, and the service if in-process): CPU ${cpuPercent.toFixed(0)}% of one core, event-loop delay p50 ${loop.p50.toFixed(1)} p99 ${loop.p99.toFixed(1)} max ${loop.max.toFixed(1)} ms`,
+  );
   lines.push('');
   lines.push(`leftovers: ${report.leftoverCount}`);
   for (const l of report.leftovers) lines.push(`  ${l.what}: ${l.count}${l.detail ? ` (${l.detail})` : ''}`);

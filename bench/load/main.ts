@@ -4,10 +4,12 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { formatReport, runLoad } from './driver.js';
+import { startRedisServer, type RedisServer } from '../../test/support/redis-server.js';
+import { Api, type AgentEvent } from './api.js';
+import { formatReport, percentiles, runLoad, type Percentiles } from './driver.js';
 import { HELP_KINDS, makeAgents, makePlans, rng, serviceConfig, type Mix, type ScenarioKind, type Timing } from './plan.js';
 import { SimPhones } from './sim-phones.js';
-import { startSimService, type SimService } from './sim-service.js';
+import { startSimInstances, startSimService, type SimInstances, type SimService } from './sim-service.js';
 import { poolPorts, SippPhones } from './sipp-phones.js';
 
 const USAGE = `npm run load -- [options]
@@ -30,8 +32,19 @@ By default against a running real stack (SIPp phones; the service must run with 
   --mix none:W,two:W,three:W  weights of no help, two-party and three-party help (default none:10,two:45,three:45)
   --scenarios a,b,...       help scenarios to draw from (default all): ${HELP_KINDS.join(', ')}
   --seed N                  random seed (default 1)
+  --reads N                 agent API reads per second (GET agentstatus, each agent in turn) while the calls
+                            run, timed apart from the event streams (default 10; 0: none)
   --json FILE               also write the report as JSON
   --write-config FILE       write the service configuration for these options (agents, contacts, routes) and exit
+
+Simulator in this process only (--sim without --api):
+  --instances N             1 (default) or 2 instances of the service sharing one state store, each with its own
+                            simulated telephony: customers call the first (its /sim), the agents sign in, act,
+                            read and take their events (WebSocket) at the second, so every request about a call
+                            is forwarded to the first; the store is Redis with --redis or --redis-url, else one
+                            in-memory store
+  --redis                   start a throwaway redis-server (Debian's, on a free loopback port) for the run
+  --redis-url URL           use this Redis (keys under a prefix of this run, left there)
 
 Real stack only:
   --sip HOST:PORT           drachtio-server's SIP address (default 127.0.0.1:5060)
@@ -72,6 +85,10 @@ try {
       mix: { type: 'string', default: 'none:10,two:45,three:45' },
       scenarios: { type: 'string' },
       seed: { type: 'string', default: '1' },
+      reads: { type: 'string', default: '10' },
+      instances: { type: 'string', default: '1' },
+      redis: { type: 'boolean' },
+      'redis-url': { type: 'string' },
       json: { type: 'string' },
       'write-config': { type: 'string' },
       sip: { type: 'string', default: '127.0.0.1:5060' },
@@ -130,11 +147,49 @@ if (args['write-config']) {
 }
 
 const plans = makePlans(calls, mix, timing, rng(Math.round(num('seed', args.seed, 0))));
+const instanceCount = Math.round(num('instances', args.instances, 1));
+const readsPerSecond = num('reads', args.reads, 0);
+const wantsRedis = args.redis === true || args['redis-url'] !== undefined;
+if (instanceCount > 2) fail('--instances: 1 or 2');
+if ((instanceCount > 1 || wantsRedis) && !(args.sim && !args.api)) fail('--instances, --redis and --redis-url need --sim without --api (the instances run in this process)');
+if (args.redis && args['redis-url']) fail('--redis or --redis-url, not both');
 let simService: SimService | null = null;
+let simInstances: SimInstances | null = null;
+let redisServer: RedisServer | null = null;
 let api = args.api ?? 'http://127.0.0.1:8043';
-if (args.sim && !args.api) {
+/** Where the customers call and the phones are played (/sim): the first instance. */
+let simApi: Api | null = null;
+let madeElsewhere: ((event: AgentEvent) => boolean) | undefined;
+let setup: string | undefined;
+/** With in-process instances: the time each instance spent on the routes the latencies are about, by instance. */
+const serverTimes = new Map<string, number[]>();
+const TIMED_ROUTES = new Set(['POST /agentgateway/resource/voicecall/:agentid/innerhelp', 'GET /agentgateway/resource/onlineagent/:agentid/agentstatus']);
+if (args.sim && !args.api && instanceCount === 1 && !wantsRedis) {
   simService = await startSimService(generated);
   api = simService.url;
+} else if (args.sim && !args.api) {
+  if (args.redis) redisServer = await startRedisServer();
+  const redisUrl = redisServer?.url ?? args['redis-url'];
+  simInstances = await startSimInstances(generated, {
+    count: instanceCount,
+    ...(redisUrl ? { redisUrl } : {}),
+    onResponse: (instanceId, method, route, ms) => {
+      const key = `${method} ${route}`;
+      if (!TIMED_ROUTES.has(key)) return;
+      const list = serverTimes.get(`${instanceId} ${key}`) ?? [];
+      list.push(ms);
+      serverTimes.set(`${instanceId} ${key}`, list);
+    },
+  });
+  const first = simInstances.instances[0] as SimService & { instanceId: string };
+  const desks = simInstances.instances.at(-1) as SimService & { instanceId: string };
+  api = desks.url;
+  simApi = new Api(first.url);
+  madeElsewhere = simInstances.madeElsewhere;
+  setup =
+    instanceCount > 1
+      ? `${instanceCount} instances on ${simInstances.storeName}: customers at ${first.instanceId} ${first.url}, desks and API at ${desks.instanceId} ${desks.url}`
+      : `1 instance on ${simInstances.storeName}`;
 }
 const esl = args['no-esl'] ? null : (() => {
   const [host, port] = (args.esl ?? '').split(':');
@@ -144,7 +199,7 @@ const maxHold = Math.max(...plans.map((p) => p.holdMs), timing.callMs);
 const maxSeconds = Math.ceil(calls / rate + (maxHold + timing.helpTimeoutSeconds * 1000 + 4 * timing.callMs) / 1000 + 120);
 
 console.log(
-  `load: ${calls} calls at ${rate}/s on the ${args.sim ? 'simulator' : 'real stack'} (${api}), ${agents.length} agents, mix ${args.mix}, ${kinds.length} help scenarios`,
+  `load: ${calls} calls at ${rate}/s on the ${args.sim ? 'simulator' : 'real stack'} (${setup ?? api}), ${agents.length} agents, mix ${args.mix}, ${kinds.length} help scenarios, ${readsPerSecond} reads/s`,
 );
 let sippPhones: SippPhones | null = null;
 const report = await runLoad({
@@ -153,8 +208,12 @@ const report = await runLoad({
   plans,
   rate,
   timing,
+  readsPerSecond,
+  ...(simInstances ? { instances: simInstances.instances.map((i) => i.url) } : {}),
+  ...(madeElsewhere ? { madeElsewhere } : {}),
+  ...(setup ? { setup } : {}),
   phones: (client) => {
-    if (args.sim) return new SimPhones(client, timing);
+    if (args.sim) return new SimPhones(client, timing, simApi ?? client);
     sippPhones = new SippPhones({
       sipTarget: args.sip ?? '127.0.0.1:5060',
       host: contacts.host,
@@ -175,7 +234,21 @@ const report = await runLoad({
 });
 if (process.stderr.isTTY) process.stderr.write('\n');
 console.log(formatReport(report));
+const serverSide: Record<string, Percentiles> = {};
+if (serverTimes.size > 0) {
+  console.log('\ntime spent in each instance (Fastify elapsedTime; at the first, the forwarded requests)    n     p50     p95     p99     max');
+  const ms = (v: number) => (Number.isNaN(v) ? '-' : v.toFixed(1)).padStart(7);
+  for (const [key, values] of [...serverTimes.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+    const p = percentiles(values);
+    serverSide[key] = p;
+    console.log(`${key.replace('/agentgateway/resource', '').padEnd(86)} ${String(p.count).padStart(5)} ${ms(p.p50)} ${ms(p.p95)} ${ms(p.p99)} ${ms(p.max)}`);
+  }
+}
 if (sippPhones) console.log(`SIPp logs and statistics: ${(sippPhones as SippPhones).logDirectory}`);
-if (args.json) writeFileSync(args.json, `${JSON.stringify(report, null, 2)}\n`);
+if (args.json) writeFileSync(args.json, `${JSON.stringify({ ...report, ...(serverTimes.size > 0 ? { serverSideMs: serverSide } : {}) }, null, 2)}\n`);
 await simService?.stop();
+await simInstances?.stop();
+await redisServer?.stop();
+const logged = Object.entries(simInstances?.logged ?? {});
+if (logged.length > 0) console.log(`the instances logged (warn and above): ${logged.map(([k, n]) => `${n}x ${k}`).join('; ')}`);
 process.exit(report.totals.failed === 0 && report.leftoverCount === 0 ? 0 : 1);

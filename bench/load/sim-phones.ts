@@ -3,6 +3,8 @@
  * the customers' calls, and answers, refuses or hangs up the agents' phones as their pools say.
  * There is no SIP here: a phone's "invite" is the moment its agent's AgentEvent_Ringing reaches the driver, and
  * its "answered"/"bye-sent" the moment the driver sends the /sim request.
+ * With several instances on one store (`--instances 2`), the phones are those of the instance the customers call
+ * (`simApi`, its /sim routes); the agents' events still come through `api` (the instance their desks use).
  */
 import { now, type AgentEvent, type Api } from './api.js';
 import { DID, type Agent, type SessionPlan, type Timing } from './plan.js';
@@ -18,8 +20,10 @@ export class SimPhones implements Phones {
   private stopped = false;
 
   constructor(
-    private readonly api: Api,
+    api: Api,
     private readonly timing: Timing,
+    /** Where the /sim routes are: the instance whose simulated backend has the calls (default: the agents' API). */
+    private readonly simApi: Pick<Api, 'request'> = api,
   ) {}
 
   private stamp(who: Stamp['who'], what: string, number: string, t = now()): void {
@@ -32,7 +36,7 @@ export class SimPhones implements Phones {
   }
 
   private async sim(path: string, body?: unknown): Promise<string> {
-    const response = await this.api.request('POST', `/sim${path}`, body !== undefined ? { body } : {});
+    const response = await this.simApi.request('POST', `/sim${path}`, body !== undefined ? { body } : {});
     return response.body.retcode;
   }
 
@@ -55,7 +59,7 @@ export class SimPhones implements Phones {
   private async customer(plan: SessionPlan): Promise<void> {
     this.numbers.add(plan.customer);
     this.stamp('customer', 'invite', plan.customer);
-    const response = await this.api.request('POST', '/sim/calls', { body: { from: plan.customer, to: DID } });
+    const response = await this.simApi.request('POST', '/sim/calls', { body: { from: plan.customer, to: DID } });
     if (response.body.retcode !== '0') {
       this.simFailures.customer = (this.simFailures.customer ?? 0) + 1;
       return;
@@ -109,7 +113,7 @@ export class SimPhones implements Phones {
   async leftovers(): Promise<Leftover[]> {
     const busy: string[] = [];
     for (const number of this.numbers) {
-      const response = await this.api.request('GET', `/sim/phones/${number}`);
+      const response = await this.simApi.request('GET', `/sim/phones/${number}`);
       const state = (response.body.result as { state?: string } | undefined)?.state;
       if (state !== 'idle') busy.push(`${number}:${state ?? response.body.retcode}`);
     }

@@ -8,16 +8,20 @@ import { LATENCIES, runLoad, type Report } from '../../bench/load/driver.js';
 import { DID, HELP_KINDS, makeAgents, makePlans, rng, serviceConfig, type Agent, type Timing } from '../../bench/load/plan.js';
 import type { Phones } from '../../bench/load/phones.js';
 import { SimPhones } from '../../bench/load/sim-phones.js';
-import { startSimService, type SimService } from '../../bench/load/sim-service.js';
+import { Api as ApiClient } from '../../bench/load/api.js';
+import { startSimInstances, startSimService, type SimInstances, type SimService } from '../../bench/load/sim-service.js';
 import { poolPorts } from '../../bench/load/sipp-phones.js';
 
 const timing: Timing = { answerMs: 50, helperHangupMs: 300, callMs: 600, helpTimeoutSeconds: 0.3 };
 const contacts = { host: '127.0.0.1', ports: poolPorts(15400) };
 
 let service: SimService | null = null;
+let instances: SimInstances | null = null;
 afterEach(async () => {
   await service?.stop();
   service = null;
+  await instances?.stop();
+  instances = null;
 });
 
 async function run(agentCount: number, calls: number, rate: number, phones: (api: Api) => Phones, stepTimeoutMs?: number): Promise<Report> {
@@ -81,5 +85,39 @@ describe('load driver on the simulator', () => {
     await stray;
     expect(report.leftoverCount).toBeGreaterThan(0);
     expect(report.leftovers.find((l) => l.what.startsWith('calls in the service'))?.count).toBe(1);
+  });
+});
+
+describe('load driver on two instances sharing one store', () => {
+  it('plays the calls at one instance and the desks at the other: every request forwarded, every event crossing over, nothing left', async () => {
+    const agents = makeAgents(60);
+    instances = await startSimInstances(serviceConfig(agents, contacts, timing), { count: 2 });
+    const [first, second] = instances.instances;
+    if (!first || !second) throw new Error('two instances expected');
+    const plans = makePlans(16, { none: 0, two: 1, three: 1, kinds: HELP_KINDS }, timing, rng(7));
+    const report = await runLoad({
+      api: second.url,
+      instances: [first.url, second.url],
+      madeElsewhere: instances.madeElsewhere,
+      readsPerSecond: 20,
+      agents,
+      plans,
+      rate: 10,
+      timing,
+      phones: (api) => new SimPhones(api, timing, new ApiClient(first.url)),
+      settleMs: 2000,
+    });
+    expect(report.totals.failed).toBe(0);
+    expect(report.leftoverCount).toBe(0);
+    expect(report.apiServerErrors).toBe(0);
+    // The calls are the first instance's: its phones had them, the second one's never had one.
+    expect(Object.keys(first.sim.phones()).length).toBeGreaterThan(16);
+    expect(second.sim.phones()).toEqual({});
+    const latencies = report.latenciesMs;
+    expect(latencies['innerhelp request -> reply'].count).toBeGreaterThan(0);
+    expect(latencies['agent API read (GET agentstatus)'].count).toBeGreaterThan(0);
+    // Every event the desks got after the start was made by the first instance.
+    expect(latencies['event made on another instance -> desk'].count).toBeGreaterThan(0);
+    expect(latencies['event made on another instance -> desk'].count).toBe(latencies['event made -> desk received'].count);
   });
 });
