@@ -113,6 +113,9 @@ export async function assembleService(config: AppConfig, logger: Logger, overrid
     },
     async ownerUrlOfAgentCall(workNo) {
       if (directory.callsOf(workNo).length > 0) return null;
+      // The replica says which instance's call holds the agent (no store round trip); else the store does.
+      const replicaOwner = directory.remoteOwnerOf(workNo);
+      if (replicaOwner !== null && replicaOwner !== instanceId) return cluster.urlOf(replicaOwner);
       const callId = await store.callOfAgent(workNo);
       const record = callId === null ? null : await store.callRecord(callId);
       return record && record.instanceId !== instanceId ? cluster.urlOf(record.instanceId) : null;

@@ -35,6 +35,7 @@ export class ClusterMember {
   private mode: InstanceInfo['mode'] = 'serving';
   private cleaning = false;
   private readonly goneListeners = new Set<(instanceId: string) => void>();
+  private readonly liveUrls = new Map<string, string>();
 
   constructor(private readonly options: ClusterMemberOptions) {}
 
@@ -73,14 +74,27 @@ export class ClusterMember {
     return () => this.goneListeners.delete(listener);
   }
 
-  /** Where another live instance's API is (null: not alive). */
+  /**
+   * Where another live instance's API is (null: not alive): from the list read at the last tick, else (an instance
+   * that came up since) from the store.
+   */
   async urlOf(instanceId: string): Promise<string | null> {
+    const known = this.liveUrls.get(instanceId);
+    if (known !== undefined) return known;
     const live = await this.options.store.liveInstances();
     return live.find((i) => i.instanceId === instanceId)?.httpUrl ?? null;
   }
 
   private async tick(): Promise<void> {
     await this.beat();
+    // The live instances' addresses, for forwarding without a store round trip per request.
+    await this.options.store.liveInstances().then(
+      (live) => {
+        this.liveUrls.clear();
+        for (const i of live) this.liveUrls.set(i.instanceId, i.httpUrl);
+      },
+      () => undefined,
+    );
     if (this.cleaning) return;
     this.cleaning = true;
     try {

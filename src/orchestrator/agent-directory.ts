@@ -252,6 +252,12 @@ export class AgentDirectory {
     if (available && !wasAvailable) this.changed();
   }
 
+  /** The other instance whose call holds the agent, as its last exported state says (null: none known). */
+  remoteOwnerOf(workNo: string): string | null {
+    for (const [instanceId, calls] of this.remoteCalls) if ((calls.get(workNo)?.length ?? 0) > 0) return instanceId;
+    return null;
+  }
+
   /** A dead instance's calls were ended: none of them holds an agent any more. */
   forgetInstance(instanceId: string): void {
     if (this.remoteCalls.delete(instanceId)) this.changed();
