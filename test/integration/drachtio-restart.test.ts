@@ -14,7 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Reply } from '../../src/core/types.js';
 import { channelUuids } from './support/freeswitch.js';
 import { startSipp, uacScenario, uasScenario, type Answer, type Ending, type SippPhone } from './support/sipp.js';
-import { channelState, integrationEnv, startStack, type Stack } from './support/stack.js';
+import { channelState, expectBridgedOn, integrationEnv, startStack, type Stack } from './support/stack.js';
 
 const env = integrationEnv();
 const restart = process.env.INTEGRATION_DRACHTIO_RESTART;
@@ -82,20 +82,7 @@ describe.skipIf(skipped !== null)('drachtio-server restart (kill -9) on real ser
   const waitEvent = (from: number, workNo: string, type: string) =>
     stack.waitFor((e) => stack.events.indexOf(e) >= from && e.workNo === workNo && e.eventType === type, `${type} for ${workNo}`);
 
-  async function expectBridged(x: string, y: string): Promise<void> {
-    const deadline = Date.now() + 5000;
-    let last = '';
-    while (Date.now() < deadline) {
-      const [cx, cy] = [stack.channelOfPhone(x), stack.channelOfPhone(y)];
-      if (cx && cy) {
-        const [sx, sy] = [await channelState(stack, cx), await channelState(stack, cy)];
-        if (sx.bridgedTo === cy && sy.bridgedTo === cx) return;
-        last = JSON.stringify({ [x]: sx, [y]: sy });
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`${x} and ${y} are not bridged on FreeSWITCH: ${last}`);
-  }
+  const expectBridged = (x: string, y: string): Promise<void> => expectBridgedOn(stack, x, y);
 
   /** A customer call to A, answered and bridged on FreeSWITCH. */
   async function talking(): Promise<{ a: SippPhone; b: SippPhone }> {

@@ -9,7 +9,7 @@ import type { Reply } from '../../src/core/types.js';
 import { HOLD_MUSIC, RINGBACK } from '../../src/telephony/drachtio/media.js';
 import { heard } from './support/audio.js';
 import { startSipp, uacScenario, uasScenario, type Answer, type Ending, type SippPhone } from './support/sipp.js';
-import { AGENTS, channelState, clearAfterTest, integrationEnv, portShift, startStack, type Stack } from './support/stack.js';
+import { AGENTS, channelState, clearAfterTest, expectBridgedOn, integrationEnv, portShift, startStack, type Stack } from './support/stack.js';
 
 const env = integrationEnv();
 const B = '5550100';
@@ -72,22 +72,7 @@ describe.skipIf(typeof env === 'string')('internal help on real servers', () => 
   const waitEvent = (from: number, workNo: string, type: string) =>
     stack.waitFor((e) => stack.events.indexOf(e) >= from && e.workNo === workNo && e.eventType === type, `${type} for ${workNo}`);
 
-  /** Waits until FreeSWITCH says the two phones' channels are bridged to each other. */
-  async function expectBridged(x: string, y: string): Promise<void> {
-    const deadline = Date.now() + 5000;
-    let last = '';
-    while (Date.now() < deadline) {
-      const cx = stack.channelOfPhone(x);
-      const cy = stack.channelOfPhone(y);
-      if (cx && cy) {
-        const [sx, sy] = [await channelState(stack, cx), await channelState(stack, cy)];
-        if (sx.bridgedTo === cy && sy.bridgedTo === cx) return;
-        last = JSON.stringify({ [x]: sx, [y]: sy });
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`${x} and ${y} are not bridged on FreeSWITCH: ${last}`);
-  }
+  const expectBridged = (x: string, y: string): Promise<void> => expectBridgedOn(stack, x, y);
 
   async function expectInRoom(numbers: string[]): Promise<void> {
     const deadline = Date.now() + 5000;

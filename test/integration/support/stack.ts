@@ -199,3 +199,19 @@ export async function clearAfterTest(stack: Stack, phones: SippPhone[], workNos:
   await Promise.all(leaving.map((p) => p.done));
   for (const workNo of workNos) await stack.orchestrator.request({ kind: 'release', workNo });
 }
+
+/** Waits (5 s at most) until FreeSWITCH says the two phones' channels are bridged to each other. */
+export async function expectBridgedOn(stack: Stack, x: string, y: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  let last = '';
+  while (Date.now() < deadline) {
+    const [cx, cy] = [stack.channelOfPhone(x), stack.channelOfPhone(y)];
+    if (cx && cy) {
+      const [sx, sy] = [await channelState(stack, cx), await channelState(stack, cy)];
+      if (sx.bridgedTo === cy && sy.bridgedTo === cx) return;
+      last = JSON.stringify({ [x]: sx, [y]: sy });
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${x} and ${y} are not bridged on FreeSWITCH: ${last}`);
+}
