@@ -14,7 +14,6 @@ import { AgentDirectory } from './orchestrator/agent-directory.js';
 import { Orchestrator } from './orchestrator/orchestrator.js';
 import type { TimerSource } from './orchestrator/timers.js';
 import type { StateStore } from './ports/state-store.js';
-import type { CallState } from './core/types.js';
 import { hostname } from 'node:os';
 import { MemoryStateStore } from './state/memory-store.js';
 import { RedisStateStore } from './state/redis-store.js';
@@ -106,20 +105,8 @@ export async function assembleService(config: AppConfig, logger: Logger, overrid
       return cluster.draining;
     },
     ...(overrides.requestStop ? { requestStop: overrides.requestStop } : {}),
-    async otherInstancesCalls() {
-      const others = (await store.liveInstances()).filter((i) => i.instanceId !== instanceId);
-      const records = (await Promise.all(others.map((i) => store.callsOwnedBy(i.instanceId)))).flat();
-      return records.flatMap((r) => (r.view ? [{ state: r.view.state as CallState, startedAt: r.view.startedAt }] : []));
-    },
-    async ownerUrlOfAgentCall(workNo) {
-      if (directory.callsOf(workNo).length > 0) return null;
-      // The replica says which instance's call holds the agent (no store round trip); else the store does.
-      const replicaOwner = directory.remoteOwnerOf(workNo);
-      if (replicaOwner !== null && replicaOwner !== instanceId) return cluster.urlOf(replicaOwner);
-      const callId = await store.callOfAgent(workNo);
-      const record = callId === null ? null : await store.callRecord(callId);
-      return record && record.instanceId !== instanceId ? cluster.urlOf(record.instanceId) : null;
-    },
+    otherInstancesCalls: () => cluster.otherInstancesCalls(),
+    ownerUrlOfAgentCall: (workNo) => cluster.ownerUrlOfAgentCall(workNo),
   };
   const app = await buildApp({
     config,

@@ -76,8 +76,12 @@ export class AgentSessions {
   private isClosed = false;
   /** Desks released while the instance goes on serving its calls (a drain), as opposed to closed for good. */
   private draining = false;
-  /** Appends of one agent's events, in the order they were made. */
-  private appending = Promise.resolve();
+  /**
+   * Per agent, the last append of its events still under way: an agent's events reach its stream in the order they
+   * were made (a script resent after a Redis restart must not overtake the next one), while different agents'
+   * appends do not wait on each other.
+   */
+  private readonly appending = new Map<string, Promise<void>>();
 
   /** While a desk holds a WebSocket here, the store hears of it (other instances' heartbeats read that). */
   private readonly socketKeepAlive: NodeJS.Timeout;
@@ -96,7 +100,7 @@ export class AgentSessions {
     const token = randomUUID();
     let cursor: string;
     try {
-      await this.appending;
+      await this.appending.get(workNo);
       // The new session's stream starts after what is there now: a desk never gets a predecessor's events.
       cursor = await store.lastEventId(workNo);
       const now = this.now();
@@ -133,8 +137,8 @@ export class AgentSessions {
 
   /**
    * Long poll: the next event after the session's position (or after `after`, the id of the last event the desk
-   * saw), at once if there is one, else the next one within the poll timeout, else null. `took` tells the caller
-   * how to give the event back if it cannot be delivered (see rewind).
+   * saw), at once if there is one, else the next one within the poll timeout, else null. `before` is where the
+   * poll was, for the caller to give the event back if it cannot be delivered (see rewind).
    */
   async poll(workNo: string, token: string, after?: string): Promise<{ event: DeliveredEvent; before: string } | null> {
     if (this.draining) {
@@ -235,13 +239,19 @@ export class AgentSessions {
 
   private append(event: TimedAgentEvent): void {
     const { store, logger } = this.options;
-    // Chained: one agent's events reach its stream in the order they were made.
-    this.appending = this.appending.then(() =>
-      store.appendEvent(event.workNo, event).then(
+    const { workNo } = event;
+    const previous = this.appending.get(workNo) ?? Promise.resolve();
+    const done: Promise<void> = previous.then(() =>
+      store.appendEvent(workNo, event).then(
         () => undefined,
-        (error: unknown) => logger.warn({ workNo: event.workNo, eventType: event.eventType, err: (error as Error).message }, 'event not stored: the desk will not get it'),
+        (error: unknown) => logger.warn({ workNo, eventType: event.eventType, err: (error as Error).message }, 'event not stored: the desk will not get it'),
       ),
     );
+    this.appending.set(workNo, done);
+    // The last append of the agent forgets itself once done: the map holds only agents with appends under way.
+    void done.then(() => {
+      if (this.appending.get(workNo) === done) this.appending.delete(workNo);
+    });
   }
 
   private arrived(stored: StoredEvent): void {

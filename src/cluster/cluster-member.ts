@@ -8,9 +8,9 @@
  * and find nothing.
  */
 import type { Logger } from 'pino';
-import type { AgentEventType } from '../core/types.js';
+import type { AgentEventType, CallState } from '../core/types.js';
 import type { AgentDirectory } from '../orchestrator/agent-directory.js';
-import type { TimedAgentEvent } from '../orchestrator/call-control.js';
+import type { CallSnapshot, TimedAgentEvent } from '../orchestrator/call-control.js';
 import type { CallRecordSnapshot, InstanceInfo, StateStore } from '../ports/state-store.js';
 import type { SignallingPort } from '../ports/telephony.js';
 
@@ -83,6 +83,28 @@ export class ClusterMember {
     if (known !== undefined) return known;
     const live = await this.options.store.liveInstances();
     return live.find((i) => i.instanceId === instanceId)?.httpUrl ?? null;
+  }
+
+  /**
+   * The API address of the live instance whose call holds the agent, when it is not this one (null otherwise): from
+   * the directory's replica when it knows (no store round trip), else from the store's reservation and call record.
+   */
+  async ownerUrlOfAgentCall(workNo: string): Promise<string | null> {
+    const { directory, store, instanceId } = this.options;
+    if (directory.callsOf(workNo).length > 0) return null;
+    const replicaOwner = directory.remoteOwnerOf(workNo);
+    if (replicaOwner !== null && replicaOwner !== instanceId) return this.urlOf(replicaOwner);
+    const callId = await store.callOfAgent(workNo);
+    const record = callId === null ? null : await store.callRecord(callId);
+    return record && record.instanceId !== instanceId ? this.urlOf(record.instanceId) : null;
+  }
+
+  /** The calls the other live instances hold, as their owners last recorded them (for the wall). */
+  async otherInstancesCalls(): Promise<CallSnapshot[]> {
+    const { store, instanceId } = this.options;
+    const others = (await store.liveInstances()).filter((i) => i.instanceId !== instanceId);
+    const records = (await Promise.all(others.map((i) => store.callsOwnedBy(i.instanceId)))).flat();
+    return records.flatMap((r) => (r.view ? [{ state: r.view.state as CallState, startedAt: r.view.startedAt }] : []));
   }
 
   private async tick(): Promise<void> {

@@ -10,6 +10,8 @@ import type { AgentStateRecord, ClusterMessage, StateStore } from '../ports/stat
 export class DirectorySync {
   private readonly versions = new Map<string, number>();
   private readonly off: (() => void)[] = [];
+  /** Agents changed here this turn, to publish once at its end. */
+  private readonly dirty = new Set<string>();
   private counter = 0;
 
   constructor(
@@ -64,7 +66,22 @@ export class DirectorySync {
     this.directory.importState(record.instanceId, record.workNo, newer ? (record.state as ReplicaState) : null, calls);
   }
 
+  /**
+   * One decision changes an agent several times (its calls, then its presence): the agent's state is published
+   * once, as it stands at the end of the turn, not once per change.
+   */
   private publish(workNo: string): void {
+    if (this.dirty.size === 0) queueMicrotask(() => this.flush());
+    this.dirty.add(workNo);
+  }
+
+  private flush(): void {
+    const agents = [...this.dirty];
+    this.dirty.clear();
+    for (const workNo of agents) this.publishNow(workNo);
+  }
+
+  private publishNow(workNo: string): void {
     // Newer than anything seen for the agent, from any instance.
     const version = Math.max(Date.now() * 1000 + (this.counter++ % 1000), (this.versions.get(workNo) ?? 0) + 1);
     this.versions.set(workNo, version);

@@ -201,9 +201,7 @@ export class AgentDirectory {
 
   /** On a call of this instance, or of another (from its exported state). */
   isBusy(workNo: string): boolean {
-    if (this.callsOf(workNo).length > 0) return true;
-    for (const calls of this.remoteCalls.values()) if ((calls.get(workNo)?.length ?? 0) > 0) return true;
-    return false;
+    return this.callsOf(workNo).length > 0 || this.remoteOwnerOf(workNo) !== null;
   }
 
   /* ------------------------------------------------------------------------------------------ replicas */
@@ -229,7 +227,7 @@ export class AgentDirectory {
    */
   importState(fromInstance: string, workNo: string, state: ReplicaState | null, callsThere: readonly string[]): void {
     if (!this.profiles.has(workNo)) return;
-    const wasAvailable = this.signedIn.has(workNo) && !this.isBusy(workNo) && isAvailable(this.presences.get(workNo) ?? null);
+    const wasAvailable = this.availableNow(workNo);
     this.importing = true;
     try {
       if (state) {
@@ -248,8 +246,12 @@ export class AgentDirectory {
     } finally {
       this.importing = false;
     }
-    const available = this.signedIn.has(workNo) && !this.isBusy(workNo) && isAvailable(this.presences.get(workNo) ?? null);
-    if (available && !wasAvailable) this.changed();
+    if (this.availableNow(workNo) && !wasAvailable) this.changed();
+  }
+
+  /** Signed in, on no call of any instance, and ready: a call may be offered to the agent. */
+  private availableNow(workNo: string): boolean {
+    return this.signedIn.has(workNo) && !this.isBusy(workNo) && isAvailable(this.presences.get(workNo) ?? null);
   }
 
   /** The other instance whose call holds the agent, as its last exported state says (null: none known). */

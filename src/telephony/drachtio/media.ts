@@ -216,16 +216,7 @@ export class FreeSwitchMedia implements MediaPort {
       if (alreadyGone) return !channel.presumedGone;
       // Not in the middle of a bridge (see bridgeReported): killed there, either leg takes the other down with it.
       if (channel.bridging) await channel.bridging;
-      const reply = await withTimeout(this.fs.run('uuid_kill', channel.uuid), this.timeoutMs, 'uuid_kill');
-      // "-ERR No such channel!": it had already ended, which is what we wanted.
-      if (reply.startsWith('-ERR') && !/no such channel/i.test(reply)) {
-        this.log.warn({ legId, uuid: channel.uuid, reply: reply.trim() }, 'uuid_kill refused');
-        return false;
-      }
-      return true;
-    } catch (error) {
-      this.log.warn({ legId, uuid: channel.uuid, err: (error as Error).message }, 'uuid_kill not answered');
-      return false;
+      return await this.killChannel(channel.uuid, legId);
     } finally {
       // Its CHANNEL_HANGUP may still come; being ours, it needs no record to be ignored.
       this.forget(channel);
@@ -274,13 +265,21 @@ export class FreeSwitchMedia implements MediaPort {
   }
 
   /** The FreeSWITCH channel of a leg, while we know it. */
-  /** Kills a channel we do not own (a dead instance's); true when FreeSWITCH has no such channel any more. */
-  async killChannel(uuid: string): Promise<boolean> {
+  /**
+   * uuid_kill on our control connection: true when FreeSWITCH has no such channel any more. Used for our legs'
+   * channels (hangup) and for channels we do not own (a dead instance's, with no `legId`).
+   */
+  async killChannel(uuid: string, legId?: LegId): Promise<boolean> {
     try {
       const reply = await withTimeout(this.fs.run('uuid_kill', uuid), this.timeoutMs, 'uuid_kill');
-      return !reply.startsWith('-ERR') || /no such channel/i.test(reply);
+      // "-ERR No such channel!": it had already ended, which is what we wanted.
+      if (reply.startsWith('-ERR') && !/no such channel/i.test(reply)) {
+        this.log.warn({ legId, uuid, reply: reply.trim() }, 'uuid_kill refused');
+        return false;
+      }
+      return true;
     } catch (error) {
-      this.log.warn({ uuid, err: (error as Error).message }, 'uuid_kill of a foreign channel not answered');
+      this.log.warn({ legId, uuid, err: (error as Error).message }, 'uuid_kill not answered');
       return false;
     }
   }
