@@ -37,7 +37,7 @@ export interface ServiceOverrides {
   /** Timers and clock of the shell (tests drive them). */
   readonly timers?: TimerSource;
   readonly now?: () => number;
-  /** The sign-in guard's clock, and what the real backend adds to /health (tests play them). */
+  /** The sign-in locks' clock (the in-memory store's), and what the real backend adds to /health (tests play them). */
   readonly appExtras?: Pick<AppDeps, 'backendStatus' | 'mediaTelemetry' | 'clock'>;
 }
 
@@ -63,7 +63,7 @@ export async function assembleService(config: AppConfig, logger: Logger, overrid
     overrides.store ??
     (clusterConfig.redisUrl
       ? await RedisStateStore.connect({ url: clusterConfig.redisUrl, prefix: clusterConfig.keyPrefix, eventLimit: config.events.queueLimit, logger: logger.child({ component: 'state-store' }) })
-      : new MemoryStateStore({ eventLimit: config.events.queueLimit }));
+      : new MemoryStateStore({ eventLimit: config.events.queueLimit, ...(overrides.appExtras?.clock ? { now: overrides.appExtras.clock } : {}) }));
   // Alone in memory: 'local'. Sharing a store: a name that tells the instances apart (host and port by default).
   const instanceId = overrides.instanceId ?? clusterConfig.instanceId ?? (clusterConfig.redisUrl ? `${hostname()}-${config.http.port}` : 'local');
   const directory = new AgentDirectory(

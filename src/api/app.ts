@@ -45,7 +45,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logger: logger.child({ component: 'sessions' }),
   });
   const metrics = new Metrics(deps.callControl, sessions, deps.mediaTelemetry);
-  const signInGuard = new SignInGuard(config.signIn, logger.child({ component: 'sign-in' }), deps.clock);
+  const signInGuard = new SignInGuard(config.signIn, logger.child({ component: 'sign-in' }), deps.store);
   const context: AppContext = { ...deps, sessions, metrics, signInGuard };
   // Before the server waits for requests in flight: every waiting long poll is answered now (event null), so a
   // stop never waits for a poll to time out.

@@ -29,7 +29,7 @@ export interface AppDeps {
   readonly backendStatus?: () => Record<string, boolean>;
   /** The media server's timings and the reconciler's findings, for /health and /metrics (real backend only). */
   readonly mediaTelemetry?: MediaTelemetry;
-  /** The clock for sign-in locks (tests set it). */
+  /** The clock of the sign-in locks (tests set it): the in-memory store's clock, whose failure counts they are. */
   readonly clock?: () => number;
   /** This instance among others: draining (for /health), and where a call owned by another instance is served. */
   readonly cluster?: ClusterView;

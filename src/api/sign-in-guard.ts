@@ -1,40 +1,40 @@
 /**
  * Password guessing at sign-in: after `maxFailures` wrong passwords in a row an agent's account is locked for
  * `lockSeconds` (also against the right password), as the vendor's gateway does. The lock is logged once.
+ *
+ * The count is the state store's (countFailure, under `signin:{workNo}`), so every instance sees the same count
+ * and lock: guesses spread over several instances add up (atomic in Redis). A count is forgotten lockSeconds after
+ * its last failure; the lock is that count at maxFailures or more, so it ends lockSeconds after the failure that
+ * set it.
  */
 import type { Logger } from 'pino';
+import type { StateStore } from '../ports/state-store.js';
+
+export type FailureCounts = Pick<StateStore, 'countFailure' | 'failureCount' | 'clearFailures'>;
+
+const keyOf = (workNo: string): string => `signin:${workNo}`;
 
 export class SignInGuard {
-  private readonly failures = new Map<string, { count: number; lockedUntil: number }>();
-
   constructor(
     private readonly settings: { readonly maxFailures: number; readonly lockSeconds: number },
     private readonly logger: Logger,
-    private readonly now: () => number = Date.now,
+    private readonly counts: FailureCounts,
   ) {}
 
-  /** Seconds the account stays locked, or 0. */
-  lockedFor(workNo: string): number {
-    const record = this.failures.get(workNo);
-    if (!record || record.lockedUntil <= this.now()) return 0;
-    return Math.ceil((record.lockedUntil - this.now()) / 1000);
+  /** Seconds the account stays locked, or 0. Rejects with StoreUnavailableError when the store cannot be reached. */
+  async lockedFor(workNo: string): Promise<number> {
+    const { count, expiresInMs } = await this.counts.failureCount(keyOf(workNo));
+    return count >= this.settings.maxFailures ? Math.max(1, Math.ceil(expiresInMs / 1000)) : 0;
   }
 
-  failed(workNo: string): void {
-    const record = this.failures.get(workNo) ?? { count: 0, lockedUntil: 0 };
-    if (record.lockedUntil > 0 && record.lockedUntil <= this.now()) record.lockedUntil = 0;
-    record.count += 1;
-    if (record.count >= this.settings.maxFailures) {
-      record.count = 0;
-      record.lockedUntil = this.now() + this.settings.lockSeconds * 1000;
+  async failed(workNo: string): Promise<void> {
+    const { count } = await this.counts.countFailure(keyOf(workNo), this.settings.lockSeconds * 1000);
+    if (count === this.settings.maxFailures) {
       this.logger.warn({ workNo, lockSeconds: this.settings.lockSeconds, failures: this.settings.maxFailures }, 'sign-in locked after repeated wrong passwords');
     }
-    this.failures.set(workNo, record);
-    // Bounded against guessing across many work numbers: forget counts that hold no lock.
-    if (this.failures.size > 10_000) for (const [w, r] of this.failures) if (r.lockedUntil <= this.now()) this.failures.delete(w);
   }
 
-  succeeded(workNo: string): void {
-    this.failures.delete(workNo);
+  async succeeded(workNo: string): Promise<void> {
+    await this.counts.clearFailures(keyOf(workNo));
   }
 }

@@ -78,7 +78,22 @@ export type ClusterMessage =
   /** An agent's state as the sender now sees it (the directory's replica record), newest version wins. */
   | { readonly kind: 'agent'; readonly from: string; readonly record: AgentStateRecord }
   /** A dead instance's calls were ended: its agents' calls are gone. */
-  | { readonly kind: 'instance-gone'; readonly from: string; readonly instanceId: string };
+  | { readonly kind: 'instance-gone'; readonly from: string; readonly instanceId: string }
+  /**
+   * A session ended on the sender (signed out, or taken over by a forced sign-in): every instance forgets the token
+   * and closes that session's desk connections it holds (not a newer session of the agent).
+   */
+  | { readonly kind: 'session-ended'; readonly from: string; readonly workNo: string; readonly token: string; readonly reason: SessionEndReason };
+
+/** Why a session ended, as the desks are told (the WebSocket's close code and reason follow from it). */
+export type SessionEndReason = 'signed-out' | 'taken-over';
+
+/** A shared failure count (e.g. wrong passwords of one account or one source), as countFailure left it. */
+export interface FailureCount {
+  readonly count: number;
+  /** ms until the count is forgotten (0 with no count). */
+  readonly expiresInMs: number;
+}
 
 /** One agent's shared state, as the directory exports it (opaque to the store). */
 export interface AgentStateRecord {
@@ -186,6 +201,18 @@ export interface StateStore {
   /** To every instance but the sender's own subscription (Redis pub/sub; in memory: nobody else). */
   broadcast(message: ClusterMessage): Promise<void>;
   onBroadcast(listener: (message: ClusterMessage) => void): () => void;
+
+  /* ---------------------------------------------------------------------------------- failure counts */
+  /**
+   * Counts one more failure under `key` (e.g. an account's or a source address's wrong passwords), atomically
+   * across instances, and returns the new count; the count is forgotten `windowMs` after its last failure (each
+   * failure starts the window over).
+   */
+  countFailure(key: string, windowMs: number): Promise<FailureCount>;
+  /** The count under `key` now ({count: 0, expiresInMs: 0} when none or forgotten). */
+  failureCount(key: string): Promise<FailureCount>;
+  /** Forgets the count under `key` (a success). */
+  clearFailures(key: string): Promise<void>;
 
   /* ---------------------------------------------------------------------------------- instances */
   /** Says "I am alive" until ttlMs from now, with what others need to know of this instance. */

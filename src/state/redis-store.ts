@@ -20,6 +20,7 @@
  *   instance:{id}          the InstanceInfo as JSON, with the heartbeat's TTL (PX)
  *   instances              set of the instance ids that sent a heartbeat (pruned of expired ones when read)
  *   cleanup:{id}           who claimed the cleanup after a dead instance, with the claim's TTL (PX)
+ *   failures:{key}         a failure count (countFailure), expiring its window after the last failure (PX)
  *
  * Every step two instances could race on is one Lua script, so one atomic step in Redis: signIn, signOut,
  * reserveAgent, releaseAgent, saveCall, deleteCall, appendEvent (both streams), liveInstances (with its pruning),
@@ -55,6 +56,7 @@ import {
   type AgentStateRecord,
   type CallRecordSnapshot,
   type ClusterMessage,
+  type FailureCount,
   type InstanceInfo,
   type SessionRecord,
   type SignInOutcome,
@@ -239,6 +241,13 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 `;
 
+// KEYS: failures:{key}. ARGV: windowMs. Returns the new count.
+const COUNT_FAILURE = `
+local n = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return n
+`;
+
 /** A script taking `keys` then `args`, whose reply is passed through as it is (each method checks its shape). */
 function script(source: string, numberOfKeys: number) {
   return defineScript({
@@ -265,6 +274,7 @@ const SCRIPTS = {
   ccClaimCleanup: script(CLAIM_CLEANUP, 1),
   ccTouchSession: script(TOUCH_SESSION, 1),
   ccSaveAgentState: script(SAVE_AGENT_STATE, 2),
+  ccCountFailure: script(COUNT_FAILURE, 1),
 };
 
 function makeClient(url: string, connectTimeoutMs: number, reconnectStrategy: (retries: number, cause: Error) => number | Error) {
@@ -620,6 +630,25 @@ export class RedisStateStore implements StateStore {
         this.#logger.error({ err: error }, 'state store: a cluster message listener threw');
       }
     }
+  }
+
+  /* ---------------------------------------------------------------------------------- failure counts */
+
+  async countFailure(key: string, windowMs: number): Promise<FailureCount> {
+    const reply = await this.#run((c) => c.ccCountFailure([`${this.prefix}failures:${key}`], [String(ttl(windowMs))]));
+    return { count: Number(reply), expiresInMs: ttl(windowMs) };
+  }
+
+  async failureCount(key: string): Promise<FailureCount> {
+    const k = `${this.prefix}failures:${key}`;
+    const [count, left] = await this.#run((c) => c.multi().get(k).pTTL(k).exec());
+    const n = Number(count ?? 0);
+    const ms = Number(left);
+    return n > 0 && ms > 0 ? { count: n, expiresInMs: ms } : { count: 0, expiresInMs: 0 };
+  }
+
+  async clearFailures(key: string): Promise<void> {
+    await this.#run((c) => c.del(`${this.prefix}failures:${key}`));
   }
 
   /* ---------------------------------------------------------------------------------- instances */

@@ -483,6 +483,46 @@ export function stateStoreContract<S extends StateStore>(backend: ContractBacken
     });
 
     /* ------------------------------------------------------------------------------------------ instances */
+    describe('failure counts (shared by every instance)', () => {
+      it('counts failures under a key across instances, one at a time, each key apart', async () => {
+        const [a, b] = await pair();
+        expect(await a.failureCount('acct:101')).toEqual({ count: 0, expiresInMs: 0 });
+        expect((await a.countFailure('acct:101', 60_000)).count).toBe(1);
+        expect((await b.countFailure('acct:101', 60_000)).count).toBe(2);
+        expect((await b.countFailure('acct:102', 60_000)).count).toBe(1);
+        const seen = await b.failureCount('acct:101');
+        expect(seen.count).toBe(2);
+        expect(seen.expiresInMs).toBeGreaterThan(50_000);
+        expect(seen.expiresInMs).toBeLessThanOrEqual(60_000);
+      });
+
+      it('failures counted at the same moment on two instances are all counted (atomic increment)', async () => {
+        const [a, b] = await pair();
+        const counts = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).countFailure('src:10.0.0.1', 60_000)));
+        expect(counts.map((c) => c.count).sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+        expect((await a.failureCount('src:10.0.0.1')).count).toBe(20);
+      });
+
+      it('a count is forgotten its window after the last failure; each failure starts the window over', async () => {
+        const store = await open();
+        await store.countFailure('acct:201', SHORT_TTL);
+        await store.countFailure('acct:201', SHORT_TTL);
+        await expect.poll(async () => (await store.failureCount('acct:201')).count, POLL).toBe(0);
+        expect(await store.failureCount('acct:201')).toEqual({ count: 0, expiresInMs: 0 });
+        expect((await store.countFailure('acct:201', 60_000)).count).toBe(1);
+      });
+
+      it('clearFailures forgets the count (for every instance)', async () => {
+        const [a, b] = await pair();
+        await a.countFailure('acct:301', 60_000);
+        await a.countFailure('acct:301', 60_000);
+        await b.clearFailures('acct:301');
+        expect(await a.failureCount('acct:301')).toEqual({ count: 0, expiresInMs: 0 });
+        expect((await a.countFailure('acct:301', 60_000)).count).toBe(1);
+        await b.clearFailures('acct:never-counted');
+      });
+    });
+
     describe('instances', () => {
       it('a heartbeat makes an instance live until its TTL runs out; a renewed one lives on', async () => {
         const [a, b] = await pair();

@@ -24,13 +24,19 @@ export function agentRoutes(context: AppContext): FastifyPluginAsync {
     const signIn = (force: boolean) => async (request: { params: SignIn['Params']; body: SignIn['Body'] }, reply: Parameters<typeof failure>[0]) => {
       const { agentid } = request.params;
       const agent = context.config.agents.find((a) => a.workNo === agentid);
-      if (context.signInGuard.lockedFor(agentid) > 0) return failure(reply, Retcodes.accountLocked);
-      // Unknown agent and wrong password get the same answer: no probing for work numbers.
-      if (!agent || !verifyPassword(request.body.password, agent)) {
-        context.signInGuard.failed(agentid);
-        return failure(reply, Retcodes.signInFailed);
+      const { signInGuard } = context;
+      try {
+        if ((await signInGuard.lockedFor(agentid)) > 0) return failure(reply, Retcodes.accountLocked);
+        // Unknown agent and wrong password get the same answer: no probing for work numbers.
+        if (!agent || !verifyPassword(request.body.password, agent)) {
+          await signInGuard.failed(agentid);
+          return failure(reply, Retcodes.signInFailed);
+        }
+        await signInGuard.succeeded(agentid);
+      } catch {
+        // The shared count cannot be read or written: no sign-in without it (the sign-in needs the store anyway).
+        return failure(reply, Retcodes.storeUnavailable);
       }
-      context.signInGuard.succeeded(agentid);
       const phone = request.body.phonenum ?? agent.phone;
       if (!knownPhones(context.config).has(phone)) return failure(reply, Retcodes.unknownPhone);
       // Checked before a forcelogin takes over: forcing one's own session never frees another agent's phone.
