@@ -11,7 +11,9 @@ import type { Logger } from 'pino';
 import type { EventContent } from '../core/types.js';
 import type { AgentDirectory } from '../orchestrator/agent-directory.js';
 import type { CallControl, TimedAgentEvent } from '../orchestrator/call-control.js';
-import { compareEventIds, type StateStore, type StoredEvent } from '../ports/state-store.js';
+import { compareEventIds, type SessionEndReason, type StateStore, type StoredEvent } from '../ports/state-store.js';
+import { WsClose, type WsCloseReason } from './close-codes.js';
+import { SessionTokens } from './session-tokens.js';
 
 /** An event as a desk gets it: with its id in the agent's stream (to resume after it). */
 export interface DeliveredEvent extends TimedAgentEvent {
@@ -33,8 +35,18 @@ export function eventEnvelope(event: DeliveredEvent | null): EventEnvelope {
   };
 }
 
+/** Where a WebSocket's events go, and how it is closed when the session ends. */
+export interface StreamSink {
+  readonly send: (event: DeliveredEvent) => void;
+  readonly close: (code: number, reason: string) => void;
+}
+
+/** How a desk's WebSocket is closed when its session ended for that reason (here or on another instance). */
+const CLOSE_FOR: Record<SessionEndReason, WsCloseReason> = { 'signed-out': WsClose.signedOut, 'taken-over': WsClose.takenOver };
+
 interface Subscriber {
   readonly send: (event: DeliveredEvent) => void;
+  readonly close: (code: number, reason: string) => void;
   /** The last event sent; live events at or before it are not sent again. */
   lastId: string;
   /** Events that arrived while the replay was read. */
@@ -71,6 +83,8 @@ export type SignInResult =
 
 export class AgentSessions {
   private readonly local = new Map<string, LocalSession>();
+  /** Which agent a Guid is, kept here (every request asks); sessions ended anywhere are forgotten. */
+  private readonly tokens: SessionTokens;
   private readonly unsubscribe: (() => void)[];
   private readonly now: () => number;
   private isClosed = false;
@@ -88,7 +102,16 @@ export class AgentSessions {
 
   constructor(private readonly options: SessionOptions) {
     this.now = options.now ?? Date.now;
-    this.unsubscribe = [options.callControl.onAgentEvent((event) => this.append(event)), options.store.onEvent((stored) => this.arrived(stored))];
+    this.tokens = new SessionTokens({ store: options.store, instanceId: options.instanceId, logger: options.logger });
+    this.unsubscribe = [
+      options.callControl.onAgentEvent((event) => this.append(event)),
+      options.store.onEvent((stored) => this.arrived(stored)),
+      // A session that ended on any instance: its desks here are closed (not those of a newer session of the agent).
+      this.tokens.onEnded((workNo, token, reason) => {
+        if (this.local.get(workNo)?.token === token) this.dropLocal(workNo, `session ${reason}`, CLOSE_FOR[reason]);
+      }),
+      () => this.tokens.close(),
+    ];
     this.socketKeepAlive = setInterval(() => {
       for (const session of this.local.values()) if (session.sockets.size > 0) this.touch(session);
     }, Math.max(1000, options.heartbeatTimeoutMs / 3));
@@ -106,7 +129,12 @@ export class AgentSessions {
       const now = this.now();
       const outcome = await store.signIn({ workNo, token, phone, instanceId: this.options.instanceId, signedInAt: now, lastSeenAt: now, cursor }, force);
       if (!outcome.ok) return { ok: false, reason: outcome.reason === 'phone-taken' ? 'phone-in-use' : 'already-signed-in' };
-      if (outcome.replaced) this.dropLocal(workNo, 'taken over by forcelogin');
+      this.tokens.remember(token, workNo);
+      if (outcome.replaced) {
+        this.dropLocal(workNo, 'taken over by forcelogin', WsClose.takenOver);
+        // The replaced session's desks on other instances are closed too, and its Guid forgotten everywhere.
+        void this.tokens.ended(workNo, outcome.replaced.token, 'taken-over');
+      }
     } catch (error) {
       this.options.logger.warn({ workNo, err: (error as Error).message }, 'sign-in refused: state store unreachable');
       return { ok: false, reason: 'store-unavailable' };
@@ -118,9 +146,13 @@ export class AgentSessions {
     return { ok: true, token };
   }
 
-  async signOut(workNo: string, why: string): Promise<boolean> {
-    const ended = await this.options.store.signOut(workNo);
-    this.dropLocal(workNo, why);
+  async signOut(workNo: string, why: string, reason: SessionEndReason = 'signed-out'): Promise<boolean> {
+    const { store } = this.options;
+    // The session that ends (its Guid is told to every instance); only that one, should a new one come meanwhile.
+    const current = await store.sessionOf(workNo);
+    const ended = current ? await store.signOut(workNo, current.token) : await store.signOut(workNo);
+    this.dropLocal(workNo, why, CLOSE_FOR[reason]);
+    if (current && ended) await this.tokens.ended(workNo, current.token, reason);
     if (ended || this.options.directory.isSignedIn(workNo)) this.options.directory.signOut(workNo);
     return ended;
   }
@@ -128,7 +160,7 @@ export class AgentSessions {
   /** The agent the token belongs to, if the token is current (any instance may have made it). */
   async agentOf(token: string | undefined): Promise<string | undefined> {
     if (token === undefined) return undefined;
-    return (await this.options.store.sessionByToken(token))?.workNo;
+    return this.tokens.workNoOf(token);
   }
 
   async isSignedIn(workNo: string): Promise<boolean> {
@@ -186,10 +218,13 @@ export class AgentSessions {
    * A WebSocket desktop: the events after `after` (default: where its long poll got) at once, then every event as
    * it happens. While one is open, polling is not needed.
    */
-  async subscribe(workNo: string, token: string, send: (event: DeliveredEvent) => void, after?: string): Promise<() => void> {
+  async subscribe(workNo: string, token: string, sink: StreamSink, after?: string): Promise<() => void> {
     const session = await this.sessionFor(workNo, token);
-    if (!session) return () => undefined;
-    const subscriber: Subscriber = { send, lastId: after ?? session.cursor, buffer: [] };
+    if (!session) {
+      sink.close(WsClose.expired.code, WsClose.expired.reason);
+      return () => undefined;
+    }
+    const subscriber: Subscriber = { send: sink.send, close: sink.close, lastId: after ?? session.cursor, buffer: [] };
     session.sockets.add(subscriber);
     this.disarmHeartbeat(session);
     const replay = await this.options.store.eventsAfter(workNo, subscriber.lastId, this.options.queueLimit).catch(() => []);
@@ -321,12 +356,14 @@ export class AgentSessions {
     return session;
   }
 
-  private dropLocal(workNo: string, why: string): void {
+  /** Ends the session here; its WebSockets are closed with `close` (none when the service stops: app.ts sends 1012). */
+  private dropLocal(workNo: string, why: string, close?: WsCloseReason): void {
     const session = this.local.get(workNo);
     if (!session) return;
     this.disarmHeartbeat(session);
     this.local.delete(workNo);
     for (const waiter of [...session.waiters]) waiter();
+    if (close) for (const subscriber of [...session.sockets]) subscriber.close(close.code, close.reason);
     this.options.logger.info({ workNo, why }, 'agent session ended here');
   }
 

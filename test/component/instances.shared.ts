@@ -23,10 +23,10 @@ export function instanceTests(makeStores: () => Promise<[StateStore, StateStore]
   let two: Service;
   const running: Service[] = [];
 
-  async function twoInstances(): Promise<void> {
+  async function twoInstances(config = testConfig()): Promise<void> {
     const [store, second] = await makeStores();
-    one = await startService(testConfig(), {}, {}, { store, instanceId: 'one', heartbeat: HEARTBEAT });
-    two = await startService(testConfig(), {}, {}, { store: second, instanceId: 'two', heartbeat: HEARTBEAT });
+    one = await startService(config, {}, {}, { store, instanceId: 'one', heartbeat: HEARTBEAT });
+    two = await startService(config, {}, {}, { store: second, instanceId: 'two', heartbeat: HEARTBEAT });
     running.push(one, two);
   }
 
@@ -187,5 +187,50 @@ export function instanceTests(makeStores: () => Promise<[StateStore, StateStore]
     // And they take the next call at two.
     expect((await two.http('POST', '/sim/calls', { body: { from: B2, to: '4000' } })).body.retcode).toBe('0');
     await eventVia(two, '101', guidA, 'AgentEvent_Ringing');
+  });
+
+  /** A desk's WebSocket at `via`: its close code and reason once closed. */
+  async function openDesk(via: Service, workNo: string, guid: string): Promise<{ closed: Promise<{ code: number; reason: string }> }> {
+    const socket = new WebSocket(`${via.url.replace('http', 'ws')}${BASE}/agentevent/${workNo}/stream?guid=${guid}`);
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.on('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString() })));
+    await new Promise((resolve, reject) => {
+      socket.on('open', resolve);
+      socket.on('error', reject);
+    });
+    return { closed };
+  }
+
+  it('a forced sign-in on one instance closes the old desk on the other (4002) and its Guid stops working there', async () => {
+    await twoInstances();
+    const oldGuid = await one.signIn('101');
+    // The old desk is served by two (which then knows its Guid), and reads its state there.
+    const desk = await openDesk(two, '101', oldGuid);
+    expect((await two.http('GET', `${BASE}/onlineagent/101/agentstatus`, { guid: oldGuid })).body.retcode).toBe('0');
+    const taken = await one.http('PUT', `${BASE}/onlineagent/101/forcelogin`, { body: { password: 'pw101', phonenum: '2001' } });
+    expect(taken.body.retcode).toBe('0');
+    const newGuid = taken.headers.get('set-guid') ?? '';
+    expect(await desk.closed).toEqual({ code: 4002, reason: 'taken over by another sign-in' });
+    // The old Guid is refused on both instances, the new one works on both.
+    expect((await two.http('GET', `${BASE}/onlineagent/101/agentstatus`, { guid: oldGuid })).body.retcode).toBe('000-003');
+    expect((await one.http('GET', `${BASE}/onlineagent/101/agentstatus`, { guid: oldGuid })).body.retcode).toBe('000-003');
+    expect((await two.http('GET', `${BASE}/onlineagent/101/agentstatus`, { guid: newGuid })).body.retcode).toBe('0');
+    // A desk of the new session on two stays open when the agent signs out at one: then it is closed with 4001.
+    const newDesk = await openDesk(two, '101', newGuid);
+    expect((await one.http('DELETE', `${BASE}/onlineagent/101/logout`, { guid: newGuid })).body.retcode).toBe('0');
+    expect(await newDesk.closed).toEqual({ code: 4001, reason: 'signed out' });
+    expect((await two.http('GET', `${BASE}/onlineagent/101/agentstatus`, { guid: newGuid })).body.retcode).not.toBe('0');
+  });
+
+  it('wrong passwords count on every instance together: the account locks whichever instance the guesses reach', async () => {
+    await twoInstances(testConfig({ signIn: { maxFailures: 3, lockSeconds: 60 } }));
+    const attempt = (via: Service, password: string) => via.http('PUT', `${BASE}/onlineagent/101`, { body: { password, phonenum: '2001' } });
+    expect((await attempt(one, 'wrong')).body.retcode).toBe('100-001');
+    expect((await attempt(two, 'wrong')).body.retcode).toBe('100-001');
+    // The third at one: locked now on both instances, also against the right password.
+    expect((await attempt(one, 'wrong')).body.retcode).toBe('100-001');
+    expect((await attempt(one, 'pw101')).body.retcode).toBe('100-032');
+    expect((await attempt(two, 'pw101')).body.retcode).toBe('100-032');
+    // Another agent is not affected.
+    expect((await two.http('PUT', `${BASE}/onlineagent/102`, { body: { password: 'pw102', phonenum: '2002' } })).body.retcode).toBe('0');
   });
 }

@@ -46,7 +46,7 @@ export function eventRoutes(context: AppContext): FastifyPluginAsync {
         schema: {
           params: agentIdParam,
           querystring: { type: 'object', properties: { guid: { type: 'string' }, after: afterQuery.properties.after } },
-          summary: 'WebSocket: the events after `after` (default: where the long poll got), then every event as it happens; same envelope (Guid header or ?guid=)',
+          summary: 'WebSocket: the events after `after` (default: where the long poll got), then every event as it happens; same envelope (Guid header or ?guid=). Closed with 4001 signed out, 4002 taken over (on whichever instance it happened), 4003 expired',
         },
       },
       (socket, request) => {
@@ -57,7 +57,12 @@ export function eventRoutes(context: AppContext): FastifyPluginAsync {
           unsubscribe();
         });
         void context.sessions
-          .subscribe(request.params.agentid, tokenOf(request) as string, (event) => socket.send(JSON.stringify(eventEnvelope(event))), request.query.after)
+          .subscribe(
+            request.params.agentid,
+            tokenOf(request) as string,
+            { send: (event) => socket.send(JSON.stringify(eventEnvelope(event))), close: (code, reason) => socket.close(code, reason) },
+            request.query.after,
+          )
           .then((off) => {
             if (closed) off();
             else unsubscribe = off;
