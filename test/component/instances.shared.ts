@@ -233,4 +233,36 @@ export function instanceTests(makeStores: () => Promise<[StateStore, StateStore]
     // Another agent is not affected.
     expect((await two.http('PUT', `${BASE}/onlineagent/102`, { body: { password: 'pw102', phonenum: '2002' } })).body.retcode).toBe('0');
   });
+
+  /** Instance one goes away with its timers' work unpublished (its directory no longer exported, nor its heartbeat). */
+  async function stopOne(): Promise<void> {
+    one.sim.crash();
+    one.parts.cluster.halt();
+    await one.stop();
+  }
+
+  it("an agent's rest started on an instance that dies is ended by the other when it runs out (AgentState_Ready there)", async () => {
+    await twoInstances();
+    const guid = await one.signIn('101');
+    expect((await one.http('POST', `${BASE}/onlineagent/101/rest/1/3`, { guid })).body.retcode).toBe('0');
+    await until(() => two.parts.directory.presenceOf('101')?.status === 'rest', 'two sees 101 resting');
+    await stopOne();
+    await until(() => two.parts.directory.presenceOf('101')?.status === 'ready', 'two made 101 ready when the rest ran out', 5000);
+    await eventVia(two, '101', guid, 'AgentState_Rest_Timeout');
+    await eventVia(two, '101', guid, 'AgentState_Ready');
+  });
+
+  it("an agent's wrap-up after a call of an instance that dies is ended by the other when it runs out", async () => {
+    await twoInstances(testConfig({ presence: { initialState: 'ready', wrapUpSeconds: 1 } }));
+    const guid = await one.signIn('101');
+    expect((await one.http('POST', '/sim/calls', { body: { from: B, to: '4000' } })).body.retcode).toBe('0');
+    await until(async () => (await one.phoneState('2001')) === 'ringing', 'A rings');
+    one.sim.answer('2001');
+    await until(async () => (await one.hears(B)).join() === '2001', 'A and B talk');
+    one.sim.hangup(B);
+    await until(() => two.parts.directory.presenceOf('101')?.status === 'wrap-up' && !two.parts.directory.isBusy('101'), 'two sees 101 in wrap-up');
+    await stopOne();
+    await until(() => two.parts.directory.presenceOf('101')?.status === 'ready', 'two made 101 ready when the wrap-up ran out', 5000);
+    await eventVia(two, '101', guid, 'AgentState_Ready');
+  });
 }
