@@ -241,6 +241,17 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 `;
 
+// KEYS: token:{token}. ARGV: prefix, token. Returns the session's hash as a flat list (empty: none, or replaced).
+const SESSION_BY_TOKEN = `
+local w = redis.call('GET', KEYS[1])
+if not w then return {} end
+local hash = redis.call('HGETALL', ARGV[1] .. 'session:' .. w)
+for i = 1, #hash, 2 do
+  if hash[i] == 'token' and hash[i + 1] ~= ARGV[2] then return {} end
+end
+return hash
+`;
+
 // KEYS: failures:{key}. ARGV: windowMs. Returns the new count.
 const COUNT_FAILURE = `
 local n = redis.call('INCR', KEYS[1])
@@ -275,6 +286,7 @@ const SCRIPTS = {
   ccTouchSession: script(TOUCH_SESSION, 1),
   ccSaveAgentState: script(SAVE_AGENT_STATE, 2),
   ccCountFailure: script(COUNT_FAILURE, 1),
+  ccSessionByToken: script(SESSION_BY_TOKEN, 1),
 };
 
 function makeClient(url: string, connectTimeoutMs: number, reconnectStrategy: (retries: number, cause: Error) => number | Error) {
@@ -446,13 +458,12 @@ export class RedisStateStore implements StateStore {
   }
 
   async sessionByToken(token: string): Promise<SessionRecord | null> {
-    return this.#run(async (c) => {
-      const workNo = await c.get(`${this.prefix}token:${token}`);
-      if (workNo === null) return null;
-      const session = sessionOf(await c.hGetAll(`${this.prefix}session:${workNo}`));
-      // The session may have been replaced between the two reads: the token must still be its.
-      return session?.token === token ? session : null;
-    });
+    // One script, one round trip: the token's agent and its session read together (the session must still be the token's).
+    const flat = strings(await this.#run((c) => c.ccSessionByToken([`${this.prefix}token:${token}`], [this.prefix, token])));
+    const hash: Record<string, string> = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) hash[flat[i] as string] = flat[i + 1] as string;
+    const session = sessionOf(hash);
+    return session?.token === token ? session : null;
   }
 
   async sessionOf(workNo: string): Promise<SessionRecord | null> {
