@@ -21,7 +21,7 @@ import { LegTable } from './legs.js';
 import { FreeSwitchMedia, type ChannelView } from './media.js';
 import { Reconciler } from './reconciler.js';
 import { BindingStore } from '../registrations.js';
-import { Registrar, type PhoneCredentials, type RegisterRequest, type RegistrarSettings, type SrfRegistrarHost } from './registrar.js';
+import { Registrar, type PhoneCredentials, type RegisterRequest, type RegistrarSettings, type SharedNonces, type SrfRegistrarHost } from './registrar.js';
 import { DrachtioSignalling } from './signalling.js';
 import type { SipRequest, SipResponse, SrfLike } from './sip-types.js';
 import { delay } from './timeouts.js';
@@ -136,6 +136,11 @@ export class DrachtioBackend implements TelephonyBackend {
       intervalMs: options.reconcileIntervalMs ?? 5000,
       logger: options.logger,
     });
+  }
+
+  /** Several instances on one store: the registrar's nonces are shared (see Registrar.shareNonces). */
+  shareNonces(shared: SharedNonces): void {
+    this.registrar?.shareNonces(shared);
   }
 
   async start(events: SignallingEvents): Promise<void> {
