@@ -64,9 +64,9 @@ export async function assembleService(config: AppConfig, logger: Logger, overrid
     (clusterConfig.redisUrl
       ? await RedisStateStore.connect({ url: clusterConfig.redisUrl, prefix: clusterConfig.keyPrefix, eventLimit: config.events.queueLimit, logger: logger.child({ component: 'state-store' }) })
       : new MemoryStateStore({ eventLimit: config.events.queueLimit, ...(overrides.appExtras?.clock ? { now: overrides.appExtras.clock } : {}) }));
-  if (backend.name === 'drachtio' && store.kind === 'redis') backend.shareNonces(store);
   // Alone in memory: 'local'. Sharing a store: a name that tells the instances apart (host and port by default).
   const instanceId = overrides.instanceId ?? clusterConfig.instanceId ?? (clusterConfig.redisUrl ? `${hostname()}-${config.http.port}` : 'local');
+  if (backend.name === 'drachtio' && store.kind === 'redis') await backend.shareRegistrations(store, instanceId);
   const directory = new AgentDirectory(
     config.agents.map((a) => ({ workNo: a.workNo, phone: a.phone, skills: a.skills })),
     {

@@ -83,7 +83,25 @@ export type ClusterMessage =
    * A session ended on the sender (signed out, or taken over by a forced sign-in): every instance forgets the token
    * and closes that session's desk connections it holds (not a newer session of the agent).
    */
-  | { readonly kind: 'session-ended'; readonly from: string; readonly workNo: string; readonly token: string; readonly reason: SessionEndReason };
+  | { readonly kind: 'session-ended'; readonly from: string; readonly workNo: string; readonly token: string; readonly reason: SessionEndReason }
+  /** A handset's registration changed on the sender (REGISTER, refresh, removal): every instance can call it now. */
+  | { readonly kind: 'registration'; readonly from: string; readonly record: RegistrationRecord };
+
+/** One contact a handset registered (what the registrar keeps, see telephony/registrations.ts). */
+export interface SharedBinding {
+  readonly contact: string;
+  readonly via?: string;
+  /** ms since the epoch. */
+  readonly expiresAt: number;
+  readonly callId: string;
+  readonly cseq: number;
+}
+
+/** A handset's registered contacts, as the instance that took its last REGISTER left them. */
+export interface RegistrationRecord {
+  readonly phone: string;
+  readonly bindings: readonly SharedBinding[];
+}
 
 /** Why a session ended, as the desks are told (the WebSocket's close code and reason follow from it). */
 export type SessionEndReason = 'signed-out' | 'taken-over';
@@ -201,6 +219,15 @@ export interface StateStore {
   /** To every instance but the sender's own subscription (Redis pub/sub; in memory: nobody else). */
   broadcast(message: ClusterMessage): Promise<void>;
   onBroadcast(listener: (message: ClusterMessage) => void): () => void;
+
+  /* ---------------------------------------------------------------------------------- handsets' registrations */
+  /**
+   * Keeps the handset's contacts in place of the earlier ones (no binding: removed), until the last of them
+   * expires (its expiresAt).
+   */
+  saveRegistration(record: RegistrationRecord): Promise<void>;
+  /** Every handset's contacts kept (those whose bindings have all expired are gone), in no particular order. */
+  registrations(): Promise<RegistrationRecord[]>;
 
   /* ---------------------------------------------------------------------------------- failure counts */
   /**

@@ -5,7 +5,7 @@
  * asked, not by timers, so nothing here keeps the process alive.
  */
 import pino, { type Logger } from 'pino';
-import { compareEventIds, type AgentStateRecord, type CallRecordSnapshot, type ClusterMessage, type FailureCount, type InstanceInfo, type SessionRecord, type SignInOutcome, type StateStore, type StoredEvent } from '../ports/state-store.js';
+import { compareEventIds, type AgentStateRecord, type CallRecordSnapshot, type ClusterMessage, type FailureCount, type RegistrationRecord, type InstanceInfo, type SessionRecord, type SignInOutcome, type StateStore, type StoredEvent } from '../ports/state-store.js';
 
 export interface MemoryStoreOptions {
   /** Events kept per agent (oldest dropped first). */
@@ -34,6 +34,7 @@ export class MemoryStateStore implements StateStore {
   private readonly agentStateRecords = new Map<string, AgentStateRecord>();
   private readonly cleanupClaims = new Map<string, { by: string; expiresAt: number }>();
   private readonly failures = new Map<string, { count: number; expiresAt: number }>();
+  private readonly registrationRecords = new Map<string, RegistrationRecord>();
   private readonly eventLimit: number;
   private readonly broadcastDelayMs: number;
   private readonly now: () => number;
@@ -173,6 +174,17 @@ export class MemoryStateStore implements StateStore {
   onBroadcast(listener: (message: ClusterMessage) => void): () => void {
     this.broadcastListeners.add(listener);
     return () => this.broadcastListeners.delete(listener);
+  }
+
+  async saveRegistration(record: RegistrationRecord): Promise<void> {
+    if (record.bindings.length === 0) this.registrationRecords.delete(record.phone);
+    else this.registrationRecords.set(record.phone, record);
+  }
+
+  async registrations(): Promise<RegistrationRecord[]> {
+    const now = this.now();
+    for (const [phone, r] of this.registrationRecords) if (r.bindings.every((b) => b.expiresAt <= now)) this.registrationRecords.delete(phone);
+    return [...this.registrationRecords.values()];
   }
 
   async countFailure(key: string, windowMs: number): Promise<FailureCount> {

@@ -20,6 +20,8 @@
  *   instance:{id}          the InstanceInfo as JSON, with the heartbeat's TTL (PX)
  *   instances              set of the instance ids that sent a heartbeat (pruned of expired ones when read)
  *   cleanup:{id}           who claimed the cleanup after a dead instance, with the claim's TTL (PX)
+ *   registration:{phone}   a handset's RegistrationRecord as JSON, expiring with its last binding (PX)
+ *   registrations          set of the phones with a registration (pruned of expired ones when read)
  *   failures:{key}         a failure count (countFailure), expiring its window after the last failure (PX)
  *
  * Every step two instances could race on is one Lua script, so one atomic step in Redis: signIn, signOut,
@@ -57,6 +59,7 @@ import {
   type CallRecordSnapshot,
   type ClusterMessage,
   type FailureCount,
+  type RegistrationRecord,
   type InstanceInfo,
   type SessionRecord,
   type SignInOutcome,
@@ -641,6 +644,34 @@ export class RedisStateStore implements StateStore {
         this.#logger.error({ err: error }, 'state store: a cluster message listener threw');
       }
     }
+  }
+
+  /* ---------------------------------------------------------------------------------- handsets' registrations */
+
+  async saveRegistration(record: RegistrationRecord): Promise<void> {
+    const p = this.prefix;
+    const lastsMs = Math.max(0, ...record.bindings.map((b) => b.expiresAt)) - Date.now();
+    if (lastsMs <= 0) {
+      await this.#run((c) => c.multi().del(`${p}registration:${record.phone}`).sRem(`${p}registrations`, record.phone).exec());
+      return;
+    }
+    await this.#run((c) =>
+      c
+        .multi()
+        .set(`${p}registration:${record.phone}`, JSON.stringify(record), { expiration: { type: 'PX', value: ttl(lastsMs) } })
+        .sAdd(`${p}registrations`, record.phone)
+        .exec(),
+    );
+  }
+
+  async registrations(): Promise<RegistrationRecord[]> {
+    const p = this.prefix;
+    const phones = await this.#run((c) => c.sMembers(`${p}registrations`));
+    if (phones.length === 0) return [];
+    const jsons = await this.#run((c) => c.mGet(phones.map((phone) => `${p}registration:${phone}`)));
+    const gone = phones.filter((_, i) => jsons[i] === null);
+    if (gone.length > 0) await this.#run((c) => c.sRem(`${p}registrations`, gone)).catch(() => undefined);
+    return jsons.filter((j): j is string => j !== null).map((j) => JSON.parse(j) as RegistrationRecord);
   }
 
   /* ---------------------------------------------------------------------------------- failure counts */

@@ -483,6 +483,32 @@ export function stateStoreContract<S extends StateStore>(backend: ContractBacken
     });
 
     /* ------------------------------------------------------------------------------------------ instances */
+    describe("handsets' registrations", () => {
+      const binding = (contact: string, lastsMs: number, cseq = 1) => ({ contact, expiresAt: Date.now() + lastsMs, callId: 'reg-1', cseq });
+
+      it('a registration saved by one instance is read by another; a newer one replaces it; none left removes it', async () => {
+        const [a, b] = await pair();
+        const first = { phone: '2001', bindings: [binding('sip:2001@10.0.0.5:5060', 60_000)] };
+        await a.saveRegistration(first);
+        await a.saveRegistration({ phone: '2002', bindings: [{ ...binding('sip:2002@10.0.0.6:5062', 60_000), via: 'sip:192.0.2.1:40000' }] });
+        const byPhone = async () => Object.fromEntries((await b.registrations()).map((r) => [r.phone, r]));
+        expect((await byPhone())['2001']).toEqual(first);
+        expect((await byPhone())['2002']?.bindings[0]?.via).toBe('sip:192.0.2.1:40000');
+        const second = { phone: '2001', bindings: [binding('sip:2001@10.0.0.5:5060', 60_000, 2), binding('sip:2001@10.0.0.7:5060', 30_000, 2)] };
+        await b.saveRegistration(second);
+        expect((await byPhone())['2001']).toEqual(second);
+        await a.saveRegistration({ phone: '2001', bindings: [] });
+        expect(Object.keys(await byPhone())).toEqual(['2002']);
+      });
+
+      it('a registration is gone once its last binding has expired', async () => {
+        const store = await open();
+        await store.saveRegistration({ phone: '2003', bindings: [binding('sip:2003@10.0.0.8:5060', SHORT_TTL)] });
+        expect((await store.registrations()).map((r) => r.phone)).toEqual(['2003']);
+        await expect.poll(async () => (await store.registrations()).length, POLL).toBe(0);
+      });
+    });
+
     describe('failure counts (shared by every instance)', () => {
       it('counts failures under a key across instances, one at a time, each key apart', async () => {
         const [a, b] = await pair();
