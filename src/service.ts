@@ -85,6 +85,8 @@ export async function assembleService(config: AppConfig, logger: Logger, overrid
     ...(overrides.timers ? { timers: overrides.timers } : {}),
     ...(overrides.now ? { now: overrides.now } : {}),
   });
+  // Several media servers keep each call's legs on one of them: the backend asks the orchestrator which call a leg is of.
+  if (backend.name === 'drachtio') backend.setCallLookup({ callOfLeg: (legId) => orchestrator.callOfLegId(legId), legsOfCall: (callId) => orchestrator.legsOfCall(callId) });
   await orchestrator.start();
   const advertisedUrl = overrides.advertisedUrl ?? clusterConfig.advertisedUrl ?? undefined;
   let url = advertisedUrl ?? '';

@@ -203,6 +203,27 @@ export const AppConfigSchema = Type.Object(
         listenAddress: Type.String({ minLength: 1 }),
         listenPort: port(1),
         advertisedAddress: Nullable(Type.String()),
+        /** The most sessions (channels) this service places on the server above (default 1000). */
+        sessionLimit: Type.Optional(Type.Integer({ minimum: 1 })),
+        /**
+         * Several media servers (issue 21): when not empty, these replace host/port/secret above. Each call's legs
+         * all live on one of them; server i takes fsmrf's per-channel connections on listenPort + i.
+         */
+        servers: Type.Optional(
+          Type.Array(
+            Type.Object(
+              {
+                host: Type.String({ minLength: 1 }),
+                port: port(1),
+                /** Default: freeswitch.secret. */
+                secret: Type.Optional(Type.String()),
+                /** Default: freeswitch.sessionLimit. */
+                sessionLimit: Type.Optional(Type.Integer({ minimum: 1 })),
+              },
+              closed,
+            ),
+          ),
+        ),
       },
       closed,
     ),
@@ -336,6 +357,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaultsPath = 
   if (env.CONFIG_FILE) merged = deepMerge(merged, readJson(env.CONFIG_FILE));
   const problems: string[] = [];
   merged = deepMerge(merged, envOverrides(env, problems));
+  merged = withFreeswitchServers(merged, env.FREESWITCH_SERVERS, problems);
   return validateConfig(merged, problems);
 }
 
@@ -456,4 +478,37 @@ export function routesOf(config: AppConfig): { did: string; route: Route }[] {
 /** Every phone number the service knows: agents' own phones and the handsets in `phones`. */
 export function knownPhones(config: AppConfig): Set<string> {
   return new Set([...config.agents.map((a) => a.phone), ...config.phones.map((p) => p.number)]);
+}
+
+/** Default session limit of a media server the configuration gives none for. */
+export const DEFAULT_SESSION_LIMIT = 1000;
+
+export interface MediaServerConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly secret: string;
+  readonly sessionLimit: number;
+}
+
+/** The media servers: freeswitch.servers when given, else the one server of freeswitch.host/port (as before). */
+export function mediaServersOf(config: AppConfig): MediaServerConfig[] {
+  const fs = config.freeswitch;
+  const limit = fs.sessionLimit ?? DEFAULT_SESSION_LIMIT;
+  if (fs.servers && fs.servers.length > 0) return fs.servers.map((s) => ({ host: s.host, port: s.port, secret: s.secret ?? fs.secret, sessionLimit: s.sessionLimit ?? limit }));
+  return [{ host: fs.host, port: fs.port, secret: fs.secret, sessionLimit: limit }];
+}
+
+/** FREESWITCH_SERVERS=host:port,host:port (one shared secret, FREESWITCH_SECRET) into freeswitch.servers. */
+function withFreeswitchServers(merged: Json, raw: string | undefined, problems: string[]): Json {
+  if (raw === undefined || raw.trim() === '') return merged;
+  const servers: Json[] = [];
+  for (const item of raw.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+    const match = /^([^:\s]+):([0-9]{1,5})$/.exec(item);
+    if (!match) {
+      problems.push(`FREESWITCH_SERVERS: "${item}" is not host:port`);
+      continue;
+    }
+    servers.push({ host: match[1] as string, port: Number(match[2]) });
+  }
+  return deepMerge(merged, { freeswitch: { servers } });
 }

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { agentsOnCall, callIdsOf, decide, initialState } from '../core/decide.js';
 import { isDialableNumber } from '../core/numbers.js';
+import { replayMedia } from '../core/media-replay.js';
 import { refuse } from '../core/refusals.js';
 import type { AgentSnapshot, CallEvent, CallId, CallState, Command, CoreConfig, DialTarget, ErrorCode, LegId, PresenceNotice, Reply, Route } from '../core/types.js';
 import type { StateStore } from '../ports/state-store.js';
@@ -257,6 +258,7 @@ export class Orchestrator implements CallControl {
       this.pendingIncoming.set(call.legId, { kind: 'customer', from: call.from, to: call.to, route: entry.route });
       return { accept: true };
     },
+    mediaMoved: (legIds) => this.mediaMoved(legIds),
     incomingAnswered: (legId) => {
       const pending = this.pendingIncoming.get(legId);
       if (!pending) return;
@@ -278,6 +280,36 @@ export class Orchestrator implements CallControl {
       }));
     },
   };
+
+  /**
+   * Legs moved to another media server hear nothing: each call sets their media again from its current phase, in
+   * its queue (so after any decision already queued). Nothing is decided and nobody is told: the call goes on.
+   */
+  private mediaMoved(legIds: readonly LegId[]): void {
+    const byCall = new Map<CallRecord, Set<LegId>>();
+    for (const legId of legIds) {
+      const { record } = this.callOfLeg(legId);
+      if (record) byCall.set(record, (byCall.get(record) ?? new Set()).add(legId));
+    }
+    for (const [record, legs] of byCall) {
+      void record.queue.push(async () => {
+        if (!this.calls.has(record.state.callId)) return;
+        const commands = replayMedia(record.state, legs);
+        record.log.info({ legs: [...legs], commands: commands.map((c) => c.kind) }, 'media server changed: media set again');
+        for (const command of commands) void this.execute(record, command);
+      });
+    }
+  }
+
+  /** The call a leg belongs to, and a call's legs (the media-server pool keeps a call's legs together). */
+  callOfLegId(legId: LegId): CallId | undefined {
+    return this.legIndex.get(legId);
+  }
+
+  legsOfCall(callId: CallId): LegId[] {
+    const record = this.calls.get(this.callIndex.get(callId) ?? callId);
+    return record ? Object.keys(record.state.legs) : [];
+  }
 
   /** What a feature code asks for, as the API would ask it; a refusal is heard as the error tone. */
   private async keypadAction(record: CallRecord, legId: LegId, workNo: string, action: KeypadAction): Promise<void> {

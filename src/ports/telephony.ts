@@ -51,6 +51,11 @@ export interface SignallingEvents {
   incoming(call: IncomingCall): Promise<IncomingDecision>;
   /** The incoming call was answered and anchored: from now on it is a leg like any other. */
   incomingAnswered(legId: LegId): void;
+  /**
+   * These legs' media server died and they now live on another one, hearing nothing yet: their media must be set
+   * again from their calls' phases. The phones' dialogs went on (no hang-up, no event to the desks).
+   */
+  mediaMoved?(legIds: readonly LegId[]): void;
 }
 
 export interface IncomingCall {
