@@ -266,6 +266,40 @@ export class SimBackend implements TelephonyBackend {
   }
 
   /**
+   * The media server under the calls dies (kill -9), as the real media-server pool sees it (issue 21). With another
+   * server up (`spare`, the default) every established leg moves there: its phone gets a re-INVITE; a phone listed
+   * in `unanswered` does not answer it and is hung up (BYE), as if that party had left; the others hear nothing
+   * until the service sets their media again (mediaMoved). Without a spare, every channel is lost, as with one
+   * server. Returns the legs moved.
+   */
+  loseMediaServer(options: { readonly spare?: boolean; readonly unanswered?: readonly string[] } = {}): LegId[] {
+    const events = this.requireEvents();
+    const up = [...this.legs.values()].filter((leg) => leg.status === 'up');
+    for (const leg of up) {
+      this.detach(leg);
+      leg.media = { kind: 'none' };
+    }
+    const moved: LegId[] = [];
+    for (const leg of up) {
+      if (options.spare === false) {
+        this.failStalled(leg.id);
+        events.hungUp(leg.id, true);
+      } else if (options.unanswered?.includes(leg.number)) {
+        this.goneWithMedia(leg);
+        events.hungUp(leg.id, true);
+      } else {
+        moved.push(leg.id);
+      }
+    }
+    this.mediaMoves += moved.length;
+    if (moved.length > 0) events.mediaMoved?.(moved);
+    return moved;
+  }
+
+  /** Legs moved to another media server so far (loseMediaServer). */
+  mediaMoves = 0;
+
+  /**
    * The signalling server restarts (drachtio-server killed and back): every dialog is gone, so every leg ends at
    * once, as the real adapter ends them (DrachtioSignalling.dialogsLost): an established leg is lost, a ringing one
    * failed. The phones go idle (a real phone learns it from its own BYE's 481, or from the one BYE that still
