@@ -10,6 +10,7 @@ import type { AppDeps, ClusterView } from './api/context.js';
 import { ClusterMember } from './cluster/cluster-member.js';
 import { DirectorySync } from './cluster/directory-sync.js';
 import { coreConfigOf, presenceConfigOf, routesOf, type AppConfig } from './config/config.js';
+import { AdmissionControl } from './orchestrator/admission.js';
 import { AgentDirectory } from './orchestrator/agent-directory.js';
 import { Orchestrator } from './orchestrator/orchestrator.js';
 import type { TimerSource } from './orchestrator/timers.js';
@@ -73,8 +74,10 @@ export async function assembleService(config: AppConfig, logger: Logger, overrid
   // The other instances' agents (and this one's before a restart) first, then calls.
   const sync = new DirectorySync(directory, store, instanceId, logger.child({ component: 'directory-sync' }));
   await sync.start();
+  const admission = new AdmissionControl(backend.capacity);
   const orchestrator = new Orchestrator({
     backend,
+    admission,
     directory,
     store,
     instanceId,
@@ -119,7 +122,10 @@ export async function assembleService(config: AppConfig, logger: Logger, overrid
     cluster: clusterView,
     logger,
     backendName: backend.name,
-    ...(backend.name === 'sim' ? { sim: backend } : { backendStatus: () => backend.connected, mediaTelemetry: backend.telemetry }),
+    admission,
+    ...(backend.name === 'sim'
+      ? { sim: backend }
+      : { backendStatus: () => backend.connected, mediaTelemetry: backend.telemetry, mediaServers: { status: () => backend.mediaServers(), drain: (id: string, draining: boolean) => backend.pool.drain(id, draining) } }),
     ...overrides.appExtras,
   });
   return {

@@ -13,6 +13,7 @@ import { Retcodes } from './retcodes.js';
 import { agentRoutes } from './routes/agents.js';
 import { boardRoutes } from './routes/board.js';
 import { eventRoutes } from './routes/events.js';
+import { mediaServerRoutes } from './routes/media-servers.js';
 import { opsRoutes } from './routes/ops.js';
 import { presenceRoutes } from './routes/presence.js';
 import { pageRoutes } from './routes/pages.js';
@@ -44,7 +45,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     queueLimit: config.events.queueLimit,
     logger: logger.child({ component: 'sessions' }),
   });
-  const metrics = new Metrics(deps.callControl, sessions, deps.mediaTelemetry);
+  const metrics = new Metrics(deps.callControl, sessions, deps.mediaTelemetry, deps.admission);
   const signInGuard = new SignInGuard(config.signIn, logger.child({ component: 'sign-in' }), deps.clock);
   const context: AppContext = { ...deps, sessions, metrics, signInGuard };
   // Before the server waits for requests in flight: every waiting long poll is answered now (event null), so a
@@ -107,6 +108,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(boardRoutes(context), { prefix: API_PREFIX });
   if (deps.sim) await app.register(simRoutes(context, deps.sim), { prefix: '/sim' });
   await app.register(opsRoutes(context));
+  await app.register(mediaServerRoutes(context));
   await app.register(pageRoutes(context));
   return app;
 }

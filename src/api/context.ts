@@ -5,7 +5,9 @@
  */
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config/config.js';
+import type { AdmissionControl } from '../orchestrator/admission.js';
 import type { AgentDirectory } from '../orchestrator/agent-directory.js';
+import type { MediaServerStatus } from '../ports/media-capacity.js';
 import type { CallControl, CallSnapshot } from '../orchestrator/call-control.js';
 import type { MediaTelemetry } from '../ports/media-telemetry.js';
 import type { StateStore } from '../ports/state-store.js';
@@ -29,6 +31,10 @@ export interface AppDeps {
   readonly backendStatus?: () => Record<string, boolean>;
   /** The media server's timings and the reconciler's findings, for /health and /metrics (real backend only). */
   readonly mediaTelemetry?: MediaTelemetry;
+  /** Admission control (issue 21): capacity, reservations and refusals, for /health and /metrics. */
+  readonly admission?: AdmissionControl;
+  /** The media servers (real backend only): their state, and an operator's drain (/admin/media-servers). */
+  readonly mediaServers?: { status(): MediaServerStatus[]; drain(id: string, draining: boolean): boolean };
   /** The clock for sign-in locks (tests set it). */
   readonly clock?: () => number;
   /** This instance among others: draining (for /health), and where a call owned by another instance is served. */

@@ -65,4 +65,5 @@ export const refusalRetcodes: Readonly<Record<ErrorCode, string>> = {
   TRANSFER_NOT_ALLOWED: '200-024',
   AGENT_NOT_BUSY: '100-020',
   AGENT_NOT_RESTING: '100-021',
+  NO_MEDIA_ROOM: '200-030',
 };

@@ -303,7 +303,9 @@ export type ErrorCode =
   | 'CALLED_NOT_READY'
   | 'TRANSFER_NOT_ALLOWED'
   | 'AGENT_NOT_BUSY'
-  | 'AGENT_NOT_RESTING';
+  | 'AGENT_NOT_RESTING'
+  /** Admission control (issue 21): the media servers cannot honour the call's reserved room now. */
+  | 'NO_MEDIA_ROOM';
 
 /** What a call's decision means for its agents' presence (the shell hands these to the presence decider). */
 export type PresenceNotice =

@@ -70,7 +70,10 @@ export interface IncomingCall {
   readonly caller?: string;
 }
 
-export type IncomingDecision = { readonly accept: true } | { readonly accept: false; readonly status: number; readonly reason: string };
+export type IncomingDecision =
+  | { readonly accept: true }
+  /** `retryAfterSeconds`: sent as Retry-After with the refusal (a 503 of admission control). */
+  | { readonly accept: false; readonly status: number; readonly reason: string; readonly retryAfterSeconds?: number };
 
 export interface SignallingPort {
   /** Start ringing a phone; the outcome arrives through SignallingEvents. Never throws: failures are reported. */

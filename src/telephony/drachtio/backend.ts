@@ -14,6 +14,7 @@ import Mrf from 'drachtio-fsmrf';
 import Srf from 'drachtio-srf';
 import type { Logger } from 'pino';
 import type { LegId } from '../../core/types.js';
+import type { MediaCapacity } from '../../ports/media-capacity.js';
 import type { MediaTelemetry } from '../../ports/media-telemetry.js';
 import type { SignallingEvents, TelephonyBackend } from '../../ports/telephony.js';
 import { LegTable } from './legs.js';
@@ -169,6 +170,9 @@ export class DrachtioBackend implements TelephonyBackend {
   setCallLookup(calls: CallLookup): void {
     this.pool.setCallLookup(calls);
   }
+
+  /** What the media servers can carry now (admission control). */
+  readonly capacity: MediaCapacity = { snapshot: () => this.pool.capacity() };
 
   /** Each media server's state (for /health and the admin routes). */
   mediaServers(): MediaServerStatus[] {

@@ -19,7 +19,10 @@ import type Mrf from 'drachtio-fsmrf';
 import type { Logger } from 'pino';
 import { capacityOf, chooseRefuge, chooseServer, retryDelayMs, type ServerLoad } from '../../core/media-servers.js';
 import type { CallId, LegId } from '../../core/types.js';
+import type { MediaServerStatus } from '../../ports/media-capacity.js';
 import { LegMediaError, type MediaPort } from '../../ports/telephony.js';
+
+export type { MediaServerStatus };
 import { FreeSwitchControl } from './freeswitch-control.js';
 import type { LegTable } from './legs.js';
 import { FreeSwitchMedia, type LegMediaControl } from './media.js';
@@ -32,23 +35,6 @@ export interface PooledServerConfig {
   readonly port: number;
   readonly secret: string;
   readonly sessionLimit: number;
-}
-
-/** One server's state, for /health and the admin routes. */
-export interface MediaServerStatus {
-  readonly id: string;
-  readonly address: string;
-  readonly up: boolean;
-  readonly draining: boolean;
-  readonly sessionLimit: number;
-  /** From FreeSWITCH's last heartbeat (null before the first). */
-  readonly maxSessions: number | null;
-  readonly reportedSessions: number | null;
-  readonly cpuIdle: number | null;
-  /** This instance's legs there now. */
-  readonly ourLegs: number;
-  /** Calls moved away from it since the service started (it died under them). */
-  readonly callsMovedAway: number;
 }
 
 /** Which call a leg belongs to, and a call's legs: the orchestrator knows (incoming legs get their call later). */

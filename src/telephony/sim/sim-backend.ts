@@ -7,6 +7,7 @@
  */
 import type { LegId } from '../../core/types.js';
 import { failureReasonForStatus } from '../sip-status.js';
+import type { MediaCapacity } from '../../ports/media-capacity.js';
 import { LegMediaError, type DialRequest, type MediaPort, type SignallingEvents, type SignallingPort, type TelephonyBackend } from '../../ports/telephony.js';
 
 export type SimPhoneState = 'idle' | 'ringing' | 'talking';
@@ -179,7 +180,7 @@ export class SimBackend implements TelephonyBackend {
     const decision = await events.incoming({ legId, from, to, ...(asHandset ? { caller: from } : {}) });
     if (!decision.accept) {
       leg.status = 'gone';
-      return { ok: false, status: decision.status, reason: decision.reason };
+      return { ok: false, status: decision.status, reason: decision.reason, ...(decision.retryAfterSeconds !== undefined ? { retryAfterSeconds: decision.retryAfterSeconds } : {}) };
     }
     leg.status = 'up';
     events.incomingAnswered(legId);
@@ -298,6 +299,13 @@ export class SimBackend implements TelephonyBackend {
 
   /** Legs moved to another media server so far (loseMediaServer). */
   mediaMoves = 0;
+
+  /** Sessions the simulated media servers can carry (null: unlimited); tests of admission control set it. */
+  mediaSessionLimit: number | null = null;
+
+  readonly capacity: MediaCapacity = {
+    snapshot: () => ({ capacity: this.mediaSessionLimit ?? Number.MAX_SAFE_INTEGER, othersSessions: 0 }),
+  };
 
   /**
    * The signalling server restarts (drachtio-server killed and back): every dialog is gone, so every leg ends at
