@@ -274,12 +274,16 @@ export class MediaServerPool {
    */
   lossDeferred = (legId: LegId, cause: string): boolean => {
     if (this.confirmed.delete(legId)) return false;
-    if (this.moving.has(legId)) return true;
+    if (this.moving.has(legId)) {
+      this.log.debug({ legId, cause }, 'channel loss of a leg being moved: ignored');
+      return true;
+    }
     const server = this.legServer.get(legId);
     if (!server || this.servers.length === 1) return false;
     if (server.lost) return true;
     const uuid = server.media.channelOf(legId);
     if (uuid === undefined || !server.media.liveChannels().has(uuid)) return false; // FreeSWITCH said it hung up
+    this.log.warn({ mediaServer: server.id, legId, cause }, 'a channel ended with no word from FreeSWITCH: asking the server whether it is alive');
     void this.probe(server).then((alive) => {
       if (!alive) return this.serverLost(server, 'did not answer after a channel socket closed');
       if (this.legServer.get(legId) !== server || this.moving.has(legId)) return;

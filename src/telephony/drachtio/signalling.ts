@@ -210,7 +210,10 @@ export class DrachtioSignalling implements SignallingPort {
         if (cancelled) return;
         decision = await events.incoming({ legId: leg.id, from: req.callingNumber, to: req.calledNumber, caller });
       }
-      if (!decision.accept) return res.send(decision.status, decision.retryAfterSeconds !== undefined ? { headers: { 'Retry-After': String(decision.retryAfterSeconds) } } : {});
+      if (!decision.accept) {
+        if (decision.retryAfterSeconds === undefined) return res.send(decision.status);
+        return res.send(decision.status, { headers: { 'Retry-After': String(decision.retryAfterSeconds) } });
+      }
       if (cancelled) return;
       if (isSecureOffer(req.body)) {
         events.failed(leg.id, 'error');
