@@ -79,6 +79,8 @@ export class PoolServer {
   lost = false;
   failures = 0;
   movedAway = 0;
+  /** This instance's legs there when FreeSWITCH's last heartbeat counted its sessions. */
+  oursAtReport = 0;
   constructor(
     readonly id: string,
     readonly index: number,
@@ -183,8 +185,9 @@ export class MediaServerPool {
         draining: server.draining,
         limit: server.config.sessionLimit,
         maxSessions: Number.isFinite(maxSessions) ? (maxSessions as number) : 0,
-        // The heartbeat is 20 s old at worst: this instance's own legs are counted now, others' as last reported.
-        reportedSessions: Number.isFinite(reported) ? Math.max(0, (reported as number) - ours) : 0,
+        // The heartbeat is 20 s old at worst: this instance's own legs are counted now, others' as last reported
+        // (the report less what was ours when it was made).
+        reportedSessions: Number.isFinite(reported) ? Math.max(0, (reported as number) - server.oursAtReport) : 0,
         placedSinceReport: ours,
       };
     });
@@ -404,6 +407,10 @@ export class MediaServerPool {
           profile: o.profile ?? 'drachtio_mrf',
         });
         ms.conn.reconnectOpts.retryMaxDelay = 5000;
+        // fsmrf reads Session-Count from the same event, in its listener registered before this one.
+        ms.conn.on('esl::event::HEARTBEAT::*', () => {
+          server.oursAtReport = this.legsOn(server).length;
+        });
         ms.on('end', () => {
           if (!server.endpointsUp) return;
           server.endpointsUp = false;
