@@ -260,4 +260,28 @@ describe.skipIf(skip)('two FreeSWITCH servers', () => {
     await noChannelLeft();
     await restartSecond();
   });
+  it('a phone that cannot be moved (it does not answer the re-INVITE) is hung up: C leaves the room, A and B talk on the other server', async () => {
+    const from = since();
+    const { a, b } = await onSecondServer(async () => {
+      const a = await agentPhone(A, TONES.A);
+      const b = customerCalls('4000', B, TONES.B);
+      await waitEvent(from, A.workNo, 'AgentEvent_Talking');
+      return { a, b };
+    });
+    // C's phone takes no re-INVITE: SIPp treats it as unexpected and ends its call.
+    const c = await agentPhone(C, TONES.C, { kind: 'stay' });
+    ok(await stack.orchestrator.request({ kind: 'innerhelp', workNo: A.workNo, mode: 2, helper: { kind: 'agent', workNo: C.workNo }, callappdata: '' }));
+    await waitEvent(from, A.workNo, 'AgentEvent_Conference');
+    const moved = since();
+    const killedAt = await killSecond();
+    await waitEvent(moved, C.workNo, 'AgentEvent_Call_Release');
+    moveTimes.unmovablePhone = await within3s('A–B bridged on fs1 after C was dropped', () => bridged(A.phone, B), killedAt);
+    expect(await ears({ [A.phone]: 'A', [B]: 'B' })).toEqual({ A: ['B'], B: ['A'] });
+    expect(stack.orchestrator.activeCallCount()).toBe(1);
+    c.stop();
+    ok(await stack.orchestrator.request({ kind: 'release', workNo: A.workNo }));
+    await everyoneDone([a, b]);
+    await noChannelLeft();
+    await restartSecond();
+  });
 });

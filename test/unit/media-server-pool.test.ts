@@ -133,33 +133,40 @@ describe('a server dies', () => {
     await placeCall(h, 'c3', ['in-3', 'c3-L2']); // fs3
     h.pool.serverLost(h.pool.servers[1] as PoolServer, 'test');
     await new Promise((r) => setImmediate(r));
-    expect(h.moves).toEqual([{ legs: ['in-2', 'c2-L2'], to: 'fs1' }]);
-    expect(h.moved).toEqual([['in-2', 'c2-L2']]);
+    expect(h.moves).toEqual([
+      { legs: ['in-2'], to: 'fs1' },
+      { legs: ['c2-L2'], to: 'fs1' },
+    ]);
+    expect(h.moved).toEqual([['in-2'], ['c2-L2']]);
     expect(h.lost).toEqual([]);
     expect(h.pool.serverOfLeg('in-2')?.id).toBe('fs1');
     expect(h.pool.status()[1]).toMatchObject({ up: false, callsMovedAway: 1 });
   });
 
   it('while a leg moves, its channel\'s loss is the pool\'s, and its media commands are not sent', async () => {
-    let release: (moved: LegId[]) => void = () => undefined;
+    const pending = new Map<LegId, (moved: LegId[]) => void>();
     let target: PoolServer | null = null;
     const h = harness(2, {
-      mover: (_legs, to) =>
+      mover: (legs, to) =>
         new Promise((resolve) => {
           target = to;
-          release = resolve;
+          pending.set(legs[0] as LegId, resolve);
         }),
     });
     await placeCall(h, 'c1', ['in-1', 'c1-L2']);
     h.pool.serverLost(h.pool.servers[0] as PoolServer, 'test');
     expect(h.pool.lossDeferred('in-1', 'per-channel socket closed')).toBe(true);
     await expect(h.pool.media.bridge('in-1', 'c1-L2')).resolves.toBeUndefined();
-    // The phone of c1-L2 did not answer its re-INVITE: only in-1 moved, c1-L2 is given up (its phone hung up).
+    // in-1 moved and is reported at once; the phone of c1-L2 did not answer its re-INVITE: it is given up (its
+    // phone hung up), later.
     h.pool.moved('in-1', target as unknown as PoolServer);
-    release(['in-1']);
+    pending.get('in-1')?.(['in-1']);
+    await new Promise((r) => setImmediate(r));
+    expect(h.moved).toEqual([['in-1']]);
+    expect(h.lost).toEqual([]);
+    pending.get('c1-L2')?.([]);
     await new Promise((r) => setImmediate(r));
     expect(h.lost).toEqual(['c1-L2']);
-    expect(h.moved).toEqual([['in-1']]);
     expect(h.pool.lossDeferred('in-1', 'x')).toBe(false);
   });
 

@@ -370,16 +370,27 @@ export class MediaServerPool {
     }
     from.movedAway++;
     const started = Date.now();
-    let movedLegs: LegId[] = [];
-    try {
-      movedLegs = await this.mover(legIds, target);
-    } catch (error) {
-      this.log.error({ err: (error as Error).message, legs: legIds }, 'moving the call failed');
-    }
-    for (const legId of legIds) if (!movedLegs.includes(legId) && this.moving.has(legId)) this.giveUp(legId, 'could not be moved to another media server');
-    for (const legId of movedLegs) this.moving.delete(legId);
+    // Each leg is reported as soon as it has moved: a phone slow to answer its re-INVITE (or that never does) does
+    // not keep the others silent. A bridge whose other leg is still moving waits for it (PooledMedia).
+    const outcomes = await Promise.all(
+      legIds.map(async (legId) => {
+        let moved = false;
+        try {
+          moved = (await (this.mover as LegMover)([legId], target)).includes(legId);
+        } catch (error) {
+          this.log.error({ err: (error as Error).message, legId }, 'moving the leg failed');
+        }
+        if (!moved) {
+          if (this.moving.has(legId)) this.giveUp(legId, 'could not be moved to another media server');
+          return null;
+        }
+        this.moving.delete(legId);
+        this.options.onMoved([legId]);
+        return legId;
+      }),
+    );
+    const movedLegs = outcomes.filter((id): id is LegId => id !== null);
     this.log.warn({ from: from.id, to: target.id, legs: movedLegs, failed: legIds.filter((l) => !movedLegs.includes(l)), ms: Date.now() - started }, 'call moved to another media server');
-    if (movedLegs.length > 0) this.options.onMoved(movedLegs);
   }
 
   /** A leg that cannot be moved: its phone is hung up, as if that party had left. */
