@@ -49,6 +49,11 @@ describe('the service on the real backend', () => {
       expect(warning, output).toBeDefined();
       expect(JSON.parse(warning as string)).toMatchObject({ level: 40, settings: ['freeswitch.secret (FREESWITCH_SECRET)'] });
       expect(output).not.toContain('operator-own-7d1f');
+      // The simulator's pages and routes do not exist here (404 in the envelope).
+      for (const path of ['/play', '/phones', '/sim/phones']) {
+        const response = await fetch(`http://127.0.0.1:${http}${path}`);
+        expect([path, response.status, ((await response.json()) as { retcode: string }).retcode]).toEqual([path, 404, '000-004']);
+      }
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
     } finally {

@@ -120,8 +120,6 @@ describe('configuration', () => {
     expect(problems({ CONFIG_FILE: path })).toEqual([
       'agents[1].workNo: 101 is used twice',
       'supervisors[0].id: 101 is used twice (supervisors and agents share one numbering)',
-      'supervisors[1].skills: no agent has skill nobody',
-      'supervisors[1].groups: no agent is in group no-team',
       'routes[0].agent: no agent 999',
       'routes[1].did: 4000 is used twice',
       'routes[1].skill: no agent has skill b',
