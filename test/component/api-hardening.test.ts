@@ -98,6 +98,7 @@ describe('WebSocket: closed with a 4xxx code and a reason when the session ends'
     const ws = new WebSocket(`${s.url.replace('http', 'ws')}${BASE}/agentevent/101/stream?guid=${guid}`);
     const status = await new Promise<number>((resolve) => ws.on('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0)));
     expect(status).toBe(401);
+    ws.on('error', () => undefined);
     ws.terminate();
   });
 });

@@ -34,6 +34,7 @@ describe('agents: their own calls and nothing of the others', () => {
     const ws = new WebSocket(`${s.url.replace('http', 'ws')}${BASE}/agentgroup/102/stream?guid=${guid}`);
     const status = await new Promise<number>((resolve) => ws.on('unexpected-response', (_q, response) => resolve(response.statusCode ?? 0)));
     expect(status).toBe(403);
+    ws.on('error', () => undefined);
     ws.terminate();
   });
 
