@@ -466,6 +466,14 @@ export function settingsWithPublicDefaultSecrets(config: AppConfig): string[] {
   return found;
 }
 
+/** Agents and supervisors configured with a plain `password` (their ids only, never the password). */
+export function accountsWithPlainPasswords(config: AppConfig): string[] {
+  return [
+    ...config.agents.filter((a) => a.password !== undefined).map((a) => `agent ${a.workNo}`),
+    ...config.supervisors.filter((s) => s.password !== undefined).map((s) => `supervisor ${s.id}`),
+  ];
+}
+
 export function coreConfigOf(config: AppConfig): CoreConfig {
   const queues: Record<string, QueuePolicy> = {};
   for (const [skill, q] of Object.entries(config.queues)) {
