@@ -66,7 +66,17 @@ export function supervisorRoutes(context: AppContext): FastifyPluginAsync {
   };
 
   return async (app) => {
-    const offEvents = context.callControl.onAgentEvent(() => look());
+    // At most one look per 200 ms however many events come (a busy instance makes many): the service level's
+    // answer times are that exact.
+    let pending: NodeJS.Timeout | null = null;
+    const offEvents = context.callControl.onAgentEvent(() => {
+      if (pending) return;
+      pending = setTimeout(() => {
+        pending = null;
+        look();
+      }, 200);
+      pending.unref();
+    });
     // Other instances' agents (a shared store): their events reach the walls of their supervisors here too.
     const offStored = context.store.onEvent((stored) => {
       const event = stored.event as { eventType: string; eventGenTime: number; content: unknown };
@@ -83,6 +93,7 @@ export function supervisorRoutes(context: AppContext): FastifyPluginAsync {
     ticker.unref();
     app.addHook('onClose', async () => {
       clearInterval(ticker);
+      if (pending) clearTimeout(pending);
       offEvents();
       offStored();
     });
