@@ -15,6 +15,12 @@ import { compareEventIds, type SessionEndReason, type StateStore, type StoredEve
 import { WsClose, type WsCloseReason } from './close-codes.js';
 import { SessionTokens } from './session-tokens.js';
 
+/**
+ * Sent on the agent's stream when the heartbeat would have signed it out but the agent is on a call: it stays
+ * signed in (its call goes on), and the desk shows why when it comes back. Content {reason, missedSeconds}.
+ */
+export const KEPT_SIGNED_IN = 'AgentState_KeptSignedIn';
+
 /** An event as a desk gets it: with its id in the agent's stream (to resume after it). */
 export interface DeliveredEvent extends TimedAgentEvent {
   readonly eventId: string;
@@ -60,8 +66,12 @@ interface LocalSession {
   /** How far the long poll got (the shared value is in the store). */
   cursor: string;
   readonly waiters: Set<() => void>;
+  /** Long polls waiting, oldest first; past the cap the oldest is answered at once. */
+  readonly polls: Set<{ superseded: boolean; wake: () => void }>;
   readonly sockets: Set<Subscriber>;
   heartbeat: NodeJS.Timeout | null;
+  /** The heartbeat ran out while the agent was on a call, and the desk was told (once per absence). */
+  keptOnCall: boolean;
 }
 
 export interface SessionOptions {
@@ -73,6 +83,8 @@ export interface SessionOptions {
   readonly heartbeatTimeoutMs: number;
   /** Events a WebSocket gets at most on connecting (the store keeps as many per agent). */
   readonly queueLimit: number;
+  /** Long polls of one agent waiting at once (default 2). */
+  readonly maxWaitingPolls?: number;
   readonly logger: Logger;
   readonly now?: () => number;
 }
@@ -146,12 +158,13 @@ export class AgentSessions {
     return { ok: true, token };
   }
 
-  async signOut(workNo: string, why: string, reason: SessionEndReason = 'signed-out'): Promise<boolean> {
+  async signOut(workNo: string, why: string, close: WsCloseReason = WsClose.signedOut): Promise<boolean> {
     const { store } = this.options;
     // The session that ends (its Guid is told to every instance); only that one, should a new one come meanwhile.
     const current = await store.sessionOf(workNo);
     const ended = current ? await store.signOut(workNo, current.token) : await store.signOut(workNo);
-    this.dropLocal(workNo, why, CLOSE_FOR[reason]);
+    this.dropLocal(workNo, why, close);
+    const reason: SessionEndReason = close === WsClose.takenOver ? 'taken-over' : 'signed-out';
     if (current && ended) await this.tokens.ended(workNo, current.token, reason);
     if (ended || this.options.directory.isSignedIn(workNo)) this.options.directory.signOut(workNo);
     return ended;
@@ -182,11 +195,25 @@ export class AgentSessions {
     const session = await this.sessionFor(workNo, token);
     if (!session) return null;
     if (after !== undefined) session.cursor = after;
+    session.keptOnCall = false;
     this.armHeartbeat(session);
     const deadline = this.now() + this.options.pollTimeoutMs;
+    const slot = { superseded: false, wake: () => undefined as void };
+    session.polls.add(slot);
+    if (session.polls.size > (this.options.maxWaitingPolls ?? 2)) {
+      // Too many polls of this agent wait: the oldest is answered now (event null), the newest desk's stays.
+      const [oldest] = session.polls;
+      if (oldest) {
+        session.polls.delete(oldest);
+        oldest.superseded = true;
+        oldest.wake();
+      }
+    }
     try {
       for (;;) {
+        if (slot.superseded) return null;
         const woken = this.wake(session);
+        slot.wake = woken.fire;
         const [next] = await this.options.store.eventsAfter(workNo, session.cursor, 1);
         if (next) {
           woken.cancel();
@@ -196,14 +223,20 @@ export class AgentSessions {
           return { event: delivered(next), before };
         }
         const left = deadline - this.now();
-        if (left <= 0 || this.isClosed || this.local.get(workNo) !== session || !(await woken.within(left))) {
+        if (slot.superseded || left <= 0 || this.isClosed || this.local.get(workNo) !== session || !(await woken.within(left)) || slot.superseded) {
           woken.cancel();
           return null;
         }
       }
     } finally {
+      session.polls.delete(slot);
       this.armHeartbeat(session);
     }
+  }
+
+  /** Long polls of the agent waiting on this instance. */
+  waitingPolls(workNo: string): number {
+    return this.local.get(workNo)?.polls.size ?? 0;
   }
 
   /** An event a poll took but could not deliver (the desk went away): the next poll gets it again. */
@@ -224,6 +257,7 @@ export class AgentSessions {
       sink.close(WsClose.expired.code, WsClose.expired.reason);
       return () => undefined;
     }
+    session.keptOnCall = false;
     const subscriber: Subscriber = { send: sink.send, close: sink.close, lastId: after ?? session.cursor, buffer: [] };
     session.sockets.add(subscriber);
     this.disarmHeartbeat(session);
@@ -314,7 +348,7 @@ export class AgentSessions {
   }
 
   /** Resolves true when an event for the session arrives (or it is dropped), false after `ms`. */
-  private wake(session: LocalSession): { within(ms: number): Promise<boolean>; cancel(): void } {
+  private wake(session: LocalSession): { within(ms: number): Promise<boolean>; cancel(): void; fire(): void } {
     let fire: (woken: boolean) => void = () => undefined;
     let fired = false;
     const promise = new Promise<boolean>((resolve) => (fire = resolve));
@@ -334,6 +368,7 @@ export class AgentSessions {
         return promise.finally(() => clearTimeout(timer));
       },
       cancel: () => session.waiters.delete(waiter),
+      fire: waiter,
     };
   }
 
@@ -345,13 +380,13 @@ export class AgentSessions {
     if (!record || record.workNo !== workNo || this.isClosed) return null;
     const again = this.local.get(workNo);
     if (again?.token === token) return again;
-    if (again) this.dropLocal(workNo, 'a newer session of the agent');
+    if (again) this.dropLocal(workNo, 'a newer session of the agent', WsClose.takenOver);
     return this.localFor(workNo, token, record.cursor ?? (await this.options.store.lastEventId(workNo)));
   }
 
   private localFor(workNo: string, token: string, cursor: string): LocalSession {
-    this.dropLocal(workNo, 'a newer session of the agent');
-    const session: LocalSession = { workNo, token, cursor, waiters: new Set(), sockets: new Set(), heartbeat: null };
+    this.dropLocal(workNo, 'a newer session of the agent', WsClose.takenOver);
+    const session: LocalSession = { workNo, token, cursor, waiters: new Set(), polls: new Set(), sockets: new Set(), heartbeat: null, keptOnCall: false };
     this.local.set(workNo, session);
     return session;
   }
@@ -386,14 +421,25 @@ export class AgentSessions {
     if (session.waiters.size > 0) return this.armHeartbeat(session);
     const record = await this.options.store.sessionOf(session.workNo).catch(() => undefined);
     if (record === undefined) return this.armHeartbeat(session); // store unreachable: decide later
-    if (!record || record.token !== session.token) return this.dropLocal(session.workNo, 'session ended elsewhere');
+    if (!record || record.token !== session.token) return this.dropLocal(session.workNo, 'session ended elsewhere', WsClose.expired);
     const seenAgoMs = this.now() - (record.lastSeenAt ?? record.signedInAt);
     if (seenAgoMs < this.options.heartbeatTimeoutMs) {
       session.heartbeat = setTimeout(() => void this.heartbeatDue(session), this.options.heartbeatTimeoutMs - seenAgoMs);
       session.heartbeat.unref();
       return;
     }
-    await this.signOut(session.workNo, 'no event poll within the heartbeat time');
+    if (this.options.directory.isBusy(session.workNo)) {
+      // Never signed out under a call (the call would go on with no session): kept, and the desk told why.
+      if (!session.keptOnCall) {
+        session.keptOnCall = true;
+        this.options.logger.warn({ workNo: session.workNo, missedSeconds: Math.round(seenAgoMs / 1000) }, 'no event poll within the heartbeat time, but the agent is on a call: kept signed in');
+        this.append({ workNo: session.workNo, eventType: KEPT_SIGNED_IN, eventGenTime: this.now(), content: { reason: 'on a call', missedSeconds: Math.round(seenAgoMs / 1000) } });
+      }
+      session.heartbeat = setTimeout(() => void this.heartbeatDue(session), this.options.heartbeatTimeoutMs);
+      session.heartbeat.unref();
+      return;
+    }
+    await this.signOut(session.workNo, 'no event poll within the heartbeat time', WsClose.expired);
   }
 
   private disarmHeartbeat(session: LocalSession): void {

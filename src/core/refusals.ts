@@ -27,6 +27,7 @@ export const refusalMessages: Readonly<Record<ErrorCode, string>> = {
   TRANSFER_NOT_ALLOWED: 'only a customer call that the agent is on alone can be transferred (not during help)',
   AGENT_NOT_BUSY: 'the agent is not in the not-ready state',
   AGENT_NOT_RESTING: 'the agent is not resting',
+  NO_MEDIA_ROOM: 'the media servers have no room for a help session now: the customer stays with the agent; try again shortly',
 };
 
 export function refuse(code: ErrorCode): Refusal {
