@@ -39,7 +39,7 @@ export interface ServiceOverrides {
   readonly timers?: TimerSource;
   readonly now?: () => number;
   /** The sign-in guard's clock, and what the real backend adds to /health (tests play them). */
-  readonly appExtras?: Pick<AppDeps, 'backendStatus' | 'mediaTelemetry' | 'clock'>;
+  readonly appExtras?: Pick<AppDeps, 'backendStatus' | 'mediaTelemetry' | 'clock' | 'passwordHasher'>;
 }
 
 export interface Service {

@@ -13,8 +13,10 @@ import type { MediaTelemetry } from '../ports/media-telemetry.js';
 import type { StateStore } from '../ports/state-store.js';
 import type { SimBackend } from '../telephony/sim/sim-backend.js';
 import type { Metrics } from './metrics.js';
+import type { PasswordChecker, PasswordHasher } from './passwords.js';
 import type { AgentSessions } from './sessions.js';
 import type { SignInGuard } from './sign-in-guard.js';
+import type { SupervisorSessions } from './supervisors.js';
 
 export interface AppDeps {
   readonly config: AppConfig;
@@ -35,8 +37,10 @@ export interface AppDeps {
   readonly admission?: AdmissionControl;
   /** The media servers (real backend only): their state, and an operator's drain (/admin/media-servers). */
   readonly mediaServers?: { status(): MediaServerStatus[]; drain(id: string, draining: boolean): boolean };
-  /** The clock for sign-in locks (tests set it). */
+  /** The clock for sign-in throttling (tests set it). */
   readonly clock?: () => number;
+  /** scrypt as the password checks call it (tests wrap it to count or hold checks). */
+  readonly passwordHasher?: PasswordHasher;
   /** This instance among others: draining (for /health), and where a call owned by another instance is served. */
   readonly cluster?: ClusterView;
 }
@@ -65,4 +69,8 @@ export interface AppContext extends AppDeps {
   readonly sessions: AgentSessions;
   readonly metrics: Metrics;
   readonly signInGuard: SignInGuard;
+  readonly passwords: PasswordChecker;
+  readonly supervisors: SupervisorSessions;
+  /** The audit log of supervisor actions (pino child logger `audit`: who, what, which call, when). */
+  readonly audit: Logger;
 }

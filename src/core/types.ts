@@ -250,6 +250,8 @@ export type AgentEventType =
   | 'AgentEvent_linkagePhoneTransferOut'
   /** How a transfer ended: content {callId, result}, result 0 on success, else the target's SIP status. */
   | 'AgentEvent_SuccTransResult'
+  /** The API kept the agent signed in although its desk stopped polling, because it is on a call: {reason, missedSeconds}. */
+  | 'AgentState_KeptSignedIn'
   | PresenceEventType;
 
 /** The vendor's agent state events (presence decider, src/core/presence). */
