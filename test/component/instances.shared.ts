@@ -221,6 +221,17 @@ export function instanceTests(makeStores: () => Promise<[StateStore, StateStore]
     expect((await two.http('GET', `${BASE}/onlineagent/101/agentstatus`, { guid: newGuid })).body.retcode).not.toBe('0');
   });
 
+  it("wrong passwords through one instance slow the same address on the other (the throttle's count is shared)", async () => {
+    await twoInstances(testConfig({ signIn: { maxFailures: 2, lockSeconds: 300, maxDelaySeconds: 0.5, maxWaiting: 1 } }));
+    const wrong = (via: Service) => via.http('PUT', `${BASE}/onlineagent/102`, { body: { password: 'guess', phonenum: '2002' } });
+    for (let i = 0; i < 3; i++) expect((await wrong(one)).body.retcode).toBe('100-001');
+    // Two has seen no failure itself: with a count of its own only, all three would be checked at once.
+    const answers = await Promise.all([1, 2, 3].map(() => wrong(two)));
+    expect(answers.map((a) => a.body.retcode).sort()).toEqual(['100-001', '100-032', '100-032']);
+    // Never a lock on the account: the agent's right password still works (after the address's wait).
+    expect(await two.signIn('102')).toBeTruthy();
+  });
+
   /** Instance one goes away with its timers' work unpublished (its directory no longer exported, nor its heartbeat). */
   async function stopOne(): Promise<void> {
     one.sim.crash();
