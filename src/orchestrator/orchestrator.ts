@@ -182,7 +182,9 @@ export class Orchestrator implements CallControl {
   private completeRequest(request: CallControlRequest): Extract<CallEvent, { type: 'Api' }>['request'] {
     if (request.kind === 'transfer') {
       const to = request.to;
-      return { ...request, to: to.kind === 'agent' ? { ...to, snapshot: this.options.directory.snapshot(to.workNo) } : to };
+      if (to.kind === 'agent') return { ...request, to: { ...to, snapshot: this.options.directory.snapshot(to.workNo) } };
+      if (to.kind === 'skill') return { ...request, to: { ...to, candidates: this.options.directory.withSkill(to.skill) } };
+      return { ...request, to };
     }
     if (request.kind !== 'innerhelp') return request;
     return { ...request, candidates: this.candidatesFor(request.helper.kind === 'agent' ? request.helper : { kind: 'skill', skill: request.helper.skill }) };
@@ -343,10 +345,12 @@ export class Orchestrator implements CallControl {
     return this.options.directory.profile(to) ? to : this.options.directory.agentOnPhone(to);
   }
 
-  /** A transfer's target as a handset names it: an agent, else an outside number. */
+  /** A transfer's target as a handset names it: an agent, else a skill queue of that name, else an outside number. */
   private transferTarget(to: string): Extract<CallControlRequest, { kind: 'transfer' }>['to'] {
     const workNo = this.agentNumbered(to);
-    return workNo !== undefined ? { kind: 'agent', workNo } : { kind: 'number', number: to };
+    if (workNo !== undefined) return { kind: 'agent', workNo };
+    if (this.options.directory.allProfiles().some((p) => p.skills.includes(to))) return { kind: 'skill', skill: to };
+    return { kind: 'number', number: to };
   }
 
   /** The call that holds a leg, and the agent whose leg it is (undefined for a customer's). */

@@ -81,6 +81,11 @@ export class DrachtioSignalling implements SignallingPort {
     if (!leg || leg.state === 'gone') return;
     if (sipStatus !== undefined) leg.byeReason = `SIP;cause=${sipStatus};text="${reasonPhrase(sipStatus)}"`;
     leg.hangupRequested = true;
+    if (leg.transfer && !leg.transfer.accepted) {
+      // Decided while its REFER waits for its answer: the 202 and the NOTIFYs first, then the BYE (phoneRefer).
+      leg.transfer.hangUpWhenAnswered = true;
+      return;
+    }
     if (leg.state === 'ringing' && leg.invites && !leg.dialog) {
       // CANCEL (every fork); createUAC then rejects with 487 and dialLeg() cleans up.
       for (const invite of leg.invites) invite.cancel({}, () => undefined);
@@ -403,18 +408,22 @@ export class DrachtioSignalling implements SignallingPort {
     if (!this.events || leg.state !== 'up') return res.send(481);
     if (leg.transfer && !leg.transfer.ended) return res.send(491);
     // The target may ring before the REFER is answered: its reports wait behind the answer.
-    const transfer = { accepted: false, pending: [100], ended: false };
+    const transfer: NonNullable<Leg['transfer']> = { accepted: false, pending: [100], ended: false };
     leg.transfer = transfer;
     const decision = await this.events.transferRequested(leg.id, target.user);
     if (!decision.accept) {
       leg.transfer = undefined;
       log.info({ status: decision.status }, 'REFER refused');
-      return res.send(decision.status, { headers: { Reason: `SIP;cause=${decision.status};text="${decision.reason}"` } });
+      res.send(decision.status, { headers: { Reason: `SIP;cause=${decision.status};text="${decision.reason}"` } });
+      // The call ended while the REFER was being decided: its hang-up waited for this answer.
+      if (transfer.hangUpWhenAnswered && leg.state === 'up') await this.release(leg);
+      return;
     }
     res.send(202);
     log.info('REFER accepted');
     transfer.accepted = true;
     for (const status of transfer.pending.splice(0)) this.notifyTransfer(leg, status);
+    if (transfer.hangUpWhenAnswered && leg.state === 'up') await this.release(leg);
   }
 
   /** One NOTIFY of the REFER's implicit subscription; sent at once, so a hang-up issued after it goes after it. */
