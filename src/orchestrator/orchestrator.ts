@@ -5,10 +5,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { decideAttendedTransfer } from '../core/calls/attended.js';
 import { agentsOnCall, callIdsOf, decide, initialState } from '../core/decide.js';
 import { isDialableNumber } from '../core/numbers.js';
 import { refuse } from '../core/refusals.js';
-import type { AgentSnapshot, CallEvent, CallId, CallState, Command, CoreConfig, DialTarget, ErrorCode, LegId, PresenceNotice, Reply, Route } from '../core/types.js';
+import type { AgentSnapshot, CallEvent, CallId, CallState, Command, CoreConfig, Decision, DialTarget, ErrorCode, LegId, PresenceNotice, Reply, Route } from '../core/types.js';
 import type { StateStore } from '../ports/state-store.js';
 import { LegMediaError, type IncomingDecision, type SignallingEvents, type TelephonyBackend } from '../ports/telephony.js';
 import type { AgentDirectory } from './agent-directory.js';
@@ -151,10 +152,10 @@ export class Orchestrator implements CallControl {
   }
 
   /** callinner's and callout's checks (and a handset's, answered as SIP statuses): the caller, then the target. */
-  private checkCall(workNo: string, to: { calledWorkNo: string } | { number: string }): { refusal: ErrorCode } | { target: DialTarget } {
+  private checkCall(workNo: string, to: { calledWorkNo: string } | { number: string }, consulting = false): { refusal: ErrorCode } | { target: DialTarget } {
     const directory = this.options.directory;
     if (!directory.isSignedIn(workNo)) return { refusal: 'AGENT_NOT_SIGNED_IN' };
-    if (directory.isBusy(workNo)) return { refusal: 'AGENT_BUSY' };
+    if (!consulting && directory.isBusy(workNo)) return { refusal: 'AGENT_BUSY' };
     if ('number' in to) return isDialableNumber(to.number) ? { target: { kind: 'customer', number: to.number } } : { refusal: 'INVALID_NUMBER' };
     const called = directory.snapshot(to.calledWorkNo);
     if (!called || to.calledWorkNo === workNo) return { refusal: 'CALLED_UNKNOWN' };
@@ -236,7 +237,8 @@ export class Orchestrator implements CallControl {
       const action = this.keypad.press(legId, digit, (this.options.now ?? Date.now)());
       if (action) void this.keypadAction(record, legId, workNo, action);
     },
-    transferRequested: async (legId, to): Promise<IncomingDecision> => {
+    transferRequested: async (legId, to, replaces): Promise<IncomingDecision> => {
+      if (replaces !== undefined) return this.attendedTransfer(legId, replaces);
       const { record, workNo } = this.callOfLeg(legId);
       if (!record || workNo === undefined) return { accept: false, status: 403, reason: 'Forbidden' };
       const reply = await this.enqueue(record, () => ({ type: 'Api', request: this.completeRequest({ kind: 'transfer', workNo, to: this.transferTarget(to), fromPhone: true }) }));
@@ -331,13 +333,26 @@ export class Orchestrator implements CallControl {
     };
     if (workNo === undefined) return refused(403, 'Forbidden');
     const calledWorkNo = this.agentNumbered(to);
-    const checked = this.checkCall(workNo, calledWorkNo !== undefined ? { calledWorkNo } : { number: to });
+    const checked = this.checkCall(workNo, calledWorkNo !== undefined ? { calledWorkNo } : { number: to }, this.onHoldOnly(workNo));
     if ('refusal' in checked) {
       const [status, reason] = HANDSET_REFUSALS[checked.refusal] ?? [403, 'Forbidden'];
       return refused(status, reason);
     }
     this.pendingIncoming.set(legId, { kind: 'handset', to, agent: { workNo, phone }, target: checked.target });
     return { accept: true };
+  }
+
+  /**
+   * The agent is on calls of this instance, and on each holds its party (a consultation on a second line may start:
+   * the phone's attended transfer, or going back to the held call).
+   */
+  private onHoldOnly(workNo: string): boolean {
+    const calls = this.options.directory.callsOf(workNo);
+    if (calls.length === 0) return false;
+    return calls.every((callId) => {
+      const phase = this.calls.get(callId)?.state.phase;
+      return phase?.name === 'connected' && phase.held && this.calls.get(callId)?.state.legs[phase.agent]?.workNo === workNo;
+    });
   }
 
   /** The agent a handset's number means (dialled or transferred to): by work number, or the phone it is signed in on. */
@@ -403,21 +418,78 @@ export class Orchestrator implements CallControl {
         const event = makeEvent();
         if (!event || !this.calls.has(record.state.callId)) return;
         const decision = decide(record.state, event, this.options.core);
-        record.state = decision.state;
         if (decision.reply) reply = decision.reply;
-        this.afterDecision(record, decision.presence);
-        // Issued, not awaited: no command waits on another, and the call's next event (a hang-up crossing this
-        // one) is decided at once. A command that fails later comes back as that leg lost, and the core decides
-        // what it means for the others (those are the events that then tell the desktops).
-        for (const command of decision.commands) void this.execute(record, command);
-        const now = Date.now();
-        for (const e of decision.events) {
-          record.log.info({ workNo: e.workNo, eventType: e.eventType }, 'agent event');
-          this.tell({ ...e, eventGenTime: now });
-        }
-        if (record.state.phase.name === 'ended') this.forget(record);
+        this.apply(record, decision);
       })
       .then(() => reply);
+  }
+
+  /** A decision taken for the call: its state kept, its bookkeeping done, its commands issued, its events told. */
+  private apply(record: CallRecord, decision: Decision): void {
+    record.state = decision.state;
+    this.afterDecision(record, decision.presence);
+    // Issued, not awaited: no command waits on another, and the call's next event (a hang-up crossing this
+    // one) is decided at once. A command that fails later comes back as that leg lost, and the core decides
+    // what it means for the others (those are the events that then tell the desktops).
+    for (const command of decision.commands) void this.execute(record, command);
+    const now = Date.now();
+    for (const e of decision.events) {
+      record.log.info({ workNo: e.workNo, eventType: e.eventType }, 'agent event');
+      this.tell({ ...e, eventGenTime: now });
+    }
+    if (record.state.phase.name === 'ended') this.forget(record);
+  }
+
+  /**
+   * A handset's attended transfer (REFER on `referLeg` with Replaces naming `replacedLeg`, null: no dialog of ours).
+   * Both calls' queues are held (in call id order, so two such transfers cannot wait on each other) while the core
+   * decides over both as they stand; the call given up is applied first, so the moved party is indexed under the
+   * kept call. Refused: the REFER's final status, and both calls go on as they were.
+   */
+  private async attendedTransfer(referLeg: LegId, replacedLeg: LegId | null): Promise<IncomingDecision> {
+    const refer = this.callOfLeg(referLeg);
+    if (!refer.record || refer.workNo === undefined) return { accept: false, status: 403, reason: 'Forbidden' };
+    const log = refer.record.log.child({ referLeg, replacedLeg });
+    if (replacedLeg === null) {
+      log.info('attended transfer refused: its Replaces names no dialog of ours');
+      return { accept: false, status: 481, reason: 'Call/Transaction Does Not Exist' };
+    }
+    const replaced = this.callOfLeg(replacedLeg);
+    if (!replaced.record) {
+      log.info('attended transfer refused: the replaced call is over');
+      return { accept: false, status: 481, reason: 'Call/Transaction Does Not Exist' };
+    }
+    if (replaced.workNo !== refer.workNo) {
+      log.info({ owner: replaced.workNo }, "attended transfer refused: its Replaces names another party's dialog");
+      return { accept: false, status: 403, reason: 'Forbidden' };
+    }
+    const records = [refer.record, replaced.record].sort((a, b) => (a.state.callId < b.state.callId ? -1 : 1)) as [CallRecord, CallRecord];
+    const workNo = refer.workNo;
+    let outcome: Reply = refuse('NO_SUCH_CALL');
+    await records[0].queue.push(() =>
+      records[1].queue.push(() => {
+        const referRecord = refer.record as CallRecord;
+        const replacedRecord = replaced.record as CallRecord;
+        if (!this.calls.has(referRecord.state.callId) || !this.calls.has(replacedRecord.state.callId)) return;
+        const decided = decideAttendedTransfer(referRecord.state, replacedRecord.state, { workNo, referLeg, replacedLeg }, this.options.core);
+        if (!decided.ok) {
+          outcome = decided;
+          return;
+        }
+        const keptRecord = decided.kept.state.callId === referRecord.state.callId ? referRecord : replacedRecord;
+        const givenRecord = keptRecord === referRecord ? replacedRecord : referRecord;
+        this.apply(givenRecord, decided.givenUp);
+        this.apply(keptRecord, decided.kept);
+        outcome = decided.kept.reply ?? outcome;
+      }),
+    );
+    if (outcome.ok) {
+      log.info({ workNo }, 'attended transfer carried out');
+      return { accept: true };
+    }
+    const [status, reason] = outcome.code === 'NO_SUCH_CALL' ? [481, 'Call/Transaction Does Not Exist'] : [403, 'Forbidden'];
+    log.info({ workNo, refused: outcome.code, status }, 'attended transfer refused');
+    return { accept: false, status, reason };
   }
 
   private tell(event: TimedAgentEvent): void {
@@ -441,7 +513,8 @@ export class Orchestrator implements CallControl {
     record.log.info('call ended');
     this.calls.delete(state.callId);
     for (const id of callIdsOf(state)) this.callIndex.delete(id);
-    for (const legId of Object.keys(state.legs)) this.legIndex.delete(legId);
+    // A leg that moved to another call (an attended transfer) is indexed there now.
+    for (const legId of Object.keys(state.legs)) if (this.legIndex.get(legId) === state.callId) this.legIndex.delete(legId);
   }
 
   private async execute(record: CallRecord, command: Command): Promise<void> {
