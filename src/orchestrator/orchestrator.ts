@@ -155,12 +155,12 @@ export class Orchestrator implements CallControl {
   private checkCall(workNo: string, to: { calledWorkNo: string } | { number: string }, consulting = false): { refusal: ErrorCode } | { target: DialTarget } {
     const directory = this.options.directory;
     if (!directory.isSignedIn(workNo)) return { refusal: 'AGENT_NOT_SIGNED_IN' };
-    if (!consulting && directory.isBusy(workNo)) return { refusal: 'AGENT_BUSY' };
+    if (!consulting && (directory.isBusy(workNo) || this.claimed.has(workNo))) return { refusal: 'AGENT_BUSY' };
     if ('number' in to) return isDialableNumber(to.number) ? { target: { kind: 'customer', number: to.number } } : { refusal: 'INVALID_NUMBER' };
     const called = directory.snapshot(to.calledWorkNo);
     if (!called || to.calledWorkNo === workNo) return { refusal: 'CALLED_UNKNOWN' };
     if (!called.signedIn) return { refusal: 'CALLED_NOT_SIGNED_IN' };
-    if (called.busy) return { refusal: 'CALLED_BUSY' };
+    if (called.busy || this.claimed.has(called.workNo)) return { refusal: 'CALLED_BUSY' };
     return { target: { kind: 'agent', workNo: called.workNo, phone: called.phone } };
   }
 
@@ -213,11 +213,11 @@ export class Orchestrator implements CallControl {
     },
     failed: (legId, reason) => {
       // An incoming call cancelled before it was answered is forgotten here.
-      if (this.pendingIncoming.delete(legId)) return;
+      if (this.forgetPending(legId)) return;
       this.legEvent(legId, { type: 'LegFailed', legId, reason });
     },
     hungUp: (legId, lost) => {
-      if (this.pendingIncoming.delete(legId)) return;
+      if (this.forgetPending(legId)) return;
       this.legEvent(legId, { type: 'LegHungUp', legId, lost });
     },
     phoneHeld: (legId, held) => {
@@ -269,7 +269,11 @@ export class Orchestrator implements CallControl {
       this.legIndex.set(legId, record.state.callId);
       if (pending.kind === 'handset') {
         record.log.info({ workNo: pending.agent.workNo, to: pending.to, legId }, 'handset call');
-        void this.enqueue(record, () => ({ type: 'AgentPhoneCalled', agent: pending.agent, leg: { id: legId }, target: pending.target }));
+        void this.enqueue(record, () => {
+          // From this decision on the call itself holds its agents (the directory): the claim is no longer needed.
+          this.releaseClaims(legId);
+          return { type: 'AgentPhoneCalled', agent: pending.agent, leg: { id: legId }, target: pending.target };
+        });
         return;
       }
       record.log.info({ from: pending.from, to: pending.to, legId }, 'customer call arrived');
@@ -339,7 +343,24 @@ export class Orchestrator implements CallControl {
       return refused(status, reason);
     }
     this.pendingIncoming.set(legId, { kind: 'handset', to, agent: { workNo, phone }, target: checked.target });
+    // Until its call exists (the INVITE is answered and anchored, which takes a while), the caller and the called
+    // agent are claimed by this INVITE: a second INVITE meanwhile finds them busy (486), never both rung.
+    this.claimed.set(workNo, legId);
+    if (checked.target.kind === 'agent') this.claimed.set(checked.target.workNo, legId);
     return { accept: true };
+  }
+
+  /** Agents claimed by a handset's INVITE not yet answered (workNo -> its leg). */
+  private readonly claimed = new Map<string, LegId>();
+
+  private releaseClaims(legId: LegId): void {
+    for (const [workNo, claimer] of this.claimed) if (claimer === legId) this.claimed.delete(workNo);
+  }
+
+  /** An incoming call that ended before it was answered: forgotten, with its claims. False: not such a call. */
+  private forgetPending(legId: LegId): boolean {
+    this.releaseClaims(legId);
+    return this.pendingIncoming.delete(legId);
   }
 
   /**

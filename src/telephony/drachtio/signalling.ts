@@ -14,6 +14,7 @@ import type { LegId } from '../../core/types.js';
 import type { DialRequest, SignallingEvents, SignallingPort } from '../../ports/telephony.js';
 import { failureReasonForStatus, reasonPhrase, referTarget, sipfragFor } from '../sip-status.js';
 import type { Leg, LegTable } from './legs.js';
+import { legOfDialog } from './replaces.js';
 import type { FreeSwitchMedia } from './media.js';
 import { answerDirection, classifyReInvite, isSecureOffer, withDirection } from './sdp.js';
 import type { EndpointMaker, SipDialog, SipMessage, SipRequest, SipResponse, SrfLike } from './sip-types.js';
@@ -393,8 +394,8 @@ export class DrachtioSignalling implements SignallingPort {
   }
 
   /**
-   * The phone's transfer button: a blind transfer (RFC 3515, RFC 5589) of its call to the Refer-To's number, as the
-   * core decides it. Accepted: 202, then NOTIFYs of how the target's call goes (100, 180, then 200 or the
+   * The phone's transfer button: a blind transfer (RFC 3515, RFC 5589) of its call to the Refer-To's number, or an
+   * attended one (a Replaces naming the phone's other line: its two calls joined), as the core decides it. Accepted: 202, then NOTIFYs of how the target's call goes (100, 180, then 200 or the
    * failure); refused: the REFER's final response, and the call goes on.
    */
   private async phoneRefer(leg: Leg, req: SipMessage, res: SipResponse): Promise<void> {
@@ -403,14 +404,17 @@ export class DrachtioSignalling implements SignallingPort {
     const log = this.log.child({ legId: leg.id, referTo });
     if ('refused' in target) {
       log.info({ why: target.refused }, 'REFER refused');
-      return target.refused === 'attended' ? res.send(501, { headers: { Reason: 'SIP;cause=501;text="attended transfer is not carried out"' } }) : res.send(400);
+      return res.send(400);
     }
     if (!this.events || leg.state !== 'up') return res.send(481);
     if (leg.transfer && !leg.transfer.ended) return res.send(491);
     // The target may ring before the REFER is answered: its reports wait behind the answer.
     const transfer: NonNullable<Leg['transfer']> = { accepted: false, pending: [100], ended: false };
     leg.transfer = transfer;
-    const decision = await this.events.transferRequested(leg.id, target.user);
+    // An attended transfer: the Replaces names the phone's other line (its dialog with us), or none of ours (null).
+    const replaces = target.replaces === undefined ? undefined : legOfDialog(this.options.legs, target.replaces);
+    if (target.replaces !== undefined) log.info({ replaces: target.replaces, replacedLeg: replaces }, 'attended transfer asked');
+    const decision = await this.events.transferRequested(leg.id, target.user, replaces);
     if (!decision.accept) {
       leg.transfer = undefined;
       log.info({ status: decision.status }, 'REFER refused');
