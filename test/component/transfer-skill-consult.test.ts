@@ -71,3 +71,17 @@ describe('consult, then complete', () => {
     expect(await (await fetch(`${s.url}/metrics`)).text()).toContain('transfers_total{outcome="done"} 1');
   });
 });
+
+describe("a handset's attended transfer through the simulator's routes", () => {
+  it('hold, a second line to 102, transfer with replaces: B and 102 talk, 2001 is free', async () => {
+    expect((await s.http('POST', '/sim/phones/2001/hold', { body: { held: true } })).body.retcode).toBe('0');
+    const line2 = await s.http('POST', '/sim/calls', { body: { from: '2001', to: '102', handset: true } });
+    expect(line2.body.retcode).toBe('0');
+    expect((await s.http('POST', '/sim/phones/2002/answer')).body.retcode).toBe('0');
+    const r = await s.http('POST', '/sim/phones/2001/transfer', { body: { to: '102', replaces: (line2.body.result as { id: string }).id } });
+    expect(r.body.result).toEqual({ status: 202, reason: 'Accepted' });
+    await s.waitForEvent('101', guidA, 'AgentEvent_SuccTransResult');
+    expect(await s.hears(B)).toEqual(['2002']);
+    expect(await s.phoneState('2001')).toBe('idle');
+  });
+});
