@@ -39,7 +39,7 @@ const transferBody = {
   },
   // An outside number (devicetype 5) is digits, * and #, with a leading + allowed.
   if: { properties: { devicetype: { const: 5 } } },
-  then: { properties: { address: { pattern: '^\\+?[0-9*#]{1,32}$' } } },
+  then: { properties: { address: { type: 'string', pattern: '^\\+?[0-9*#]{1,32}$' } } },
 } as const;
 
 interface Agent {

@@ -34,6 +34,8 @@ interface Side {
   readonly agentLeg: Leg;
   /** The party A talks with (or holds) in this call. */
   readonly other: Leg;
+  /** A holds that party. */
+  readonly held: boolean;
 }
 
 /** A's connected, answered leg in this call and its partner; undefined when the call is not (or no longer) that. */
@@ -43,7 +45,7 @@ function sideOf(state: CallState, legId: LegId, workNo: string): Side | undefine
   if (phase.name !== 'connected' || !leg || leg.status !== 'up' || leg.workNo !== workNo) return undefined;
   if (phase.agent !== legId && phase.other !== legId) return undefined;
   const other = state.legs[phase.agent === legId ? phase.other : phase.agent] as Leg;
-  return { state, agentLeg: leg, other };
+  return { state, agentLeg: leg, other, held: phase.held };
 }
 
 /**
@@ -57,9 +59,11 @@ export function decideAttendedTransfer(referCall: CallState, replacedCall: CallS
   const refer = sideOf(referCall, request.referLeg, request.workNo);
   const replaced = sideOf(replacedCall, request.replacedLeg, request.workNo);
   if (!refer || !replaced) return refuse('NOT_ALLOWED_NOW');
-  // The call with the customer is kept (the REFER's own when both have one): its queue, route and wrap-up go on.
-  const keptSide = refer.other.role === 'customer' ? refer : replaced.other.role === 'customer' ? replaced : undefined;
-  if (!keptSide) return refuse('TRANSFER_NOT_ALLOWED');
+  // The call with the customer is kept (its queue, route and wrap-up go on); when both have one (a consultation with
+  // an outside number), the held one, where the customer waits; else the REFER's own.
+  const rank = (side: Side): number => (side.other.role === 'customer' ? 2 : 0) + (side.held ? 1 : 0);
+  if (rank(refer) < 2 && rank(replaced) < 2) return refuse('TRANSFER_NOT_ALLOWED');
+  const keptSide = rank(replaced) > rank(refer) ? replaced : refer;
   const givenSide = keptSide === refer ? replaced : refer;
 
   // The call given up: its other party leaves it for the kept call (its phone stays up), A's leg is hung up.
