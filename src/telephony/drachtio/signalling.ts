@@ -480,8 +480,11 @@ export class DrachtioSignalling implements SignallingPort {
       this.log.info({ legId: leg.id, kind }, 'phone re-INVITE answered');
       if (kind === 'hold' || kind === 'resume') this.events?.phoneHeld(leg.id, kind === 'hold');
     } catch (error) {
-      this.log.warn({ legId: leg.id, err: (error as Error).message }, 'phone re-INVITE refused');
-      res.send(488);
+      // FreeSWITCH's 491 (its channel had a re-INVITE of its own under way) goes to the phone as 491: the phone
+      // tries again a moment later (RFC 3261 14.1), where a 488 would make it give its hold up.
+      const glare = (error as { status?: number }).status === 491;
+      this.log.warn({ legId: leg.id, err: (error as Error).message }, glare ? 'phone re-INVITE crossed one of FreeSWITCH: 491, the phone tries again' : 'phone re-INVITE refused');
+      res.send(glare ? 491 : 488);
     }
   }
 
