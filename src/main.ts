@@ -5,7 +5,7 @@
  * first) exits at once. `npm start`'s script execs node, so npm passes a SIGTERM or SIGINT it gets straight to us.
  */
 import pino from 'pino';
-import { ConfigError, loadConfig, PUBLIC_DEFAULT_SECRETS, settingsWithPublicDefaultSecrets } from './config/config.js';
+import { accountsWithPlainPasswords, ConfigError, loadConfig, PUBLIC_DEFAULT_SECRETS, settingsWithPublicDefaultSecrets } from './config/config.js';
 import { assembleService } from './service.js';
 import { stopGracefully } from './shutdown.js';
 
@@ -43,6 +43,9 @@ async function main(): Promise<void> {
         `public default secrets in use (drachtio "${PUBLIC_DEFAULT_SECRETS.drachtio}", FreeSWITCH "${PUBLIC_DEFAULT_SECRETS.freeswitch}"): anyone who reaches those ports can control the calls; set DRACHTIO_SECRET and FREESWITCH_SECRET`,
       );
     }
+    // Plain passwords are for the simulator (config/default.json's demo agents and supervisor 901 among them).
+    const plain = accountsWithPlainPasswords(config);
+    if (plain.length > 0) logger.warn({ accounts: plain }, 'plain passwords in the configuration: use passwordHash (npm run hash-password), and list your own supervisors');
   }
   const address = await service.listen();
   logger.info(

@@ -10,6 +10,7 @@ import type { AppDeps, ClusterView } from './api/context.js';
 import { ClusterMember } from './cluster/cluster-member.js';
 import { DirectorySync } from './cluster/directory-sync.js';
 import { coreConfigOf, presenceConfigOf, routesOf, type AppConfig } from './config/config.js';
+import { AdmissionControl } from './orchestrator/admission.js';
 import { AgentDirectory } from './orchestrator/agent-directory.js';
 import { Orchestrator } from './orchestrator/orchestrator.js';
 import type { TimerSource } from './orchestrator/timers.js';
@@ -38,7 +39,7 @@ export interface ServiceOverrides {
   readonly timers?: TimerSource;
   readonly now?: () => number;
   /** The sign-in guard's clock, and what the real backend adds to /health (tests play them). */
-  readonly appExtras?: Pick<AppDeps, 'backendStatus' | 'mediaTelemetry' | 'clock'>;
+  readonly appExtras?: Pick<AppDeps, 'backendStatus' | 'mediaTelemetry' | 'clock' | 'passwordHasher'>;
 }
 
 export interface Service {
@@ -73,8 +74,10 @@ export async function assembleService(config: AppConfig, logger: Logger, overrid
   // The other instances' agents (and this one's before a restart) first, then calls.
   const sync = new DirectorySync(directory, store, instanceId, logger.child({ component: 'directory-sync' }));
   await sync.start();
+  const admission = new AdmissionControl(backend.capacity);
   const orchestrator = new Orchestrator({
     backend,
+    admission,
     directory,
     store,
     instanceId,
@@ -85,6 +88,8 @@ export async function assembleService(config: AppConfig, logger: Logger, overrid
     ...(overrides.timers ? { timers: overrides.timers } : {}),
     ...(overrides.now ? { now: overrides.now } : {}),
   });
+  // Several media servers keep each call's legs on one of them: the backend asks the orchestrator which call a leg is of.
+  if (backend.name === 'drachtio') backend.setCallLookup({ callOfLeg: (legId) => orchestrator.callOfLegId(legId), legsOfCall: (callId) => orchestrator.legsOfCall(callId) });
   await orchestrator.start();
   const advertisedUrl = overrides.advertisedUrl ?? clusterConfig.advertisedUrl ?? undefined;
   let url = advertisedUrl ?? '';
@@ -117,7 +122,10 @@ export async function assembleService(config: AppConfig, logger: Logger, overrid
     cluster: clusterView,
     logger,
     backendName: backend.name,
-    ...(backend.name === 'sim' ? { sim: backend } : { backendStatus: () => backend.connected, mediaTelemetry: backend.telemetry }),
+    admission,
+    ...(backend.name === 'sim'
+      ? { sim: backend }
+      : { backendStatus: () => backend.connected, mediaTelemetry: backend.telemetry, mediaServers: { status: () => backend.mediaServers(), drain: (id: string, draining: boolean) => backend.pool.drain(id, draining) } }),
     ...overrides.appExtras,
   });
   return {

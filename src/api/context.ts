@@ -5,14 +5,18 @@
  */
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config/config.js';
+import type { AdmissionControl } from '../orchestrator/admission.js';
 import type { AgentDirectory } from '../orchestrator/agent-directory.js';
+import type { MediaServerStatus } from '../ports/media-capacity.js';
 import type { CallControl, CallSnapshot } from '../orchestrator/call-control.js';
 import type { MediaTelemetry } from '../ports/media-telemetry.js';
 import type { StateStore } from '../ports/state-store.js';
 import type { SimBackend } from '../telephony/sim/sim-backend.js';
 import type { Metrics } from './metrics.js';
+import type { PasswordChecker, PasswordHasher } from './passwords.js';
 import type { AgentSessions } from './sessions.js';
 import type { SignInGuard } from './sign-in-guard.js';
+import type { SupervisorSessions } from './supervisors.js';
 
 export interface AppDeps {
   readonly config: AppConfig;
@@ -29,8 +33,14 @@ export interface AppDeps {
   readonly backendStatus?: () => Record<string, boolean>;
   /** The media server's timings and the reconciler's findings, for /health and /metrics (real backend only). */
   readonly mediaTelemetry?: MediaTelemetry;
-  /** The clock for sign-in locks (tests set it). */
+  /** Admission control (issue 21): capacity, reservations and refusals, for /health and /metrics. */
+  readonly admission?: AdmissionControl;
+  /** The media servers (real backend only): their state, and an operator's drain (/admin/media-servers). */
+  readonly mediaServers?: { status(): MediaServerStatus[]; drain(id: string, draining: boolean): boolean };
+  /** The clock for sign-in throttling (tests set it). */
   readonly clock?: () => number;
+  /** scrypt as the password checks call it (tests wrap it to count or hold checks). */
+  readonly passwordHasher?: PasswordHasher;
   /** This instance among others: draining (for /health), and where a call owned by another instance is served. */
   readonly cluster?: ClusterView;
 }
@@ -59,4 +69,8 @@ export interface AppContext extends AppDeps {
   readonly sessions: AgentSessions;
   readonly metrics: Metrics;
   readonly signInGuard: SignInGuard;
+  readonly passwords: PasswordChecker;
+  readonly supervisors: SupervisorSessions;
+  /** The audit log of supervisor actions (pino child logger `audit`: who, what, which call, when). */
+  readonly audit: Logger;
 }

@@ -5,6 +5,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { CallFeature } from '../core/decide.js';
 import type { CallControl, TimedAgentEvent } from '../orchestrator/call-control.js';
+import type { AdmissionControl } from '../orchestrator/admission.js';
 import type { MediaTelemetry } from '../ports/media-telemetry.js';
 import type { AgentSessions } from './sessions.js';
 
@@ -18,7 +19,7 @@ export class Metrics {
   private readonly unsubscribe: () => void;
   private readonly unsubscribeMedia: (() => void)[] = [];
 
-  constructor(callControl: CallControl, sessions: AgentSessions, media?: MediaTelemetry) {
+  constructor(callControl: CallControl, sessions: AgentSessions, media?: MediaTelemetry, admission?: AdmissionControl) {
     collectDefaultMetrics({ register: this.registry });
     this.requestDuration = new Histogram({
       name: 'api_request_duration_seconds',
@@ -47,6 +48,15 @@ export class Metrics {
     const helpModes = new Map<string, string>();
     this.unsubscribe = callControl.onAgentEvent((event) => this.count(event, helpModes));
     if (media) this.followMedia(media);
+    if (admission) {
+      const refusals = new Counter({
+        name: 'admission_refusals_total',
+        help: 'Work refused by admission control before anyone was rung, by kind (customer: 503 with Retry-After; help: retcode 200-030) and why',
+        labelNames: ['kind', 'why'],
+        registers: [this.registry],
+      });
+      this.unsubscribeMedia.push(admission.onRefusal((kind, why) => refusals.inc({ kind, why })));
+    }
   }
 
   /** How fast FreeSWITCH carries out each kind of change, and what the reconciler had to clean up. */

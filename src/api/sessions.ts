@@ -12,6 +12,13 @@ import type { EventContent } from '../core/types.js';
 import type { AgentDirectory } from '../orchestrator/agent-directory.js';
 import type { CallControl, TimedAgentEvent } from '../orchestrator/call-control.js';
 import { compareEventIds, type StateStore, type StoredEvent } from '../ports/state-store.js';
+import { WsClose, type WsCloseReason } from './close-codes.js';
+
+/**
+ * Sent on the agent's stream when the heartbeat would have signed it out but the agent is on a call: it stays
+ * signed in (its call goes on), and the desk shows why when it comes back. Content {reason, missedSeconds}.
+ */
+export const KEPT_SIGNED_IN = 'AgentState_KeptSignedIn';
 
 /** An event as a desk gets it: with its id in the agent's stream (to resume after it). */
 export interface DeliveredEvent extends TimedAgentEvent {
@@ -33,8 +40,15 @@ export function eventEnvelope(event: DeliveredEvent | null): EventEnvelope {
   };
 }
 
+/** Where a WebSocket's events go, and how it is closed when the session ends. */
+export interface StreamSink {
+  readonly send: (event: DeliveredEvent) => void;
+  readonly close: (code: number, reason: string) => void;
+}
+
 interface Subscriber {
   readonly send: (event: DeliveredEvent) => void;
+  readonly close: (code: number, reason: string) => void;
   /** The last event sent; live events at or before it are not sent again. */
   lastId: string;
   /** Events that arrived while the replay was read. */
@@ -48,8 +62,12 @@ interface LocalSession {
   /** How far the long poll got (the shared value is in the store). */
   cursor: string;
   readonly waiters: Set<() => void>;
+  /** Long polls waiting, oldest first; past the cap the oldest is answered at once. */
+  readonly polls: Set<{ superseded: boolean; wake: () => void }>;
   readonly sockets: Set<Subscriber>;
   heartbeat: NodeJS.Timeout | null;
+  /** The heartbeat ran out while the agent was on a call, and the desk was told (once per absence). */
+  keptOnCall: boolean;
 }
 
 export interface SessionOptions {
@@ -61,6 +79,8 @@ export interface SessionOptions {
   readonly heartbeatTimeoutMs: number;
   /** Events a WebSocket gets at most on connecting (the store keeps as many per agent). */
   readonly queueLimit: number;
+  /** Long polls of one agent waiting at once (default 2). */
+  readonly maxWaitingPolls?: number;
   readonly logger: Logger;
   readonly now?: () => number;
 }
@@ -106,7 +126,7 @@ export class AgentSessions {
       const now = this.now();
       const outcome = await store.signIn({ workNo, token, phone, instanceId: this.options.instanceId, signedInAt: now, lastSeenAt: now, cursor }, force);
       if (!outcome.ok) return { ok: false, reason: outcome.reason === 'phone-taken' ? 'phone-in-use' : 'already-signed-in' };
-      if (outcome.replaced) this.dropLocal(workNo, 'taken over by forcelogin');
+      if (outcome.replaced) this.dropLocal(workNo, 'taken over by forcelogin', WsClose.takenOver);
     } catch (error) {
       this.options.logger.warn({ workNo, err: (error as Error).message }, 'sign-in refused: state store unreachable');
       return { ok: false, reason: 'store-unavailable' };
@@ -118,9 +138,9 @@ export class AgentSessions {
     return { ok: true, token };
   }
 
-  async signOut(workNo: string, why: string): Promise<boolean> {
+  async signOut(workNo: string, why: string, close: WsCloseReason = WsClose.signedOut): Promise<boolean> {
     const ended = await this.options.store.signOut(workNo);
-    this.dropLocal(workNo, why);
+    this.dropLocal(workNo, why, close);
     if (ended || this.options.directory.isSignedIn(workNo)) this.options.directory.signOut(workNo);
     return ended;
   }
@@ -150,11 +170,25 @@ export class AgentSessions {
     const session = await this.sessionFor(workNo, token);
     if (!session) return null;
     if (after !== undefined) session.cursor = after;
+    session.keptOnCall = false;
     this.armHeartbeat(session);
     const deadline = this.now() + this.options.pollTimeoutMs;
+    const slot = { superseded: false, wake: () => undefined as void };
+    session.polls.add(slot);
+    if (session.polls.size > (this.options.maxWaitingPolls ?? 2)) {
+      // Too many polls of this agent wait: the oldest is answered now (event null), the newest desk's stays.
+      const [oldest] = session.polls;
+      if (oldest) {
+        session.polls.delete(oldest);
+        oldest.superseded = true;
+        oldest.wake();
+      }
+    }
     try {
       for (;;) {
+        if (slot.superseded) return null;
         const woken = this.wake(session);
+        slot.wake = woken.fire;
         const [next] = await this.options.store.eventsAfter(workNo, session.cursor, 1);
         if (next) {
           woken.cancel();
@@ -164,14 +198,20 @@ export class AgentSessions {
           return { event: delivered(next), before };
         }
         const left = deadline - this.now();
-        if (left <= 0 || this.isClosed || this.local.get(workNo) !== session || !(await woken.within(left))) {
+        if (slot.superseded || left <= 0 || this.isClosed || this.local.get(workNo) !== session || !(await woken.within(left)) || slot.superseded) {
           woken.cancel();
           return null;
         }
       }
     } finally {
+      session.polls.delete(slot);
       this.armHeartbeat(session);
     }
+  }
+
+  /** Long polls of the agent waiting on this instance. */
+  waitingPolls(workNo: string): number {
+    return this.local.get(workNo)?.polls.size ?? 0;
   }
 
   /** An event a poll took but could not deliver (the desk went away): the next poll gets it again. */
@@ -186,10 +226,14 @@ export class AgentSessions {
    * A WebSocket desktop: the events after `after` (default: where its long poll got) at once, then every event as
    * it happens. While one is open, polling is not needed.
    */
-  async subscribe(workNo: string, token: string, send: (event: DeliveredEvent) => void, after?: string): Promise<() => void> {
+  async subscribe(workNo: string, token: string, sink: StreamSink, after?: string): Promise<() => void> {
     const session = await this.sessionFor(workNo, token);
-    if (!session) return () => undefined;
-    const subscriber: Subscriber = { send, lastId: after ?? session.cursor, buffer: [] };
+    if (!session) {
+      sink.close(WsClose.expired.code, WsClose.expired.reason);
+      return () => undefined;
+    }
+    session.keptOnCall = false;
+    const subscriber: Subscriber = { send: sink.send, close: sink.close, lastId: after ?? session.cursor, buffer: [] };
     session.sockets.add(subscriber);
     this.disarmHeartbeat(session);
     const replay = await this.options.store.eventsAfter(workNo, subscriber.lastId, this.options.queueLimit).catch(() => []);
@@ -279,7 +323,7 @@ export class AgentSessions {
   }
 
   /** Resolves true when an event for the session arrives (or it is dropped), false after `ms`. */
-  private wake(session: LocalSession): { within(ms: number): Promise<boolean>; cancel(): void } {
+  private wake(session: LocalSession): { within(ms: number): Promise<boolean>; cancel(): void; fire(): void } {
     let fire: (woken: boolean) => void = () => undefined;
     let fired = false;
     const promise = new Promise<boolean>((resolve) => (fire = resolve));
@@ -299,6 +343,7 @@ export class AgentSessions {
         return promise.finally(() => clearTimeout(timer));
       },
       cancel: () => session.waiters.delete(waiter),
+      fire: waiter,
     };
   }
 
@@ -310,23 +355,25 @@ export class AgentSessions {
     if (!record || record.workNo !== workNo || this.isClosed) return null;
     const again = this.local.get(workNo);
     if (again?.token === token) return again;
-    if (again) this.dropLocal(workNo, 'a newer session of the agent');
+    if (again) this.dropLocal(workNo, 'a newer session of the agent', WsClose.takenOver);
     return this.localFor(workNo, token, record.cursor ?? (await this.options.store.lastEventId(workNo)));
   }
 
   private localFor(workNo: string, token: string, cursor: string): LocalSession {
-    this.dropLocal(workNo, 'a newer session of the agent');
-    const session: LocalSession = { workNo, token, cursor, waiters: new Set(), sockets: new Set(), heartbeat: null };
+    this.dropLocal(workNo, 'a newer session of the agent', WsClose.takenOver);
+    const session: LocalSession = { workNo, token, cursor, waiters: new Set(), polls: new Set(), sockets: new Set(), heartbeat: null, keptOnCall: false };
     this.local.set(workNo, session);
     return session;
   }
 
-  private dropLocal(workNo: string, why: string): void {
+  /** Ends the session here; its WebSockets are closed with `close` (none when the service stops: app.ts sends 1012). */
+  private dropLocal(workNo: string, why: string, close?: WsCloseReason): void {
     const session = this.local.get(workNo);
     if (!session) return;
     this.disarmHeartbeat(session);
     this.local.delete(workNo);
     for (const waiter of [...session.waiters]) waiter();
+    if (close) for (const subscriber of [...session.sockets]) subscriber.close(close.code, close.reason);
     this.options.logger.info({ workNo, why }, 'agent session ended here');
   }
 
@@ -349,14 +396,25 @@ export class AgentSessions {
     if (session.waiters.size > 0) return this.armHeartbeat(session);
     const record = await this.options.store.sessionOf(session.workNo).catch(() => undefined);
     if (record === undefined) return this.armHeartbeat(session); // store unreachable: decide later
-    if (!record || record.token !== session.token) return this.dropLocal(session.workNo, 'session ended elsewhere');
+    if (!record || record.token !== session.token) return this.dropLocal(session.workNo, 'session ended elsewhere', WsClose.expired);
     const seenAgoMs = this.now() - (record.lastSeenAt ?? record.signedInAt);
     if (seenAgoMs < this.options.heartbeatTimeoutMs) {
       session.heartbeat = setTimeout(() => void this.heartbeatDue(session), this.options.heartbeatTimeoutMs - seenAgoMs);
       session.heartbeat.unref();
       return;
     }
-    await this.signOut(session.workNo, 'no event poll within the heartbeat time');
+    if (this.options.directory.isBusy(session.workNo)) {
+      // Never signed out under a call (the call would go on with no session): kept, and the desk told why.
+      if (!session.keptOnCall) {
+        session.keptOnCall = true;
+        this.options.logger.warn({ workNo: session.workNo, missedSeconds: Math.round(seenAgoMs / 1000) }, 'no event poll within the heartbeat time, but the agent is on a call: kept signed in');
+        this.append({ workNo: session.workNo, eventType: KEPT_SIGNED_IN, eventGenTime: this.now(), content: { reason: 'on a call', missedSeconds: Math.round(seenAgoMs / 1000) } });
+      }
+      session.heartbeat = setTimeout(() => void this.heartbeatDue(session), this.options.heartbeatTimeoutMs);
+      session.heartbeat.unref();
+      return;
+    }
+    await this.signOut(session.workNo, 'no event poll within the heartbeat time', WsClose.expired);
   }
 
   private disarmHeartbeat(session: LocalSession): void {

@@ -1,40 +1,116 @@
 /**
- * Password guessing at sign-in: after `maxFailures` wrong passwords in a row an agent's account is locked for
- * `lockSeconds` (also against the right password), as the vendor's gateway does. The lock is logged once.
+ * Password guessing at sign-in, throttled per source address (OWASP Authentication Cheat Sheet, "Protect against
+ * automated attacks": an account lockout lets anyone who knows the work numbers keep every agent out, so none is
+ * used; the guessing source is slowed instead).
+ *
+ * - `maxFailures` wrong passwords from one address cost nothing (typing mistakes).
+ * - From then on, every sign-in from that address first waits: 1 s, doubling with each further failure, up to
+ *   `maxDelaySeconds`. At most `maxWaiting` of its sign-ins wait at once; more are refused at once (100-032, with
+ *   Retry-After). So one address gets at most maxWaiting guesses per maxDelaySeconds.
+ * - The count is forgotten `lockSeconds` after the address's last failure, or at its first success.
+ * - An account is never locked: an agent at any other address signs in at once with its right password, whatever
+ *   a stranger tried; an agent behind the guesser's own address (one NAT) waits, and is still let in.
+ *
+ * The count is this instance's (several instances: each slows the source on its own).
  */
 import type { Logger } from 'pino';
 
+export interface SignInGuardSettings {
+  readonly maxFailures: number;
+  readonly lockSeconds: number;
+  readonly maxDelaySeconds: number;
+  readonly maxWaiting: number;
+}
+
+interface SourceRecord {
+  failures: number;
+  lastFailureAt: number;
+  waiting: number;
+}
+
+export type Admission = { readonly ok: true; readonly done: () => void } | { readonly ok: false; readonly retryAfterSeconds: number };
+
+const MAX_SOURCES = 10_000;
+
 export class SignInGuard {
-  private readonly failures = new Map<string, { count: number; lockedUntil: number }>();
+  private readonly sources = new Map<string, SourceRecord>();
 
   constructor(
-    private readonly settings: { readonly maxFailures: number; readonly lockSeconds: number },
+    private readonly settings: SignInGuardSettings,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
+    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()),
   ) {}
 
-  /** Seconds the account stays locked, or 0. */
-  lockedFor(workNo: string): number {
-    const record = this.failures.get(workNo);
-    if (!record || record.lockedUntil <= this.now()) return 0;
-    return Math.ceil((record.lockedUntil - this.now()) / 1000);
+  /** How long a sign-in from the source waits before its password is checked (ms). */
+  delayFor(source: string): number {
+    const record = this.current(source);
+    if (!record) return 0;
+    const over = record.failures - this.settings.maxFailures + 1;
+    if (over <= 0) return 0;
+    return Math.min(1000 * 2 ** Math.min(over - 1, 20), this.settings.maxDelaySeconds * 1000);
   }
 
-  failed(workNo: string): void {
-    const record = this.failures.get(workNo) ?? { count: 0, lockedUntil: 0 };
-    if (record.lockedUntil > 0 && record.lockedUntil <= this.now()) record.lockedUntil = 0;
-    record.count += 1;
-    if (record.count >= this.settings.maxFailures) {
-      record.count = 0;
-      record.lockedUntil = this.now() + this.settings.lockSeconds * 1000;
-      this.logger.warn({ workNo, lockSeconds: this.settings.lockSeconds, failures: this.settings.maxFailures }, 'sign-in locked after repeated wrong passwords');
+  /**
+   * Waits out the source's delay; `done` must be called once the password is checked. Refused at once when the
+   * source already has maxWaiting sign-ins waiting.
+   */
+  async admit(source: string): Promise<Admission> {
+    const delay = this.delayFor(source);
+    if (delay === 0) return { ok: true, done: () => undefined };
+    const record = this.current(source) as SourceRecord;
+    if (record.waiting >= this.settings.maxWaiting) return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(delay / 1000)) };
+    record.waiting += 1;
+    await this.sleep(delay);
+    let released = false;
+    return {
+      ok: true,
+      done: () => {
+        if (released) return;
+        released = true;
+        record.waiting -= 1;
+      },
+    };
+  }
+
+  failed(source: string, account: string): void {
+    const record = this.current(source) ?? { failures: 0, lastFailureAt: 0, waiting: 0 };
+    record.failures += 1;
+    record.lastFailureAt = this.now();
+    this.sources.set(source, record);
+    if (record.failures === this.settings.maxFailures) {
+      this.logger.warn({ source, account, failures: record.failures }, 'sign-in: repeated wrong passwords from one address: its sign-ins are slowed');
     }
-    this.failures.set(workNo, record);
-    // Bounded against guessing across many work numbers: forget counts that hold no lock.
-    if (this.failures.size > 10_000) for (const [w, r] of this.failures) if (r.lockedUntil <= this.now()) this.failures.delete(w);
+    if (this.sources.size > MAX_SOURCES) this.forgetOld();
   }
 
-  succeeded(workNo: string): void {
-    this.failures.delete(workNo);
+  succeeded(source: string): void {
+    const record = this.sources.get(source);
+    if (record && record.waiting === 0) this.sources.delete(source);
+    else if (record) record.failures = 0;
+  }
+
+  private current(source: string): SourceRecord | undefined {
+    const record = this.sources.get(source);
+    if (!record) return undefined;
+    if (record.failures > 0 && this.now() - record.lastFailureAt >= this.settings.lockSeconds * 1000) {
+      record.failures = 0;
+      if (record.waiting === 0) this.sources.delete(source);
+    }
+    return record;
+  }
+
+  private forgetOld(): void {
+    for (const [source, record] of this.sources) {
+      if (record.waiting === 0 && this.now() - record.lastFailureAt >= this.settings.lockSeconds * 1000) this.sources.delete(source);
+    }
+    // Still full (a flood from many addresses): forget the oldest half, the map must stay bounded.
+    if (this.sources.size > MAX_SOURCES) {
+      let drop = this.sources.size - MAX_SOURCES / 2;
+      for (const [source, record] of this.sources) {
+        if (drop-- <= 0) break;
+        if (record.waiting === 0) this.sources.delete(source);
+      }
+    }
   }
 }

@@ -42,8 +42,25 @@ const Agent = Type.Object(
     passwordHash: Type.Optional(Type.String({ pattern: '^scrypt\\$[A-Za-z0-9+/=]+\\$[A-Za-z0-9+/=]+$' })),
     phone: Type.String({ pattern: DIGITS, maxLength: 32 }),
     skills: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+    /** Named agent groups (teams) the agent belongs to: a supervisor may supervise a group (see supervisors). */
+    groups: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
     /** Static SIP URI of the agent's phone (drachtio backend). */
     contact: Type.Optional(sipUri),
+  },
+  { ...closed, oneOf: [{ required: ['password'] }, { required: ['passwordHash'] }] },
+);
+
+/**
+ * A supervisor: signs in on its own path (not as an agent) and reads the group views of the agents it supervises:
+ * those with one of its skills or in one of its groups.
+ */
+const Supervisor = Type.Object(
+  {
+    id: Type.String({ pattern: '^[1-9][0-9]{2,5}$' }),
+    password: Type.Optional(Type.String({ minLength: 1 })),
+    passwordHash: Type.Optional(Type.String({ pattern: '^scrypt\\$[A-Za-z0-9+/=]+\\$[A-Za-z0-9+/=]+$' })),
+    skills: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+    groups: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
   },
   { ...closed, oneOf: [{ required: ['password'] }, { required: ['passwordHash'] }] },
 );
@@ -91,6 +108,8 @@ export const AppConfigSchema = Type.Object(
         port: port(0),
         host: Type.String({ minLength: 1 }),
         bodyLimitBytes: Type.Integer({ minimum: 256, maximum: 1048576 }),
+        /** Addresses of reverse proxies whose X-Forwarded-For is believed (the sign-in throttle counts per client). */
+        trustedProxies: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
       },
       closed,
     ),
@@ -133,6 +152,7 @@ export const AppConfigSchema = Type.Object(
       { ...closed, default: {} },
     ),
     agents: Type.Array(Agent),
+    supervisors: Type.Array(Supervisor, { default: [] }),
     phones: Type.Array(Phone, { default: [] }),
     registrar: Type.Object(
       {
@@ -158,11 +178,19 @@ export const AppConfigSchema = Type.Object(
       },
       { ...closed, default: {} },
     ),
-    /** The API's sign-in: an agent whose password fails maxFailures times in a row is locked for lockSeconds. */
+    /**
+     * The API's sign-in, throttled per source address (src/api/sign-in-guard.ts): maxFailures wrong passwords from
+     * one address cost nothing; each further one doubles that address's wait (from 1 s up to maxDelaySeconds)
+     * before its next sign-in is checked; at most maxWaiting of its sign-ins wait, more are refused at once. The
+     * count is forgotten lockSeconds after the address's last failure, or at its first success. No account is
+     * ever locked.
+     */
     signIn: Type.Object(
       {
         maxFailures: Type.Integer({ minimum: 1, maximum: 1000, default: 5 }),
         lockSeconds: Type.Number({ minimum: 0, maximum: 86400, default: 300 }),
+        maxDelaySeconds: Type.Number({ minimum: 0, maximum: 3600, default: 30 }),
+        maxWaiting: Type.Integer({ minimum: 1, maximum: 1000, default: 2 }),
       },
       { ...closed, default: {} },
     ),
@@ -190,9 +218,13 @@ export const AppConfigSchema = Type.Object(
         pollTimeoutSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 60 }),
         heartbeatTimeoutSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 3600 }),
         queueLimit: Type.Integer({ minimum: 1, maximum: 100000 }),
+        /** Long polls of one agent waiting at once; a further one answers the oldest at once (event null). */
+        maxWaitingPolls: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 2 })),
       },
       closed,
     ),
+    /** The supervisor's wall: the service level counts customer calls answered within this many seconds. */
+    wall: Type.Object({ serviceLevelSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 3600, default: 20 }) }, { ...closed, default: {} }),
     /** The real backend's connection settings, as its options name them (the profile is always drachtio_mrf). */
     drachtio: Type.Object({ host: Type.String({ minLength: 1 }), port: port(1), secret: Type.String() }, closed),
     freeswitch: Type.Object(
@@ -203,6 +235,27 @@ export const AppConfigSchema = Type.Object(
         listenAddress: Type.String({ minLength: 1 }),
         listenPort: port(1),
         advertisedAddress: Nullable(Type.String()),
+        /** The most sessions (channels) this service places on the server above (default 1000). */
+        sessionLimit: Type.Optional(Type.Integer({ minimum: 1 })),
+        /**
+         * Several media servers (issue 21): when not empty, these replace host/port/secret above. Each call's legs
+         * all live on one of them; server i takes fsmrf's per-channel connections on listenPort + i.
+         */
+        servers: Type.Optional(
+          Type.Array(
+            Type.Object(
+              {
+                host: Type.String({ minLength: 1 }),
+                port: port(1),
+                /** Default: freeswitch.secret. */
+                secret: Type.Optional(Type.String()),
+                /** Default: freeswitch.sessionLimit. */
+                sessionLimit: Type.Optional(Type.Integer({ minimum: 1 })),
+              },
+              closed,
+            ),
+          ),
+        ),
       },
       closed,
     ),
@@ -238,6 +291,7 @@ type DeepReadonly<T> = T extends readonly (infer E)[] ? readonly DeepReadonly<E>
 export type AppConfig = DeepReadonly<Static<typeof AppConfigSchema>>;
 export type AgentConfig = AppConfig['agents'][number];
 export type PhoneConfig = AppConfig['phones'][number];
+export type SupervisorConfig = AppConfig['supervisors'][number];
 export type RouteConfig = AppConfig['routes'][number];
 export type QueueConfig = AppConfig['queues'][string];
 
@@ -336,6 +390,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaultsPath = 
   if (env.CONFIG_FILE) merged = deepMerge(merged, readJson(env.CONFIG_FILE));
   const problems: string[] = [];
   merged = deepMerge(merged, envOverrides(env, problems));
+  merged = withFreeswitchServers(merged, env.FREESWITCH_SERVERS, problems);
   return validateConfig(merged, problems);
 }
 
@@ -350,7 +405,7 @@ export function validateConfig(candidate: unknown, problems: string[] = []): App
     for (const error of validate.errors ?? []) {
       if (error.keyword !== 'oneOf') continue;
       const where = error.instancePath.replace(/^\//, '').replace(/\/(\d+)/g, '[$1]').replace(/\//g, '.');
-      const needs = where.startsWith('agents') ? 'password or passwordHash' : where.startsWith('queues') ? 'overflowTo or finalStatus' : 'agent or skill';
+      const needs = where.startsWith('agents') || where.startsWith('supervisors') ? 'password or passwordHash' : where.startsWith('queues') ? 'overflowTo or finalStatus' : 'agent or skill';
       problems.push(`${where}: needs exactly one of ${needs}`);
     }
   }
@@ -368,6 +423,13 @@ function crossChecks(config: AppConfig): string[] {
     if (workNos.has(agent.workNo)) problems.push(`agents[${i}].workNo: ${agent.workNo} is used twice`);
     workNos.add(agent.workNo);
     for (const s of agent.skills) skills.add(s);
+  });
+  const ids = new Set<string>();
+  config.supervisors.forEach((supervisor, i) => {
+    if (workNos.has(supervisor.id) || ids.has(supervisor.id)) problems.push(`supervisors[${i}].id: ${supervisor.id} is used twice (supervisors and agents share one numbering)`);
+    ids.add(supervisor.id);
+    // A skill or group no agent has is allowed (the supervisor sees nobody there): config/default.json's demo
+    // supervisor must not stop a site's own agents from starting (a site lists its own supervisors, or []).
   });
   const dids = new Set<string>();
   config.routes.forEach((route, i) => {
@@ -426,6 +488,14 @@ export function settingsWithPublicDefaultSecrets(config: AppConfig): string[] {
   return found;
 }
 
+/** Agents and supervisors configured with a plain `password` (their ids only, never the password). */
+export function accountsWithPlainPasswords(config: AppConfig): string[] {
+  return [
+    ...config.agents.filter((a) => a.password !== undefined).map((a) => `agent ${a.workNo}`),
+    ...config.supervisors.filter((s) => s.password !== undefined).map((s) => `supervisor ${s.id}`),
+  ];
+}
+
 export function coreConfigOf(config: AppConfig): CoreConfig {
   const queues: Record<string, QueuePolicy> = {};
   for (const [skill, q] of Object.entries(config.queues)) {
@@ -456,4 +526,37 @@ export function routesOf(config: AppConfig): { did: string; route: Route }[] {
 /** Every phone number the service knows: agents' own phones and the handsets in `phones`. */
 export function knownPhones(config: AppConfig): Set<string> {
   return new Set([...config.agents.map((a) => a.phone), ...config.phones.map((p) => p.number)]);
+}
+
+/** Default session limit of a media server the configuration gives none for. */
+export const DEFAULT_SESSION_LIMIT = 1000;
+
+export interface MediaServerConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly secret: string;
+  readonly sessionLimit: number;
+}
+
+/** The media servers: freeswitch.servers when given, else the one server of freeswitch.host/port (as before). */
+export function mediaServersOf(config: AppConfig): MediaServerConfig[] {
+  const fs = config.freeswitch;
+  const limit = fs.sessionLimit ?? DEFAULT_SESSION_LIMIT;
+  if (fs.servers && fs.servers.length > 0) return fs.servers.map((s) => ({ host: s.host, port: s.port, secret: s.secret ?? fs.secret, sessionLimit: s.sessionLimit ?? limit }));
+  return [{ host: fs.host, port: fs.port, secret: fs.secret, sessionLimit: limit }];
+}
+
+/** FREESWITCH_SERVERS=host:port,host:port (one shared secret, FREESWITCH_SECRET) into freeswitch.servers. */
+function withFreeswitchServers(merged: Json, raw: string | undefined, problems: string[]): Json {
+  if (raw === undefined || raw.trim() === '') return merged;
+  const servers: Json[] = [];
+  for (const item of raw.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+    const match = /^([^:\s]+):([0-9]{1,5})$/.exec(item);
+    if (!match) {
+      problems.push(`FREESWITCH_SERVERS: "${item}" is not host:port`);
+      continue;
+    }
+    servers.push({ host: match[1] as string, port: Number(match[2]) });
+  }
+  return deepMerge(merged, { freeswitch: { servers } });
 }

@@ -28,6 +28,7 @@ export const refusalMessages: Readonly<Record<ErrorCode, string>> = {
   SKILL_UNKNOWN: 'no agent has that skill: there is no such skill queue',
   AGENT_NOT_BUSY: 'the agent is not in the not-ready state',
   AGENT_NOT_RESTING: 'the agent is not resting',
+  NO_MEDIA_ROOM: 'the media servers have no room for a help session now: the customer stays with the agent; try again shortly',
 };
 
 export function refuse(code: ErrorCode): Refusal {

@@ -254,6 +254,8 @@ export type AgentEventType =
   | 'AgentEvent_linkagePhoneTransferOut'
   /** How a transfer ended: content {callId, result}, result 0 on success, else the target's SIP status. */
   | 'AgentEvent_SuccTransResult'
+  /** The API kept the agent signed in although its desk stopped polling, because it is on a call: {reason, missedSeconds}. */
+  | 'AgentState_KeptSignedIn'
   | PresenceEventType;
 
 /** The vendor's agent state events (presence decider, src/core/presence). */
@@ -308,7 +310,9 @@ export type ErrorCode =
   | 'TRANSFER_NOT_ALLOWED'
   | 'SKILL_UNKNOWN'
   | 'AGENT_NOT_BUSY'
-  | 'AGENT_NOT_RESTING';
+  | 'AGENT_NOT_RESTING'
+  /** Admission control (issue 21): the media servers cannot honour the call's reserved room now. */
+  | 'NO_MEDIA_ROOM';
 
 /** What a call's decision means for its agents' presence (the shell hands these to the presence decider). */
 export type PresenceNotice =

@@ -8,10 +8,12 @@ import type { Logger } from 'pino';
 import { decideAttendedTransfer } from '../core/calls/attended.js';
 import { agentsOnCall, callIdsOf, decide, initialState } from '../core/decide.js';
 import { isDialableNumber } from '../core/numbers.js';
+import { replayMedia } from '../core/media-replay.js';
 import { refuse } from '../core/refusals.js';
 import type { AgentSnapshot, CallEvent, CallId, CallState, Command, CoreConfig, Decision, DialTarget, ErrorCode, LegId, PresenceNotice, Reply, Route } from '../core/types.js';
 import type { StateStore } from '../ports/state-store.js';
 import { LegMediaError, type IncomingDecision, type SignallingEvents, type TelephonyBackend } from '../ports/telephony.js';
+import type { AdmissionControl } from './admission.js';
 import type { AgentDirectory } from './agent-directory.js';
 import type { CallControl, CallControlRequest, CallSnapshot, TimedAgentEvent } from './call-control.js';
 import { DEFAULT_FEATURE_CODES, Keypad, type FeatureCodes, type KeypadAction } from './keypad.js';
@@ -54,6 +56,8 @@ export interface OrchestratorOptions {
   readonly store?: StateStore;
   /** This instance's id in the store's call records (default 'local'). */
   readonly instanceId?: string;
+  /** Admission control (issue 21): customer calls and help requests refused before anyone is rung. */
+  readonly admission?: AdmissionControl;
 }
 
 export type { TimerSource };
@@ -138,6 +142,11 @@ export class Orchestrator implements CallControl {
     const callId = this.callForRequest(request);
     const record = callId ? this.calls.get(callId) : undefined;
     if (!record) return Promise.resolve(refuse(request.kind === 'innerhelp' ? 'NO_CUSTOMER_CALL' : 'NO_SUCH_CALL'));
+    // Checked before anything is decided: refused, B simply stays with A.
+    if (request.kind === 'innerhelp' && this.options.admission && !this.options.admission.admitHelp(record.state.callId).admitted) {
+      record.log.warn({ workNo: request.workNo }, 'help refused: the media servers have no room');
+      return Promise.resolve(refuse('NO_MEDIA_ROOM'));
+    }
     return this.enqueue(record, () => ({ type: 'Api', request: this.completeRequest(request) }));
   }
 
@@ -213,11 +222,15 @@ export class Orchestrator implements CallControl {
     },
     failed: (legId, reason) => {
       // An incoming call cancelled before it was answered is forgotten here.
+      this.options.admission?.release(legId);
       if (this.forgetPending(legId)) return;
       this.legEvent(legId, { type: 'LegFailed', legId, reason });
     },
     hungUp: (legId, lost) => {
-      if (this.forgetPending(legId)) return;
+      if (this.forgetPending(legId)) {
+        this.options.admission?.release(legId);
+        return;
+      }
       this.legEvent(legId, { type: 'LegHungUp', legId, lost });
     },
     phoneHeld: (legId, held) => {
@@ -258,15 +271,23 @@ export class Orchestrator implements CallControl {
         this.options.logger.info({ from: call.from, to: call.to }, 'incoming call to a number that is not a DID: credentials asked');
         return { accept: false, status: 401, reason: 'Unauthorized' };
       }
+      const admission = this.options.admission;
+      const verdict = admission?.admitCustomer(call.legId);
+      if (admission && verdict && !verdict.admitted) {
+        this.options.logger.warn({ from: call.from, to: call.to, why: verdict.why }, 'customer call refused: the media servers have no room');
+        return { accept: false, status: 503, reason: 'Service Unavailable', retryAfterSeconds: admission.retryAfterSeconds };
+      }
       this.pendingIncoming.set(call.legId, { kind: 'customer', from: call.from, to: call.to, route: entry.route });
       return { accept: true };
     },
+    mediaMoved: (legIds) => this.mediaMoved(legIds),
     incomingAnswered: (legId) => {
       const pending = this.pendingIncoming.get(legId);
       if (!pending) return;
       this.pendingIncoming.delete(legId);
       const record = this.createCall();
       this.legIndex.set(legId, record.state.callId);
+      this.options.admission?.rekey(legId, record.state.callId);
       if (pending.kind === 'handset') {
         record.log.info({ workNo: pending.agent.workNo, to: pending.to, legId }, 'handset call');
         void this.enqueue(record, () => {
@@ -286,6 +307,36 @@ export class Orchestrator implements CallControl {
       }));
     },
   };
+
+  /**
+   * Legs moved to another media server hear nothing: each call sets their media again from its current phase, in
+   * its queue (so after any decision already queued). Nothing is decided and nobody is told: the call goes on.
+   */
+  private mediaMoved(legIds: readonly LegId[]): void {
+    const byCall = new Map<CallRecord, Set<LegId>>();
+    for (const legId of legIds) {
+      const { record } = this.callOfLeg(legId);
+      if (record) byCall.set(record, (byCall.get(record) ?? new Set()).add(legId));
+    }
+    for (const [record, legs] of byCall) {
+      void record.queue.push(async () => {
+        if (!this.calls.has(record.state.callId)) return;
+        const commands = replayMedia(record.state, legs);
+        record.log.info({ legs: [...legs], commands: commands.map((c) => c.kind) }, 'media server changed: media set again');
+        for (const command of commands) void this.execute(record, command);
+      });
+    }
+  }
+
+  /** The call a leg belongs to, and a call's legs (the media-server pool keeps a call's legs together). */
+  callOfLegId(legId: LegId): CallId | undefined {
+    return this.legIndex.get(legId);
+  }
+
+  legsOfCall(callId: CallId): LegId[] {
+    const record = this.calls.get(this.callIndex.get(callId) ?? callId);
+    return record ? Object.keys(record.state.legs) : [];
+  }
 
   /** What a feature code asks for, as the API would ask it; a refusal is heard as the error tone. */
   private async keypadAction(record: CallRecord, legId: LegId, workNo: string, action: KeypadAction): Promise<void> {
@@ -532,6 +583,7 @@ export class Orchestrator implements CallControl {
   private forget(record: CallRecord): void {
     const state = record.state;
     record.log.info('call ended');
+    this.options.admission?.release(state.callId);
     this.calls.delete(state.callId);
     for (const id of callIdsOf(state)) this.callIndex.delete(id);
     // A leg that moved to another call (an attended transfer) is indexed there now.

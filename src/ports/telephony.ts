@@ -54,6 +54,11 @@ export interface SignallingEvents {
   incoming(call: IncomingCall): Promise<IncomingDecision>;
   /** The incoming call was answered and anchored: from now on it is a leg like any other. */
   incomingAnswered(legId: LegId): void;
+  /**
+   * These legs' media server died and they now live on another one, hearing nothing yet: their media must be set
+   * again from their calls' phases. The phones' dialogs went on (no hang-up, no event to the desks).
+   */
+  mediaMoved?(legIds: readonly LegId[]): void;
 }
 
 export interface IncomingCall {
@@ -68,7 +73,10 @@ export interface IncomingCall {
   readonly caller?: string;
 }
 
-export type IncomingDecision = { readonly accept: true } | { readonly accept: false; readonly status: number; readonly reason: string };
+export type IncomingDecision =
+  | { readonly accept: true }
+  /** `retryAfterSeconds`: sent as Retry-After with the refusal (a 503 of admission control). */
+  | { readonly accept: false; readonly status: number; readonly reason: string; readonly retryAfterSeconds?: number };
 
 export interface SignallingPort {
   /** Start ringing a phone; the outcome arrives through SignallingEvents. Never throws: failures are reported. */

@@ -1,6 +1,6 @@
 /** Picks the telephony backend named in the configuration. */
 import type { Logger } from 'pino';
-import { knownPhones, type AppConfig } from '../config/config.js';
+import { knownPhones, mediaServersOf, type AppConfig } from '../config/config.js';
 import type { PhoneCredentials } from './drachtio/registrar.js';
 import { createDrachtioBackend, type DrachtioBackend } from './drachtio/index.js';
 import { SimBackend } from './sim/sim-backend.js';
@@ -34,7 +34,7 @@ export function createBackend(config: AppConfig, logger: Logger): SimBackend | D
   if (config.telephony.backend === 'sim') return new SimBackend();
   return createDrachtioBackend({
     drachtio: config.drachtio,
-    freeswitch: config.freeswitch,
+    freeswitch: { ...config.freeswitch, servers: mediaServersOf(config) },
     contactFor: contactResolver(config),
     registrar: { credentials: phoneCredentials(config), settings: config.registrar },
     logger,

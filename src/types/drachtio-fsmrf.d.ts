@@ -32,6 +32,10 @@ declare module 'drachtio-fsmrf' {
       readonly address: string;
       /** The inbound event-socket connection (drachtio-modesl): it reconnects by itself and emits esl::ready again. */
       readonly conn: EventEmitter & { reconnectOpts: { retryMaxDelay?: number | null } };
+      /** From FreeSWITCH's HEARTBEAT events (every 20 s by default): 0 / NaN until the first one. */
+      readonly maxSessions: number;
+      readonly currentSessions: number;
+      readonly cpuIdle?: number;
       createEndpoint(opts?: { remoteSdp?: string; codecs?: string | string[]; headers?: Record<string, string> }): Promise<Endpoint>;
       api(command: string): Promise<string>;
       disconnect(): void;

@@ -6,7 +6,7 @@
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { agentState, browserTestConfig, calls, lastEvent, launchBrowser, lineIn, phoneRow, screenshot, shows, signIn, startWorld, wallAgent, wallParty, type World } from './harness.js';
+import { agentState, browserTestConfig, signInByApi, calls, lastEvent, launchBrowser, lineIn, phoneRow, screenshot, shows, signIn, startWorld, wallAgent, wallParty, type World } from './harness.js';
 
 const B = '5550100';
 let browser: Browser;
@@ -43,12 +43,13 @@ interface Pages {
   readonly wall: Page;
 }
 
-/** Agent 101 (A) and 102 (C) on their desks, 103 on the wall, the phones panel open. */
+/** Agent 101 (A) and 102 (C) on their desks, 103 signed in by the API, supervisor 901 on the wall, the phones panel open. */
 async function openAll(): Promise<Pages> {
   const [a, c, phones, wall] = [await newPage(), await newPage(), await newPage(), await newPage()];
   await signIn(a, world.url, '/desk', '101');
   await signIn(c, world.url, '/desk', '102');
-  await signIn(wall, world.url, '/wall', '103');
+  await signInByApi(world.url, '103');
+  await signIn(wall, world.url, '/wall', '901');
   await phones.goto(`${world.url}/phones`);
   for (const agent of ['101', '102', '103']) await wall.locator(`tr[data-agent="${agent}"][data-presence=idle]`).waitFor();
   return { a, c, phones, wall };
@@ -255,12 +256,12 @@ describe('agent desktop, wall and phones in a browser', () => {
     world = await startWorld(0, { ...base, presence: { initialState: 'not-ready', wrapUpSeconds: 3600 } });
     const [a, wall, phones] = [await newPage(), await newPage(), await newPage()];
     await signIn(a, world.url, '/desk', '101');
-    await signIn(wall, world.url, '/wall', '103');
+    await signIn(wall, world.url, '/wall', '901');
     await phones.goto(`${world.url}/phones`);
 
     // From agentstatus at sign-in (no event says it): not ready.
     await shows(agentState(a), /^Not ready$/);
-    await wallAgent(wall, '103', 'not-ready').waitFor();
+    await wallAgent(wall, '101', 'not-ready').waitFor();
     await a.getByRole('button', { name: 'Ready', exact: true }).click();
     await shows(agentState(a), /^Ready$/);
     await shows(wallAgent(wall, '101', 'ready'), 'Ready');
@@ -365,7 +366,7 @@ describe('agent desktop, wall and phones in a browser', () => {
     const a = await newPage();
     const wall = await newPage();
     await signIn(a, world.url, '/desk', '101');
-    await signIn(wall, world.url, '/wall', '103');
+    await signIn(wall, world.url, '/wall', '901');
     const port = world.port;
     await world.stop();
     await shows(a.getByTestId('link'), 'Connection lost: reconnecting…');
@@ -377,7 +378,7 @@ describe('agent desktop, wall and phones in a browser', () => {
     expect(await a.getByLabel('Work number').inputValue()).toBe('101');
     await screenshot(a, 'desk-session-ended');
     await signIn(a, world.url, '/desk', '101');
-    await signIn(wall, world.url, '/wall', '103');
+    await signIn(wall, world.url, '/wall', '901');
     await world.sim.placeCustomerCall(B, '4000');
     await shows(lineIn(a, 'ringing'), `Ringing: call from ${B}`);
     await wall.locator(`[data-testid=wall-calls] tr[data-party="${B}"][data-hears=ringback]`).waitFor();

@@ -14,7 +14,7 @@ import { assembleService } from '../../src/service.js';
 import { SimBackend } from '../../src/telephony/sim/sim-backend.js';
 import { testConfig } from '../component/api-harness.js';
 
-export const PASSWORDS: Readonly<Record<string, string>> = { '101': 'pw101', '102': 'pw102', '103': 'pw103' };
+export const PASSWORDS: Readonly<Record<string, string>> = { '101': 'pw101', '102': 'pw102', '103': 'pw103', '901': 'pw901', '902': 'pw902' };
 
 export function browserTestConfig(): AppConfig {
   const base = testConfig();
@@ -25,6 +25,14 @@ export function browserTestConfig(): AppConfig {
     routing: { offerTimeoutSeconds: 60, requeueSeconds: 60 },
     events: { pollTimeoutSeconds: 1, heartbeatTimeoutSeconds: 120, queueLimit: 100 },
   };
+}
+
+/** An agent signed in through the API alone (no desk page): it shows on the wall and can be asked for help. */
+export async function signInByApi(url: string, workNo: string): Promise<string> {
+  const response = await fetch(`${url}/agentgateway/resource/onlineagent/${workNo}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: PASSWORDS[workNo] }) });
+  const guid = response.headers.get('set-guid');
+  if (!guid) throw new Error(`sign-in of ${workNo} failed: ${await response.text()}`);
+  return guid;
 }
 
 export interface World {
@@ -95,7 +103,8 @@ export async function shows(locator: Locator, text: string | RegExp): Promise<vo
 
 export async function signIn(page: Page, url: string, path: '/desk' | '/wall', workNo: string): Promise<void> {
   await page.goto(`${url}${path}`);
-  await page.getByLabel('Work number').fill(workNo);
+  // The wall signs in as a supervisor (its id), a desk as an agent (its work number).
+  await page.getByLabel(path === '/wall' ? 'Supervisor id' : 'Work number').fill(workNo);
   await page.getByLabel('Password').fill(PASSWORDS[workNo] ?? '');
   await page.getByRole('button', { name: 'Sign in' }).click();
   await shows(page.getByTestId('link'), 'Live');

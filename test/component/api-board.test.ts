@@ -9,10 +9,12 @@ import { BASE, startService, type Service } from './api-harness.js';
 const B = '5550100';
 let s: Service;
 let guidA: string;
+let guidS: string;
 
 beforeEach(async () => {
   s = await startService();
   guidA = await s.signIn('101');
+  guidS = await s.signInSupervisor('901');
 });
 afterEach(async () => {
   await s.stop();
@@ -20,13 +22,13 @@ afterEach(async () => {
 
 async function calls(): Promise<CallView[]> {
   await s.hears(B); // lets the orchestrator settle
-  const r = await s.http('GET', `${BASE}/agentgroup/101/calls`, { guid: guidA });
+  const r = await s.http('GET', `${BASE}/agentgroup/901/calls`, { guid: guidS });
   expect(r.body.retcode).toBe('0');
   return (r.body.result as { calls: CallView[] }).calls;
 }
 
 async function agents(): Promise<AgentView[]> {
-  const r = await s.http('GET', `${BASE}/agentgroup/101/agents`, { guid: guidA });
+  const r = await s.http('GET', `${BASE}/agentgroup/901/agents`, { guid: guidS });
   expect(r.body.retcode).toBe('0');
   return r.body.result as AgentView[];
 }
@@ -36,12 +38,14 @@ async function hearsOnBoard(number: string): Promise<readonly string[] | undefin
 }
 
 describe('agentgroup views', () => {
-  it('need a current Guid of the agent in the path', async () => {
-    expect((await s.http('GET', `${BASE}/agentgroup/101/calls`)).body.retcode).toBe('000-003');
-    expect((await s.http('GET', `${BASE}/agentgroup/102/agents`)).body.retcode).toBe('100-006');
+  it("need a current Guid of the supervisor in the path; an agent's Guid gets 403 (000-012)", async () => {
+    expect((await s.http('GET', `${BASE}/agentgroup/901/calls`)).body.retcode).toBe('000-003');
+    expect((await s.http('GET', `${BASE}/agentgroup/902/agents`)).body.retcode).toBe('100-006');
     const guidC = await s.signIn('102');
-    expect((await s.http('GET', `${BASE}/agentgroup/102/agents`, { guid: guidA })).body.retcode).toBe('000-007');
-    expect((await s.http('GET', `${BASE}/agentgroup/102/agents`, { guid: guidC })).body.retcode).toBe('0');
+    expect((await s.http('GET', `${BASE}/agentgroup/902/agents`, { guid: guidS })).body.retcode).toBe('000-007');
+    const denied = await s.http('GET', `${BASE}/agentgroup/102/agents`, { guid: guidC });
+    expect([denied.status, denied.body.retcode]).toEqual([403, '000-012']);
+    expect((await s.http('GET', `${BASE}/agentgroup/901/agents`, { guid: guidS })).body.retcode).toBe('0');
   });
 
   it('agents: presence and since when, from sign-in through a call', async () => {
@@ -82,8 +86,8 @@ describe('agentgroup views', () => {
     expect(resting?.stateSince).toBeGreaterThanOrEqual(notReady?.stateSince ?? Infinity);
 
     await s.http('DELETE', `${BASE}/onlineagent/101/logout`, { guid: guidA });
-    const guidC = await s.signIn('102');
-    const after = (await s.http('GET', `${BASE}/agentgroup/102/agents`, { guid: guidC })).body.result as AgentView[];
+    await s.signIn('102');
+    const after = await agents();
     expect(after.map((a) => [a.workNo, a.presence, a.state, a.stateSince === null])).toEqual([
       ['101', 'signed-out', null, true],
       ['102', 'idle', 'ready', false],

@@ -3,7 +3,7 @@
  * port, and offers small helpers to talk to it as an agent desktop and to play the simulated phones.
  */
 import type { FastifyInstance } from 'fastify';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import type { AppDeps } from '../../src/api/context.js';
 import { validateConfig, type AppConfig } from '../../src/config/config.js';
 import type { Orchestrator, TimerSource } from '../../src/orchestrator/orchestrator.js';
@@ -22,6 +22,11 @@ export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
       { workNo: '102', password: 'pw102', phone: '2002', skills: ['support'] },
       // The production form of a password: scrypt hash of "pw103".
       { workNo: '103', passwordHash: 'scrypt$c2FsdHNhbHRzYWx0c2FsdA==$bRDrWt8bp66pQAIHjvuXmVc1vFzS2MYNYEwshizrsL4=', phone: '2003', skills: ['support', 'billing'] },
+    ],
+    // 901 supervises the support skill (every agent); 902 only billing (agent 103).
+    supervisors: [
+      { id: '901', password: 'pw901', skills: ['support'] },
+      { id: '902', password: 'pw902', skills: ['billing'] },
     ],
     routes: [
       { did: '4000', agent: '101' },
@@ -55,6 +60,8 @@ export interface Service {
   readonly parts: AssembledService;
   http(method: string, path: string, options?: { body?: unknown; raw?: string; guid?: string; contentType?: string }): Promise<Response>;
   signIn(workNo: string, password?: string): Promise<string>;
+  /** A supervisor's sign-in (PUT /onlinesupervisor/{id}); the Guid. */
+  signInSupervisor(id: string, password?: string): Promise<string>;
   /** Polls until an event of the type arrives for the agent (other events are kept in `seen`). */
   waitForEvent(workNo: string, guid: string, eventType: string): Promise<{ eventType: string; content: unknown }>;
   hears(number: string): Promise<string[]>;
@@ -78,11 +85,11 @@ export interface ClusterPlace {
 /** `extras`: what the real backend adds (server status, media telemetry), played by the test. */
 export async function startService(
   config: AppConfig = testConfig(),
-  extras: Pick<AppDeps, 'backendStatus' | 'mediaTelemetry' | 'clock'> = {},
+  extras: Pick<AppDeps, 'backendStatus' | 'mediaTelemetry' | 'clock' | 'passwordHasher'> = {},
   time: ShellTime = {},
   cluster: ClusterPlace = {},
+  logger: Logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
 ): Promise<Service> {
-  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const sim = new SimBackend();
   const assembled = await assembleService(config, logger, { backend: sim, appExtras: extras, ...time, ...cluster });
   const { app, orchestrator } = assembled;
@@ -111,6 +118,12 @@ export async function startService(
       const response = await http('PUT', `${BASE}/onlineagent/${workNo}`, { body: { password, phonenum: config.agents.find((a) => a.workNo === workNo)?.phone } });
       const guid = response.headers.get('set-guid');
       if (response.body.retcode !== '0' || !guid) throw new Error(`sign-in of ${workNo} failed: ${JSON.stringify(response.body)}`);
+      return guid;
+    },
+    async signInSupervisor(id, password = `pw${id}`) {
+      const response = await http('PUT', `${BASE}/onlinesupervisor/${id}`, { body: { password } });
+      const guid = response.headers.get('set-guid');
+      if (response.body.retcode !== '0' || !guid) throw new Error(`sign-in of supervisor ${id} failed: ${JSON.stringify(response.body)}`);
       return guid;
     },
     async waitForEvent(workNo, guid, eventType) {

@@ -160,7 +160,15 @@ describe('bad input never crashes the service nor touches other calls', () => {
 
 describe('operations', () => {
   it('serves /health, Prometheus /metrics and an OpenAPI description', async () => {
-    expect((await s.http('GET', '/health')).body).toEqual({ status: 'ok', backend: 'sim', instance: 'local', store: { kind: 'memory', available: true }, activeCalls: 0, signedInAgents: 0 });
+    expect((await s.http('GET', '/health')).body).toEqual({
+      status: 'ok',
+      backend: 'sim',
+      instance: 'local',
+      store: { kind: 'memory', available: true },
+      activeCalls: 0,
+      signedInAgents: 0,
+      admission: { capacity: Number.MAX_SAFE_INTEGER, othersSessions: 0, reserved: 0, admittedCalls: 0, refused: { customer: 0, help: 0 } },
+    });
     const a = await s.signIn('101');
     await s.signIn('102');
     await s.http('POST', '/sim/calls', { body: { from: '5550100', to: '4000' } });

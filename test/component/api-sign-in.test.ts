@@ -1,6 +1,7 @@
 /**
  * Sign-in on the agent API: which phone an agent may take, and what repeated wrong passwords cost.
  */
+import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BASE, startService, testConfig, type Service } from './api-harness.js';
 
@@ -37,27 +38,51 @@ describe('sign-in: phones', () => {
   });
 });
 
-describe('sign-in: wrong passwords', () => {
-  it('locks the account after maxFailures wrong passwords, also against the right one, until lockSeconds have passed', async () => {
-    let now = 1_000_000;
-    service = await startService(testConfig({ signIn: { maxFailures: 3, lockSeconds: 60 } }), { clock: () => now });
-    for (let i = 0; i < 3; i++) expect((await signIn(service, '101', 'wrong')).body.retcode).toBe('100-001');
-    expect((await signIn(service, '101', 'pw101')).body.retcode).toBe('100-032');
-    // Other agents are not affected.
-    expect((await signIn(service, '102', 'pw102')).body.retcode).toBe('0');
-    now += 59_000;
-    expect((await signIn(service, '101', 'pw101')).body.retcode).toBe('100-032');
-    now += 2_000;
+/** A sign-in sent from another loopback address (another "source" to the throttle). */
+function signInFrom(s: Service, localAddress: string, workNo: string, password: string): Promise<{ retcode: string; retryAfter: string | undefined }> {
+  const { port } = new URL(s.url);
+  return new Promise((resolve, reject) => {
+    const body = JSON.stringify({ password });
+    const req = request(
+      { host: '127.0.0.1', port, localAddress, method: 'PUT', path: `${BASE}/onlineagent/${workNo}`, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => resolve({ retcode: (JSON.parse(text) as { retcode: string }).retcode, retryAfter: res.headers['retry-after'] }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('sign-in: wrong passwords (throttled per source address, no account lock)', () => {
+  it("a stranger's wrong passwords never keep the agent out: its right password from its own address works at once, forcelogin too", async () => {
+    service = await startService(testConfig({ signIn: { maxFailures: 3, lockSeconds: 300, maxDelaySeconds: 0.05, maxWaiting: 2 } }));
+    for (let i = 0; i < 8; i++) expect(['100-001', '100-032']).toContain((await signInFrom(service, '127.0.0.2', '101', 'guess')).retcode);
+    expect((await signIn(service, '101', 'pw101')).body.retcode).toBe('0');
+    expect((await signIn(service, '101', 'pw101', undefined, true)).body.retcode).toBe('0');
+  });
+
+  it('slows the guessing address: past maxFailures its sign-ins wait, and more than maxWaiting at once are refused at once (100-032, Retry-After)', async () => {
+    service = await startService(testConfig({ signIn: { maxFailures: 2, lockSeconds: 300, maxDelaySeconds: 2, maxWaiting: 1 } }));
+    for (let i = 0; i < 3; i++) await signInFrom(service, '127.0.0.2', '102', 'guess');
+    const answers = await Promise.all([1, 2, 3].map(() => signInFrom(service as Service, '127.0.0.2', '102', 'guess')));
+    const refused = answers.filter((a) => a.retcode === '100-032');
+    expect(refused).toHaveLength(2);
+    for (const a of refused) expect(Number(a.retryAfter)).toBeGreaterThanOrEqual(1);
+    // The one let through was checked (and wrong), after its wait.
+    expect(answers.filter((a) => a.retcode === '100-001')).toHaveLength(1);
+  });
+
+  it("an agent behind the guesser's own address waits its turn, and is let in with its right password", async () => {
+    service = await startService(testConfig({ signIn: { maxFailures: 2, lockSeconds: 300, maxDelaySeconds: 0.05, maxWaiting: 2 } }));
+    for (let i = 0; i < 5; i++) await signIn(service, '101', 'guess');
     expect((await signIn(service, '101', 'pw101')).body.retcode).toBe('0');
   });
 
-  it('counts wrong passwords in a row only: a success starts the count again', async () => {
-    service = await startService(testConfig({ signIn: { maxFailures: 3, lockSeconds: 60 } }), { clock: () => 5_000 });
-    for (let i = 0; i < 2; i++) await signIn(service, '101', 'wrong');
-    const ok = await signIn(service, '101', 'pw101');
-    expect(ok.body.retcode).toBe('0');
-    await service.http('DELETE', `${BASE}/onlineagent/101/logout`, { guid: ok.headers.get('set-guid') ?? '' });
-    for (let i = 0; i < 2; i++) await signIn(service, '101', 'wrong');
-    expect((await signIn(service, '101', 'pw101')).body.retcode).toBe('0');
+  it('the same answer (100-001) for an unknown work number and a wrong password', async () => {
+    service = await startService();
+    expect((await signIn(service, '555', 'pw101')).body).toEqual((await signIn(service, '101', 'nope')).body);
   });
 });

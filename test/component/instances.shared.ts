@@ -57,7 +57,7 @@ export function instanceTests(makeStores: () => Promise<[StateStore, StateStore]
     // The event comes through the store's stream, the directory's replica through a broadcast: both get there.
     await until(() => two.parts.directory.isBusy('101'), 'two sees 101 busy');
     // The wall served by two shows the call one holds.
-    const board = await two.http('GET', `${BASE}/agentgroup/101/calls`, { guid: guidA });
+    const board = await two.http('GET', `${BASE}/agentgroup/901/calls`, { guid: await two.signInSupervisor('901') });
     const calls = (board.body.result as { calls: unknown[] }).calls;
     expect(calls).toHaveLength(1);
     expect(JSON.stringify(calls)).toContain(B);

@@ -49,6 +49,15 @@ describe('the service on the real backend', () => {
       expect(warning, output).toBeDefined();
       expect(JSON.parse(warning as string)).toMatchObject({ level: 40, settings: ['freeswitch.secret (FREESWITCH_SECRET)'] });
       expect(output).not.toContain('operator-own-7d1f');
+      // Plain (demo) passwords are named by account, never shown.
+      const plain = output.split('\n').find((line) => line.includes('plain passwords in the configuration'));
+      expect(JSON.parse(plain as string)).toMatchObject({ level: 40, accounts: ['agent 101', 'agent 102', 'agent 103', 'supervisor 901'] });
+      expect(output).not.toContain('demo-901');
+      // The simulator's pages and routes do not exist here (404 in the envelope).
+      for (const path of ['/play', '/phones', '/sim/phones']) {
+        const response = await fetch(`http://127.0.0.1:${http}${path}`);
+        expect([path, response.status, ((await response.json()) as { retcode: string }).retcode]).toEqual([path, 404, '000-004']);
+      }
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
     } finally {

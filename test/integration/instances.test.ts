@@ -363,8 +363,10 @@ describe.skipIf(skipped !== null)('several instances on real servers', () => {
       const poll = await desk(n).pollOnce(survivor.url);
       expect(poll, `a poll of ${AGENTS[n].workNo} at ${survivor.name}`).toMatchObject({ status: 200, body: { retcode: '0' } });
     }
-    const agents = await desk(keptCall.n).request(survivor.url, 'GET', `/agentgroup/${AGENTS[keptCall.n].workNo}/agents`);
-    expect(agents.body.result).toEqual(
+    // Read as config/default.json's supervisor 901 (skill support: every agent here), at the survivor.
+    const supervisor = await fetch(`${survivor.url}/agentgateway/resource/onlinesupervisor/901`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ password: 'demo-901' }) });
+    const agents = (await (await fetch(`${survivor.url}/agentgateway/resource/agentgroup/901/agents`, { headers: { Guid: supervisor.headers.get('set-guid') ?? '' } })).json()) as { result: unknown };
+    expect(agents.result).toEqual(
       expect.arrayContaining([
         ...freed.map((n) => expect.objectContaining({ workNo: AGENTS[n].workNo, presence: 'idle' })),
         expect.objectContaining({ workNo: AGENTS[keptCall.n].workNo, presence: 'busy' }),

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hashPassword, verifyPassword } from '../../src/api/passwords.js';
+import { PasswordChecker, hashPassword, scryptHasher, type PasswordHasher } from '../../src/api/passwords.js';
 import { ConfigError, coreConfigOf, deepMerge, loadConfig, presenceConfigOf, routesOf, settingsWithPublicDefaultSecrets } from '../../src/config/config.js';
 
 function file(content: unknown): string {
@@ -41,7 +41,7 @@ describe('configuration', () => {
       { workNo: '102', password: 'x', phone: '2002', skills: ['b'] },
     ];
     const good = loadConfig({
-      CONFIG_FILE: file({ agents, presence: { initialState: 'not-ready', wrapUpSeconds: 30 }, routes: [], queues: { a: { maxWaitSeconds: 60, overflowTo: 'b' }, b: { maxWaitSeconds: 90, finalStatus: 486 } } }),
+      CONFIG_FILE: file({ agents, supervisors: [], presence: { initialState: 'not-ready', wrapUpSeconds: 30 }, routes: [], queues: { a: { maxWaitSeconds: 60, overflowTo: 'b' }, b: { maxWaitSeconds: 90, finalStatus: 486 } } }),
     });
     expect(presenceConfigOf(good)).toEqual({ initialStatus: 'not-ready', wrapUpSeconds: 30 });
     expect(coreConfigOf(good).queues).toEqual({
@@ -62,9 +62,9 @@ describe('configuration', () => {
         'queues.b.finalStatus: must be >= 400',
       ]),
     );
-    const unknownSkill = file({ agents, routes: [], queues: { c: { maxWaitSeconds: 5, finalStatus: 480 }, a: { maxWaitSeconds: 5, overflowTo: 'z' } } });
+    const unknownSkill = file({ agents, supervisors: [], routes: [], queues: { c: { maxWaitSeconds: 5, finalStatus: 480 }, a: { maxWaitSeconds: 5, overflowTo: 'z' } } });
     expect(problems({ CONFIG_FILE: unknownSkill })).toEqual(['queues.c: no agent has skill c', 'queues.a.overflowTo: no agent has skill z']);
-    const circle = file({ agents, routes: [], queues: { a: { maxWaitSeconds: 5, overflowTo: 'b' }, b: { maxWaitSeconds: 5, overflowTo: 'a' } } });
+    const circle = file({ agents, supervisors: [], routes: [], queues: { a: { maxWaitSeconds: 5, overflowTo: 'b' }, b: { maxWaitSeconds: 5, overflowTo: 'a' } } });
     expect(problems({ CONFIG_FILE: circle })).toEqual([
       'queues.a.overflowTo: overflow goes round in a circle (a -> b -> a)',
       'queues.b.overflowTo: overflow goes round in a circle (b -> a -> b)',
@@ -108,6 +108,10 @@ describe('configuration', () => {
         { workNo: '101', password: 'x', phone: '2001', skills: ['a'] },
         { workNo: '101', password: 'y', phone: '2002' },
       ],
+      supervisors: [
+        { id: '101', password: 'z', skills: ['a'] },
+        { id: '901', password: 'z', skills: ['nobody'], groups: ['no-team'] },
+      ],
       routes: [
         { did: '4000', agent: '999' },
         { did: '4000', skill: 'b' },
@@ -115,6 +119,7 @@ describe('configuration', () => {
     });
     expect(problems({ CONFIG_FILE: path })).toEqual([
       'agents[1].workNo: 101 is used twice',
+      'supervisors[0].id: 101 is used twice (supervisors and agents share one numbering)',
       'routes[0].agent: no agent 999',
       'routes[1].did: 4000 is used twice',
       'routes[1].skill: no agent has skill b',
@@ -147,14 +152,29 @@ describe('configuration', () => {
 });
 
 describe('passwords', () => {
-  it('verifies scrypt hashes and plain passwords, and nothing else', () => {
+  it('verifies scrypt hashes and plain passwords, and nothing else', async () => {
+    const checker = new PasswordChecker();
     const hash = hashPassword('s3cret');
     expect(hash).toMatch(/^scrypt\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/);
-    expect(verifyPassword('s3cret', { passwordHash: hash })).toBe(true);
-    expect(verifyPassword('s3cres', { passwordHash: hash })).toBe(false);
-    expect(verifyPassword('plain', { password: 'plain' })).toBe(true);
-    expect(verifyPassword('plain!', { password: 'plain' })).toBe(false);
-    expect(verifyPassword('x', {})).toBe(false);
+    expect(await checker.verify('s3cret', { passwordHash: hash })).toBe(true);
+    expect(await checker.verify('s3cres', { passwordHash: hash })).toBe(false);
+    expect(await checker.verify('plain', { password: 'plain' })).toBe(true);
+    expect(await checker.verify('plain!', { password: 'plain' })).toBe(false);
+    expect(await checker.verify('x', {})).toBe(false);
+    expect(await checker.verify('x', undefined)).toBe(false);
+  });
+
+  it('does one scrypt per check whatever is configured, unknown accounts included (no timing difference)', async () => {
+    const lengths: number[] = [];
+    const counting: PasswordHasher = async (password, salt, keyLength) => {
+      lengths.push(keyLength);
+      return scryptHasher(password, salt, keyLength);
+    };
+    const checker = new PasswordChecker(counting);
+    await checker.verify('x', undefined);
+    await checker.verify('x', { password: 'plain' });
+    await checker.verify('x', { passwordHash: hashPassword('other') });
+    expect(lengths).toEqual([32, 32, 32]);
   });
 });
 

@@ -25,7 +25,12 @@ export interface Session {
   readonly workNo: string;
   readonly phone: string;
   readonly guid: string;
+  /** A supervisor's session (the wall): its stream and checks are the supervisor's paths. */
+  readonly supervisor?: boolean;
 }
+
+/** WebSocket close codes that end the session (sign-out, takeover, expiry): sign in again, do not reconnect. */
+const SESSION_ENDED: Readonly<Record<number, string>> = { 4001: 'signed out', 4002: 'taken over by another sign-in', 4003: 'session expired' };
 
 export async function request<T>(method: string, path: string, options: { guid?: string; body?: unknown } = {}): Promise<Envelope<T> & { readonly guid?: string }> {
   const headers: Record<string, string> = {};
@@ -44,6 +49,13 @@ export async function request<T>(method: string, path: string, options: { guid?:
   } catch {
     return { message: `the service answered HTTP ${response.status} without an envelope`, retcode: UNREACHABLE, result: null };
   }
+}
+
+/** A supervisor's sign-in (PUT /onlinesupervisor/{id}). */
+export async function signInSupervisor(id: string, password: string, force: boolean): Promise<{ session: Session } | { refusal: Envelope }> {
+  const reply = await request('PUT', `${BASE}/onlinesupervisor/${encodeURIComponent(id)}${force ? '/forcelogin' : ''}`, { body: { password } });
+  if (reply.retcode !== '0' || reply.guid === undefined) return { refusal: reply };
+  return { session: { workNo: id, phone: '', guid: reply.guid, supervisor: true } };
 }
 
 export async function signIn(workNo: string, password: string, phone: string, force: boolean): Promise<{ session: Session } | { refusal: Envelope }> {
@@ -113,7 +125,9 @@ export class EventStream {
     if (this.closed) return;
     this.handlers.status(this.attempt === 0 ? 'connecting' : 'reconnecting');
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    const url = `${scheme}://${location.host}${BASE}/agentevent/${this.session.workNo}/stream?guid=${encodeURIComponent(this.session.guid)}`;
+    const path = this.session.supervisor ? `agentgroup/${this.session.workNo}/stream` : `agentevent/${this.session.workNo}/stream`;
+    // The Guid in the query: a browser cannot send a header in the WebSocket handshake (the only place it is taken).
+    const url = `${scheme}://${location.host}${BASE}/${path}?guid=${encodeURIComponent(this.session.guid)}`;
     const socket = new WebSocket(url);
     this.socket = socket;
     socket.onopen = () => {
@@ -129,16 +143,23 @@ export class EventStream {
         // Not an envelope: nothing the desk can show.
       }
     };
-    socket.onclose = () => {
+    socket.onclose = (close: CloseEvent) => {
       if (this.socket !== socket || this.closed) return;
       this.socket = null;
+      const ended = SESSION_ENDED[close.code];
+      if (ended !== undefined) {
+        this.closed = true;
+        this.handlers.stale({ message: close.reason || ended, retcode: String(close.code), result: null });
+        return;
+      }
       this.handlers.status('reconnecting');
       void this.checkThenRetry();
     };
   }
 
   private async checkThenRetry(): Promise<void> {
-    const reply = await request('GET', `${BASE}/agentgroup/${this.session.workNo}/agents`, { guid: this.session.guid });
+    const check = this.session.supervisor ? `agentgroup/${this.session.workNo}/queues` : `onlineagent/${this.session.workNo}/agentstatus`;
+    const reply = await request('GET', `${BASE}/${check}`, { guid: this.session.guid });
     if (this.closed) return;
     if (STALE_RETCODES.includes(reply.retcode)) {
       this.closed = true;

@@ -1,6 +1,6 @@
 /** Pieces the pages share: the sign-in form, the message line, a ticking clock. */
 import { useEffect, useState } from 'preact/hooks';
-import { describeRefusal, signIn, type Envelope, type Session } from './api.js';
+import { describeRefusal, signIn, signInSupervisor, type Envelope, type Session } from './api.js';
 
 export function useNow(intervalMs = 1000): number {
   const [now, setNow] = useState(Date.now());
@@ -33,12 +33,26 @@ export interface SignInDefaults {
   readonly password: string;
 }
 
+/** `?agent=&phone=` fill in the form; a password is never taken from an address. */
 export function defaultsFromUrl(): SignInDefaults {
   const params = new URLSearchParams(location.search);
-  return { workNo: params.get('agent') ?? '', phone: params.get('phone') ?? '', password: params.get('password') ?? '' };
+  return { workNo: params.get('agent') ?? '', phone: params.get('phone') ?? '', password: '' };
 }
 
-export function SignInForm({ title, defaults, why, onSignedIn }: { title: string; defaults: SignInDefaults; why: string | null; onSignedIn: (session: Session) => void }) {
+export function SignInForm({
+  title,
+  defaults,
+  why,
+  onSignedIn,
+  supervisor = false,
+}: {
+  title: string;
+  defaults: SignInDefaults;
+  why: string | null;
+  onSignedIn: (session: Session) => void;
+  /** The wall: a supervisor's id and password, no phone. */
+  supervisor?: boolean;
+}) {
   const [workNo, setWorkNo] = useState(defaults.workNo);
   const [password, setPassword] = useState(defaults.password);
   const [phone, setPhone] = useState(defaults.phone);
@@ -48,7 +62,7 @@ export function SignInForm({ title, defaults, why, onSignedIn }: { title: string
   const submit = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
-    const outcome = await signIn(workNo.trim(), password, phone.trim(), force);
+    const outcome = supervisor ? await signInSupervisor(workNo.trim(), password, force) : await signIn(workNo.trim(), password, phone.trim(), force);
     setBusy(false);
     if ('refusal' in outcome) setRefusal(outcome.refusal);
     else onSignedIn(outcome.session);
@@ -63,17 +77,19 @@ export function SignInForm({ title, defaults, why, onSignedIn }: { title: string
       ) : null}
       <form onSubmit={(e) => void submit(e)} aria-label="Sign in">
         <label>
-          Work number
+          {supervisor ? 'Supervisor id' : 'Work number'}
           <input name="workNo" inputMode="numeric" autoComplete="username" required value={workNo} onInput={(e) => setWorkNo(e.currentTarget.value)} />
         </label>
         <label>
           Password
           <input name="password" type="password" autoComplete="current-password" required value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
         </label>
-        <label>
-          Phone number <span class="hint">(empty: the agent's configured phone)</span>
-          <input name="phone" inputMode="tel" value={phone} onInput={(e) => setPhone(e.currentTarget.value)} />
-        </label>
+        {supervisor ? null : (
+          <label>
+            Phone number <span class="hint">(empty: the agent's configured phone)</span>
+            <input name="phone" inputMode="tel" value={phone} onInput={(e) => setPhone(e.currentTarget.value)} />
+          </label>
+        )}
         <label class="check">
           <input type="checkbox" checked={force} onChange={(e) => setForce(e.currentTarget.checked)} />
           Take over a session already open elsewhere

@@ -183,6 +183,11 @@ function reduce(lines: readonly Line[], event: AgentEventEnvelope, me: { workNo:
   const blank: Line = { callid, state: 'ringing', help: false, other: '', partners: [], held: false, since: at, caller: '', called: '' };
 
   switch (event.eventType) {
+    case 'AgentState_KeptSignedIn':
+      return {
+        lines,
+        notice: `This desk did not fetch events for ${field(content, 'missedSeconds')} s while you were on a call: you were kept signed in (an agent is never signed out under a call). Here are the events of meanwhile.`,
+      };
     case 'AgentEvent_Ringing': {
       const help = Number(content.feature) === FEATURE_HELP;
       const mode = content.mode === undefined ? undefined : Number(content.mode);

@@ -22,13 +22,11 @@ import {
   type Line,
 } from './desk-model.js';
 
+/** What a desk may know of the other agents (GET agentgroup/{agentid}/helpers): who could help now. */
 interface AgentInfo {
   readonly workNo: string;
-  readonly phone: string;
   readonly skills: readonly string[];
-  readonly presence: 'signed-out' | 'idle' | 'busy';
-  /** Absent from a service older than agent states. */
-  readonly state?: 'ready' | 'not-ready' | 'rest' | 'wrap-up' | null;
+  readonly free: boolean;
 }
 
 interface Stored {
@@ -96,7 +94,7 @@ function SignedIn({
   }, [session]);
 
   const refreshAgents = useCallback(async () => {
-    const reply = await request<AgentInfo[]>('GET', `${BASE}/agentgroup/${session.workNo}/agents`, { guid: session.guid });
+    const reply = await request<AgentInfo[]>('GET', `${BASE}/agentgroup/${session.workNo}/helpers`, { guid: session.guid });
     if (reply.retcode === '0' && reply.result) setAgents(reply.result);
   }, [session]);
 
@@ -350,10 +348,8 @@ function HelpPanel({
   const [number, setNumber] = useState('');
   const others = agents.filter((a) => a.workNo !== me);
   const skills = [...new Set(agents.flatMap((a) => a.skills))].sort();
-  const label = { idle: 'free', busy: 'on a call', 'signed-out': 'signed out' } as const;
-  const stateLabel = { 'not-ready': 'not ready', rest: 'resting', 'wrap-up': 'in wrap-up' } as const;
-  const free = (a: AgentInfo): boolean => a.presence === 'idle' && (a.state ?? 'ready') === 'ready';
-  const describe = (a: AgentInfo): string => (a.presence === 'idle' && a.state && a.state !== 'ready' ? stateLabel[a.state] : label[a.presence]);
+  const free = (a: AgentInfo): boolean => a.free;
+  const describe = (a: AgentInfo): string => (a.free ? 'free' : 'not free');
   const chosen = target || (others[0] ? `agent:${others[0].workNo}` : '');
   const helperNumber = number || help?.other || '';
 

@@ -1,11 +1,11 @@
 /** Sign in, force sign in, sign out, force sign out. */
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.js';
 import { failure, success } from '../envelope.js';
-import { verifyPassword } from '../passwords.js';
 import { knownPhones } from '../../config/config.js';
 import { Retcodes } from '../retcodes.js';
 import { requireSession } from './auth.js';
+import { checkPassword } from './password-check.js';
 import { agentIdParam, envelopeSchema, guidHeader, phoneNumber } from './schemas.js';
 
 const signInBody = {
@@ -21,16 +21,12 @@ interface SignIn {
 
 export function agentRoutes(context: AppContext): FastifyPluginAsync {
   return async (app) => {
-    const signIn = (force: boolean) => async (request: { params: SignIn['Params']; body: SignIn['Body'] }, reply: Parameters<typeof failure>[0]) => {
+    const signIn = (force: boolean) => async (request: FastifyRequest<SignIn>, reply: FastifyReply) => {
       const { agentid } = request.params;
       const agent = context.config.agents.find((a) => a.workNo === agentid);
-      if (context.signInGuard.lockedFor(agentid) > 0) return failure(reply, Retcodes.accountLocked);
-      // Unknown agent and wrong password get the same answer: no probing for work numbers.
-      if (!agent || !verifyPassword(request.body.password, agent)) {
-        context.signInGuard.failed(agentid);
-        return failure(reply, Retcodes.signInFailed);
-      }
-      context.signInGuard.succeeded(agentid);
+      // Unknown agent and wrong password get the same answer, after the same work: no probing for work numbers.
+      const refused = await checkPassword(context, request, reply, agentid, request.body.password, agent);
+      if (refused || !agent) return refused;
       const phone = request.body.phonenum ?? agent.phone;
       if (!knownPhones(context.config).has(phone)) return failure(reply, Retcodes.unknownPhone);
       // Checked before a forcelogin takes over: forcing one's own session never frees another agent's phone.

@@ -23,6 +23,8 @@ export function opsRoutes(context: AppContext): FastifyPluginAsync {
         store: { kind: context.store.kind, available: context.store.available },
         ...(servers ? { servers } : {}),
         ...(context.mediaTelemetry ? { reconciler: context.mediaTelemetry.report() } : {}),
+        ...(context.mediaServers ? { mediaServers: context.mediaServers.status() } : {}),
+        ...(context.admission ? { admission: context.admission.report() } : {}),
         activeCalls: context.callControl.activeCallCount(),
         signedInAgents: context.sessions.signedInCount(),
       };

@@ -2,7 +2,8 @@
  * The browser pages: the agent desktop (/desk), the supervisor's wall (/wall), and on the simulated backend the
  * phones panel (/phones) and a page with all of them side by side (/play). They are static files (web/public, and
  * the bundles esbuild writes to web/dist) that talk to the service only through its public API, so they hold no
- * secret: every piece of data they show comes through the API with the agent's Guid.
+ * secret: every piece of data they show comes through the API with the agent's (or the supervisor's) Guid.
+ * /phones and /play exist on the simulated backend only.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -40,31 +41,28 @@ export function pageRoutes(context: AppContext): FastifyPluginAsync {
 
 /**
  * Simulator only: two desks, the phones and the wall side by side, so a newcomer plays a help session by mouse.
- * The desks' and wall's sign-in forms are filled in with the demo agents' plain passwords from the configuration
- * (agents configured with a password hash are left for the person to type).
+ * The forms are given the work numbers and phones, never a password: the demo passwords are in config/default.json
+ * and the README, and the person types them.
  */
 function playPage(context: AppContext): string {
-  const frame = (path: string, agent: AgentConfig | undefined, title: string): string => {
-    const query = new URLSearchParams();
-    if (agent) {
-      query.set('agent', agent.workNo);
-      query.set('phone', agent.phone);
-      if (agent.password !== undefined) query.set('password', agent.password);
-    }
-    const src = `${path}${agent ? `?${query.toString()}` : ''}`.replace(/&/g, '&amp;').replace(/"/g, '&quot;');
-    return `<iframe src="${src}" title="${title}"></iframe>`;
+  const frame = (path: string, fill: Record<string, string> | undefined, title: string): string => {
+    const query = new URLSearchParams(fill);
+    const src = `${path}${fill ? `?${query.toString()}` : ''}`.replace(/&/g, '&amp;').replace(/"/g, '&quot;');
+    return `<iframe src="${src}" title="${title.replace(/[<>&"]/g, '')}"></iframe>`;
   };
-  const [a, c, wall] = context.config.agents;
+  const [a, c] = context.config.agents;
+  const supervisor = context.config.supervisors[0];
+  const desk = (agent: AgentConfig | undefined) => (agent ? { agent: agent.workNo, phone: agent.phone } : undefined);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Play a help session (simulator)</title><link rel="stylesheet" href="/ui/style.css"></head>
 <body><nav aria-label="Pages"><a href="/desk">Desk</a> <a href="/wall">Wall</a> <a href="/phones">Phones</a> <a href="/play">Play</a></nav>
 <h1>Play a help session on the simulator</h1>
-<p>Sign in both desks, call a DID from the phones, answer, ask for help, and watch the wall.</p>
+<p>Sign in both desks and the wall (the demo passwords are in the README), call a DID from the phones, answer, ask for help, and watch the wall.</p>
 <div class="play">
-${frame('/desk', a, `Agent desktop ${a?.workNo ?? ''}`)}
-${frame('/desk', c, `Agent desktop ${c?.workNo ?? ''}`)}
+${frame('/desk', desk(a), `Agent desktop ${a?.workNo ?? ''}`)}
+${frame('/desk', desk(c), `Agent desktop ${c?.workNo ?? ''}`)}
 ${frame('/phones', undefined, 'Simulated phones')}
-${frame('/wall', wall, `Supervisor wall (as agent ${wall?.workNo ?? ''})`)}
+${frame('/wall', supervisor ? { agent: supervisor.id } : undefined, `Supervisor wall (supervisor ${supervisor?.id ?? ''})`)}
 </div></body></html>`;
 }

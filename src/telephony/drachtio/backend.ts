@@ -14,17 +14,18 @@ import Mrf from 'drachtio-fsmrf';
 import Srf from 'drachtio-srf';
 import type { Logger } from 'pino';
 import type { LegId } from '../../core/types.js';
+import type { MediaCapacity } from '../../ports/media-capacity.js';
 import type { MediaTelemetry } from '../../ports/media-telemetry.js';
 import type { SignallingEvents, TelephonyBackend } from '../../ports/telephony.js';
-import { FreeSwitchControl } from './freeswitch-control.js';
 import { LegTable } from './legs.js';
-import { FreeSwitchMedia, type ChannelView } from './media.js';
-import { Reconciler } from './reconciler.js';
+import type { ChannelView } from './media.js';
+import { legMover } from './media-move.js';
+import { MediaServerPool, PooledMedia, type CallLookup, type MediaServerStatus, type PooledServerConfig } from './media-server-pool.js';
+import type { Reconciler } from './reconciler.js';
 import { BindingStore } from '../registrations.js';
 import { Registrar, type PhoneCredentials, type RegisterRequest, type RegistrarSettings, type SrfRegistrarHost } from './registrar.js';
 import { DrachtioSignalling } from './signalling.js';
 import type { SipRequest, SipResponse, SrfLike } from './sip-types.js';
-import { delay } from './timeouts.js';
 
 export { HOLD_MUSIC, RINGBACK } from './media.js';
 
@@ -38,6 +39,9 @@ export interface DrachtioBackendOptions {
     readonly listenPort: number;
     readonly advertisedAddress?: string | null;
     readonly profile?: string;
+    /** Several servers (issue 21); absent: the one server above, with sessionLimit (default 1000). */
+    readonly servers?: readonly PooledServerConfig[];
+    readonly sessionLimit?: number;
   };
   /** The SIP URI that reaches a phone number (an agent's contact, or a customer through the gateway). */
   contactFor(number: string, workNo?: string): string | undefined;
@@ -61,36 +65,45 @@ export interface DrachtioBackendOptions {
    * 3000 ms). A reconnect ends them at once: the dialogs were bound to the old connection (or the old process).
    */
   readonly signallingLossMs?: number;
+  /** Deadline of each step of moving a leg to another media server (default 2000 ms). */
+  readonly mediaMoveTimeoutMs?: number;
 }
 
 export class DrachtioBackend implements TelephonyBackend {
   readonly name = 'drachtio' as const;
   readonly signalling: DrachtioSignalling;
-  readonly media: FreeSwitchMedia;
+  readonly media: PooledMedia;
+  /** The media servers (one unless configured otherwise). */
+  readonly pool: MediaServerPool;
+  /** The first server's reconciler (each server has its own, run by the pool). */
   readonly reconciler: Reconciler;
   /** Where registered handsets are (empty without a registrar). */
   readonly bindings: BindingStore;
   private readonly registrar: Registrar | null;
   private readonly srf: SrfLike;
   private readonly mrf: Mrf;
-  private readonly control: FreeSwitchControl;
   private readonly legs = new LegTable();
-  private mediaServer: Mrf.MediaServer | null = null;
   private readonly log: Logger;
   private stopping = false;
   private drachtioUp = false;
   /** The connection to drachtio-server was lost since the last connect: the dialogs made on it are gone. */
   private drachtioLostAt: number | null = null;
   private drachtioLossTimer: NodeJS.Timeout | null = null;
-  private endpointsUp = false;
   private readonly effectListeners = new Set<(op: string, ms: number, legId: LegId) => void>();
   readonly telemetry: MediaTelemetry = {
     onEffect: (listener) => {
       this.effectListeners.add(listener);
       return () => this.effectListeners.delete(listener);
     },
-    onOrphan: (listener) => this.reconciler.onOrphan(listener),
-    report: () => this.reconciler.report(),
+    onOrphan: (listener) => {
+      const offs = this.pool.servers.map((s) => s.reconciler.onOrphan(listener));
+      return () => offs.forEach((off) => off());
+    },
+    report: () => {
+      const reports = this.pool.servers.map((s) => s.reconciler.report());
+      const first = reports[0] as ReturnType<Reconciler['report']>;
+      return { ...first, orphansHungUp: reports.reduce((n, r) => n + r.orphansHungUp, 0), staleRooms: reports.reduce((n, r) => n + r.staleRooms, 0), lastError: reports.find((r) => r.lastError !== null)?.lastError ?? null };
+    },
   };
 
   constructor(private readonly options: DrachtioBackendOptions) {
@@ -99,17 +112,29 @@ export class DrachtioBackend implements TelephonyBackend {
     this.log = options.logger.child({ component: 'drachtio' });
     const owner = options.owner ?? hostname();
     const fs = options.freeswitch;
-    this.control = new FreeSwitchControl({ host: fs.host, port: fs.port, secret: fs.secret, logger: options.logger });
-    this.media = new FreeSwitchMedia(this.control, {
+    const servers = fs.servers && fs.servers.length > 0 ? fs.servers : [{ host: fs.host, port: fs.port, secret: fs.secret, sessionLimit: fs.sessionLimit ?? 1000 }];
+    this.pool = new MediaServerPool({
+      mrf: this.mrf,
+      servers,
+      listenAddress: fs.listenAddress,
+      listenPort: fs.listenPort,
+      ...(fs.advertisedAddress ? { advertisedAddress: fs.advertisedAddress } : {}),
+      ...(fs.profile ? { profile: fs.profile } : {}),
+      owner,
+      legs: this.legs,
       logger: options.logger,
-      timeoutMs: options.mediaCommandTimeoutMs ?? 2000,
+      mediaTimeoutMs: options.mediaCommandTimeoutMs ?? 2000,
       ...(options.roomProfile ? { roomProfile: options.roomProfile } : {}),
+      reconcileIntervalMs: options.reconcileIntervalMs ?? 5000,
       onChannelLost: (legId, cause) => this.signalling.channelLost(legId, cause),
       onDigit: (legId, digit) => this.signalling.digit(legId, digit),
       onEffect: (op, ms, legId) => {
         for (const listener of this.effectListeners) listener(op, ms, legId);
       },
+      onMoved: (legIds) => this.events?.mediaMoved?.(legIds),
     });
+    this.media = this.pool.media;
+    this.reconciler = (this.pool.servers[0] as NonNullable<(typeof this.pool.servers)[0]>).reconciler;
     this.bindings = new BindingStore(options.registrar?.settings.maxContactsPerPhone ?? 5);
     this.registrar = options.registrar ? new Registrar(this.bindings, options.registrar.credentials, options.registrar.settings, options.logger) : null;
     this.signalling = new DrachtioSignalling({
@@ -118,24 +143,40 @@ export class DrachtioBackend implements TelephonyBackend {
       ...(this.registrar ? { authenticate: (req: SipRequest, res: SipResponse) => (this.registrar as Registrar).authenticateInvite(req as unknown as RegisterRequest, res) } : {}),
       legs: this.legs,
       media: this.media,
-      makeEndpoint: (opts) => {
-        if (!this.mediaServer || !this.endpointsUp || !this.control.up) return Promise.reject(new Error('FreeSWITCH is not connected'));
-        return this.mediaServer.createEndpoint(opts);
-      },
+      makeEndpoint: this.pool.makeEndpoint,
+      lossDeferred: this.pool.lossDeferred,
       contactFor: options.contactFor,
       owner,
       ...(options.mediaSilenceTimeoutMs !== undefined ? { mediaTimeoutMs: options.mediaSilenceTimeoutMs } : {}),
       timeoutMs: options.operationTimeoutMs ?? 5000,
       logger: options.logger,
     });
-    this.reconciler = new Reconciler({
-      fs: this.control,
-      owner,
-      liveChannels: () => this.media.liveChannels(),
-      isLiveLeg: (legId) => this.legs.has(legId),
-      intervalMs: options.reconcileIntervalMs ?? 5000,
-      logger: options.logger,
-    });
+    this.pool.setMover(
+      legMover({
+        pool: this.pool,
+        legs: this.legs,
+        owner,
+        ...(options.mediaSilenceTimeoutMs !== undefined ? { mediaTimeoutMs: options.mediaSilenceTimeoutMs } : {}),
+        timeoutMs: options.mediaMoveTimeoutMs ?? 2000,
+        onChannelLost: (legId, cause) => this.signalling.channelLost(legId, cause),
+        logger: options.logger,
+      }),
+    );
+  }
+
+  private events: SignallingEvents | null = null;
+
+  /** Which call a leg belongs to (the orchestrator's), so all legs of a call share a media server. */
+  setCallLookup(calls: CallLookup): void {
+    this.pool.setCallLookup(calls);
+  }
+
+  /** What the media servers can carry now (admission control). */
+  readonly capacity: MediaCapacity = { snapshot: () => this.pool.capacity() };
+
+  /** Each media server's state (for /health and the admin routes). */
+  mediaServers(): MediaServerStatus[] {
+    return this.pool.status();
   }
 
   async start(events: SignallingEvents): Promise<void> {
@@ -148,18 +189,15 @@ export class DrachtioBackend implements TelephonyBackend {
     this.srf.on('reconnecting', () => this.drachtioConnectionLost());
     this.srf.on('close', () => this.drachtioConnectionLost());
     this.srf.on('error', (err) => this.log.warn({ err: String(err) }, 'drachtio-server connection error'));
+    this.events = events;
     this.signalling.start(events);
     // Before connecting: drachtio-srf tells drachtio-server which methods we take when it connects.
     this.registrar?.install(this.srf as unknown as SrfRegistrarHost);
     // drachtio-srf reconnects by itself, with backoff.
     this.srf.connect({ host: this.options.drachtio.host, port: this.options.drachtio.port, secret: this.options.drachtio.secret });
-    this.control.onState((up) => {
-      // Our control connection dropped: FreeSWITCH is gone (or restarting), and every channel with it.
-      if (!up) this.allChannelsLost('FreeSWITCH control connection lost');
-    });
-    this.control.start();
-    this.reconciler.start();
-    void this.keepMediaServer();
+    // Each server's control connection and fsmrf's event socket: a server that drops them is lost, and its calls
+    // move to another server (or end, with none up).
+    this.pool.start();
   }
 
   async stop(): Promise<void> {
@@ -167,9 +205,7 @@ export class DrachtioBackend implements TelephonyBackend {
     if (this.drachtioLossTimer) clearTimeout(this.drachtioLossTimer);
     this.reconciler.stop();
     await this.signalling.releaseAll();
-    this.media.close();
-    this.control.stop();
-    this.mediaServer?.disconnect();
+    this.pool.stop();
     try {
       this.srf.disconnect();
     } catch (error) {
@@ -190,7 +226,7 @@ export class DrachtioBackend implements TelephonyBackend {
 
   /** Whether both servers are connected (for /health). */
   get connected(): { drachtio: boolean; freeswitch: boolean } {
-    return { drachtio: this.drachtioUp, freeswitch: this.endpointsUp && this.control.up };
+    return { drachtio: this.drachtioUp, freeswitch: this.pool.anyUp };
   }
 
   /** Lost drachtio-server: the calls end at the reconnect, or after signallingLossMs if it stays away. */
@@ -213,54 +249,5 @@ export class DrachtioBackend implements TelephonyBackend {
     if (this.drachtioUp) this.drachtioLostAt = null;
     const ended = this.signalling.dialogsLost(reason);
     this.log.warn({ legs: ended.length, downMs: since === null ? null : Date.now() - since, reason }, 'calls of the lost drachtio connection ended');
-  }
-
-  private allChannelsLost(reason: string): void {
-    const lost = this.media.loseAll(reason);
-    if (lost.length > 0) this.log.error({ legs: lost.length }, 'lost FreeSWITCH: ending every call it carried');
-    for (const legId of lost) this.signalling.channelLost(legId, reason);
-  }
-
-  /**
-   * drachtio-fsmrf's MediaServer makes the channels (it listens for FreeSWITCH's per-channel connections). We
-   * connect once, retrying until FreeSWITCH answers; afterwards fsmrf's event socket reconnects by itself, so we
-   * only follow it.
-   */
-  private async keepMediaServer(): Promise<void> {
-    const fs = this.options.freeswitch;
-    let wait = 500;
-    while (!this.stopping) {
-      try {
-        const ms = await this.mrf.connect({
-          address: fs.host,
-          port: fs.port,
-          secret: fs.secret,
-          listenAddress: fs.listenAddress,
-          listenPort: fs.listenPort,
-          ...(fs.advertisedAddress ? { advertisedAddress: fs.advertisedAddress } : {}),
-          profile: fs.profile ?? 'drachtio_mrf',
-        });
-        // drachtio-modesl's backoff has no ceiling by default: keep retries at most 5 s apart.
-        ms.conn.reconnectOpts.retryMaxDelay = 5000;
-        ms.on('end', () => {
-          if (!this.endpointsUp) return;
-          this.endpointsUp = false;
-          this.allChannelsLost('FreeSWITCH event socket lost');
-        });
-        ms.conn.on('esl::ready', () => {
-          if (this.endpointsUp || this.stopping) return;
-          this.endpointsUp = true;
-          this.log.info('FreeSWITCH is back');
-        });
-        this.mediaServer = ms;
-        this.endpointsUp = true;
-        this.log.info({ address: fs.host }, 'connected to FreeSWITCH');
-        return;
-      } catch (error) {
-        this.log.warn({ err: (error as Error).message, retryInMs: wait }, 'cannot reach FreeSWITCH');
-        await delay(wait);
-        wait = Math.min(wait * 2, 10_000);
-      }
-    }
   }
 }

@@ -100,6 +100,9 @@ export interface FreeSwitchMediaOptions {
   readonly onEffect?: (op: string, ms: number, legId: LegId) => void;
 }
 
+/** What signalling needs of the media adapter for its legs' channels (one server's, or the pool's). */
+export type LegMediaControl = Pick<FreeSwitchMedia, 'track' | 'hangup' | 'holdMediaTimeout' | 'armMediaTimeout' | 'killChannel' | 'channelOf'>;
+
 export class FreeSwitchMedia implements MediaPort {
   private readonly byLeg = new Map<LegId, TrackedChannel>();
   private readonly byUuid = new Map<string, TrackedChannel>();

@@ -14,8 +14,8 @@ import type { LegId } from '../../core/types.js';
 import type { DialRequest, SignallingEvents, SignallingPort } from '../../ports/telephony.js';
 import { failureReasonForStatus, reasonPhrase, referTarget, sipfragFor } from '../sip-status.js';
 import type { Leg, LegTable } from './legs.js';
+import type { LegMediaControl } from './media.js';
 import { legOfDialog } from './replaces.js';
-import type { FreeSwitchMedia } from './media.js';
 import { answerDirection, classifyReInvite, isSecureOffer, withDirection } from './sdp.js';
 import type { EndpointMaker, SipDialog, SipMessage, SipRequest, SipResponse, SrfLike } from './sip-types.js';
 import { withTimeout } from './timeouts.js';
@@ -35,7 +35,7 @@ const IN_DIALOG_URI = 'sip:placeholder';
 export interface DrachtioSignallingOptions {
   readonly srf: SrfLike;
   readonly legs: LegTable;
-  readonly media: FreeSwitchMedia;
+  readonly media: LegMediaControl;
   readonly makeEndpoint: EndpointMaker;
   /** The SIP URI that reaches a phone number (an agent's contact, or a customer through the gateway). */
   contactFor(number: string, workNo?: string): string | undefined;
@@ -52,6 +52,11 @@ export interface DrachtioSignallingOptions {
   readonly mediaTimeoutMs?: number;
   readonly timeoutMs: number;
   readonly logger: Logger;
+  /**
+   * Asked before a lost channel ends its phone's call: true when the media-server pool takes the leg over (its
+   * server died and the leg moves to another; or it checks first whether the server is alive).
+   */
+  lossDeferred?(legId: LegId, cause: string): boolean;
 }
 
 export class DrachtioSignalling implements SignallingPort {
@@ -100,6 +105,8 @@ export class DrachtioSignalling implements SignallingPort {
   channelLost(legId: LegId, cause: string): void {
     const leg = this.options.legs.get(legId);
     if (!leg || leg.state !== 'up') return;
+    // Several media servers: a channel lost with its server is moved to another one, not ended (media-server-pool.ts).
+    if (this.options.lossDeferred?.(legId, cause)) return;
     this.log.warn({ legId, callId: leg.callId, cause }, 'FreeSWITCH ended the channel: hanging up the phone');
     leg.state = 'gone';
     void this.release(leg);
@@ -209,7 +216,10 @@ export class DrachtioSignalling implements SignallingPort {
         if (cancelled) return;
         decision = await events.incoming({ legId: leg.id, from: req.callingNumber, to: req.calledNumber, caller });
       }
-      if (!decision.accept) return res.send(decision.status);
+      if (!decision.accept) {
+        if (decision.retryAfterSeconds === undefined) return res.send(decision.status);
+        return res.send(decision.status, { headers: { 'Retry-After': String(decision.retryAfterSeconds) } });
+      }
       if (cancelled) return;
       if (isSecureOffer(req.body)) {
         events.failed(leg.id, 'error');
@@ -386,7 +396,10 @@ export class DrachtioSignalling implements SignallingPort {
     const dialog = leg.dialog as NonNullable<Leg['dialog']>;
     const endpoint = leg.endpoint as Mrf.Endpoint;
     // fsmrf's own word that the channel ended (its per-channel socket); the control connection usually tells first.
-    endpoint.on('destroy', () => this.channelLost(leg.id, 'per-channel socket closed'));
+    endpoint.on('destroy', () => {
+      // A leg moved to another media server has a new endpoint: the old one's end is not the leg's.
+      if (leg.endpoint === endpoint) this.channelLost(leg.id, 'per-channel socket closed');
+    });
     dialog.on('modify', (req, res) => void this.phoneReInvite(leg, req, res));
     // Without a listener drachtio-srf answers 200 to any REFER, and a phone told its transfer worked hangs up,
     // taking the customer with it: every REFER is answered here, by the core's decision.

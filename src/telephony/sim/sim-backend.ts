@@ -7,6 +7,7 @@
  */
 import type { LegId } from '../../core/types.js';
 import { failureReasonForStatus } from '../sip-status.js';
+import type { MediaCapacity } from '../../ports/media-capacity.js';
 import { LegMediaError, type DialRequest, type MediaPort, type SignallingEvents, type SignallingPort, type TelephonyBackend } from '../../ports/telephony.js';
 
 export type SimPhoneState = 'idle' | 'ringing' | 'talking';
@@ -181,7 +182,7 @@ export class SimBackend implements TelephonyBackend {
     const decision = await events.incoming({ legId, from, to, ...(asHandset ? { caller: from } : {}) });
     if (!decision.accept) {
       leg.status = 'gone';
-      return { ok: false, status: decision.status, reason: decision.reason };
+      return { ok: false, status: decision.status, reason: decision.reason, ...(decision.retryAfterSeconds !== undefined ? { retryAfterSeconds: decision.retryAfterSeconds } : {}) };
     }
     leg.status = 'up';
     events.incomingAnswered(legId);
@@ -269,6 +270,47 @@ export class SimBackend implements TelephonyBackend {
     this.failStalled(leg.id);
     this.requireEvents().hungUp(leg.id, true);
   }
+
+  /**
+   * The media server under the calls dies (kill -9), as the real media-server pool sees it (issue 21). With another
+   * server up (`spare`, the default) every established leg moves there: its phone gets a re-INVITE; a phone listed
+   * in `unanswered` does not answer it and is hung up (BYE), as if that party had left; the others hear nothing
+   * until the service sets their media again (mediaMoved). Without a spare, every channel is lost, as with one
+   * server. Returns the legs moved.
+   */
+  loseMediaServer(options: { readonly spare?: boolean; readonly unanswered?: readonly string[] } = {}): LegId[] {
+    const events = this.requireEvents();
+    const up = [...this.legs.values()].filter((leg) => leg.status === 'up');
+    for (const leg of up) {
+      this.detach(leg);
+      leg.media = { kind: 'none' };
+    }
+    const moved: LegId[] = [];
+    for (const leg of up) {
+      if (options.spare === false) {
+        this.failStalled(leg.id);
+        events.hungUp(leg.id, true);
+      } else if (options.unanswered?.includes(leg.number)) {
+        this.goneWithMedia(leg);
+        events.hungUp(leg.id, true);
+      } else {
+        moved.push(leg.id);
+      }
+    }
+    this.mediaMoves += moved.length;
+    if (moved.length > 0) events.mediaMoved?.(moved);
+    return moved;
+  }
+
+  /** Legs moved to another media server so far (loseMediaServer). */
+  mediaMoves = 0;
+
+  /** Sessions the simulated media servers can carry (null: unlimited); tests of admission control set it. */
+  mediaSessionLimit: number | null = null;
+
+  readonly capacity: MediaCapacity = {
+    snapshot: () => ({ capacity: this.mediaSessionLimit ?? Number.MAX_SAFE_INTEGER, othersSessions: 0 }),
+  };
 
   /**
    * The signalling server restarts (drachtio-server killed and back): every dialog is gone, so every leg ends at

@@ -21,6 +21,8 @@ export type Ending =
    * with final 200 the service hangs the phone up (BYE), otherwise it stays.
    */
   | { kind: 'blind-transfer'; afterMs: number; target: string; final: number; ringing?: boolean }
+  /** The phone is moved by the service (a re-INVITE with a new media server's SDP): it answers, then stays. */
+  | { kind: 'moved' }
   /** The phone presses keys (RFC 2833, from the pcap files Debian's sip-tester ships), then stays. */
   | { kind: 'keys'; afterMs: number; keys: string };
 export type Answer = { kind: 'answer'; afterMs: number; then: Ending } | { kind: 'reject'; afterMs: number; status: number } | { kind: 'ring-until-cancel' };
@@ -181,6 +183,25 @@ function ending(end: Ending, role: 'uac' | 'uas'): string {
   ${reInvite('sendrecv', 'sendrecv', 3)}
   ${ending({ kind: 'stay' }, role)}`;
   }
+  if (end.kind === 'moved') {
+    return `<recv request="INVITE" crlf="true"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+${SDP}
+]]></send>
+  <recv request="ACK" crlf="true"/>
+  <recv request="BYE"/>
+  ${okToLast()}`;
+  }
   if (end.kind === 'stay') {
     return `<recv request="BYE"/>
   ${okToLast()}`;
@@ -241,7 +262,7 @@ const STREAM = '<nop><action><exec rtp_stream="[tone_file],-1,0"/></action></nop
 
 export function uasScenario(answer: Answer, tone = false): string {
   const invite = receiveInvite({
-    dialog: answer.kind === 'answer' && answer.then.kind !== 'stay' && answer.then.kind !== 'keys',
+    dialog: answer.kind === 'answer' && answer.then.kind !== 'stay' && answer.then.kind !== 'keys' && answer.then.kind !== 'moved',
     transaction: answer.kind === 'ring-until-cancel',
   });
   const ringing = `${invite}

@@ -83,6 +83,8 @@ export interface StackOptions {
   readonly mediaSilenceTimeoutMs?: number;
   /** Handsets that register with digest. */
   readonly registrar?: DrachtioBackendOptions['registrar'];
+  /** Several FreeSWITCH servers (the first is env.freeswitch's): see media-servers.test.ts. */
+  readonly freeswitchServers?: DrachtioBackendOptions['freeswitch']['servers'];
 }
 
 export async function startStack(env: IntegrationEnv, options: StackOptions = {}): Promise<Stack> {
@@ -92,7 +94,7 @@ export async function startStack(env: IntegrationEnv, options: StackOptions = {}
   const effects: { op: string; ms: number }[] = [];
   const backend = new DrachtioBackend({
     drachtio: env.drachtio,
-    freeswitch: { ...env.freeswitch, ...(options.listenPort ? { listenPort: options.listenPort } : {}) },
+    freeswitch: { ...env.freeswitch, ...(options.listenPort ? { listenPort: options.listenPort } : {}), ...(options.freeswitchServers ? { servers: options.freeswitchServers } : {}) },
     contactFor:
       options.contactFor ??
       ((number) => {
@@ -119,6 +121,7 @@ export async function startStack(env: IntegrationEnv, options: StackOptions = {}
     core: { helpAnswerTimeoutSeconds: options.helpAnswerTimeoutSeconds ?? 5, offerAnswerTimeoutSeconds: 10, requeueSeconds: 10 },
     logger,
   });
+  backend.setCallLookup({ callOfLeg: (legId) => orchestrator.callOfLegId(legId), legsOfCall: (callId) => orchestrator.legsOfCall(callId) });
   await orchestrator.start();
   for (const a of agents) directory.signIn(a.workNo);
   const events: TimedAgentEvent[] = [];
