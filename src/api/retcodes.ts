@@ -66,6 +66,7 @@ export const refusalRetcodes: Readonly<Record<ErrorCode, string>> = {
   HELPER_NOT_READY: '200-022',
   CALLED_NOT_READY: '200-023',
   TRANSFER_NOT_ALLOWED: '200-024',
+  SKILL_UNKNOWN: '200-040',
   AGENT_NOT_BUSY: '100-020',
   AGENT_NOT_RESTING: '100-021',
   NO_MEDIA_ROOM: '200-030',
