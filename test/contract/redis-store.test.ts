@@ -55,6 +55,12 @@ if (!binary) {
       try {
         const seen: unknown[] = [];
         store.onEvent((stored) => seen.push(stored.event));
+        // Reconnect listeners: told once the connection is back; one that unsubscribed is not.
+        let told = 0;
+        let toldAfterLeaving = 0;
+        store.onReconnect(() => (told += 1));
+        const leave = store.onReconnect(() => (toldAfterLeaving += 1));
+        leave();
         await store.appendEvent('1001', { n: 'before' });
         await expect.poll(() => seen, { timeout: 5000 }).toEqual([{ n: 'before' }]);
         expect(store.available).toBe(true);
@@ -69,6 +75,8 @@ if (!binary) {
 
         await server.start();
         await expect.poll(() => store.available, { timeout: 10_000, interval: 50 }).toBe(true);
+        await expect.poll(() => told, { timeout: 5000 }).toBeGreaterThan(0);
+        expect(toldAfterLeaving).toBe(0);
         // The server kept nothing (--save ''): the store works on an empty one.
         expect(await store.reserveAgent('1001', 'c1')).toBe(true);
         expect(await store.callOfAgent('1001')).toBe('c1');
