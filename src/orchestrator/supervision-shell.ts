@@ -59,6 +59,8 @@ export class SupervisionShell {
   private events: SignallingEvents | null = null;
   private seq = 0;
   private readonly log: Logger;
+  /** Commands issued and not yet answered (settle waits for them). */
+  private readonly inflight = new Set<Promise<void>>();
 
   constructor(private readonly options: SupervisionShellOptions) {
     this.log = options.logger.child({ component: 'supervision' });
@@ -97,12 +99,18 @@ export class SupervisionShell {
     return this.legCall.get(legId);
   }
 
-  /** Resolves when every supervised call's queue has run what was queued so far (tests). */
+  /** The supervisor's leg on the phone's number, if one is supervising (tests find its channel by it). */
+  legOfPhone(phone: string): LegId | undefined {
+    for (const entry of this.byCall.values()) if (entry.state?.phone === phone) return entry.state.supervisorLeg;
+    return undefined;
+  }
+
+  /** Resolves when every supervised call's queue has run what was queued so far, and its commands were answered (tests). */
   async settle(): Promise<void> {
     for (let i = 0; i < 10; i++) {
       const busy = [...this.byCall.values()].filter((e) => !e.queue.idle);
-      if (busy.length === 0) return;
-      await Promise.all(busy.map((e) => e.queue.drain()));
+      if (busy.length === 0 && this.inflight.size === 0) return;
+      await Promise.all([...busy.map((e) => e.queue.drain()), ...this.inflight]);
     }
   }
 
@@ -256,7 +264,14 @@ export class SupervisionShell {
       .then(() => reply);
   }
 
-  private async execute(callId: CallId, command: SupervisionCommand): Promise<void> {
+  private execute(callId: CallId, command: SupervisionCommand): Promise<void> {
+    const run = this.run(callId, command);
+    this.inflight.add(run);
+    void run.finally(() => this.inflight.delete(run));
+    return run;
+  }
+
+  private async run(callId: CallId, command: SupervisionCommand): Promise<void> {
     try {
       switch (command.kind) {
         case 'ringSupervisor': {
