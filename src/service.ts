@@ -71,9 +71,16 @@ export async function assembleService(config: AppConfig, logger: Logger, overrid
       : new MemoryStateStore({ eventLimit: config.events.queueLimit }));
   // Alone in memory: 'local'. Sharing a store: a name that tells the instances apart (host and port by default).
   const instanceId = overrides.instanceId ?? clusterConfig.instanceId ?? (clusterConfig.redisUrl ? `${hostname()}-${config.http.port}` : 'local');
+  if (backend.name === 'drachtio' && store.kind === 'redis') await backend.shareRegistrations(store, instanceId);
   const directory = new AgentDirectory(
     config.agents.map((a) => ({ workNo: a.workNo, phone: a.phone, skills: a.skills })),
-    { presence: presenceConfigOf(config), ...(overrides.timers ? { timers: overrides.timers } : {}), ...(overrides.now ? { now: overrides.now } : {}) },
+    {
+      presence: presenceConfigOf(config),
+      ...(overrides.timers ? { timers: overrides.timers } : {}),
+      ...(overrides.now ? { now: overrides.now } : {}),
+      // Another instance's wrap-up or rest timer is ended here once that instance would have been found dead.
+      timerBackupMs: overrides.heartbeat?.ttlMs ?? clusterConfig.heartbeatTtlSeconds * 1000,
+    },
   );
   // The other instances' agents (and this one's before a restart) first, then calls.
   const sync = new DirectorySync(directory, store, instanceId, logger.child({ component: 'directory-sync' }));

@@ -91,8 +91,12 @@ export interface DriverOptions {
   readonly readsPerSecond?: number;
   /** Every instance of the service (base URLs): /health activeCalls is summed over them (default: `api` alone). */
   readonly instances?: readonly string[];
-  /** True when the event was made by an instance other than the one the desks (`api`) are on. */
-  readonly madeElsewhere?: (event: AgentEvent) => boolean;
+  /**
+   * After the sessions: tells whether an event was made by an instance other than the one the desks (`api`) are
+   * on (asked once per event the desks received, so it may be asked after the run, when every instance has said
+   * what it made).
+   */
+  readonly classifyElsewhere?: () => Promise<(event: AgentEvent) => boolean>;
   /** Printed with the report: what the run was against. */
   readonly setup?: string;
 }
@@ -129,7 +133,8 @@ export async function runLoad(options: DriverOptions): Promise<Report> {
   const anomalies: Record<string, number> = {};
   /** Event delivery (Date.now() at receipt minus eventGenTime) of events made once the customers started. */
   const delivery: number[] = [];
-  const deliveryElsewhere: number[] = [];
+  /** With classifyElsewhere: the events whose delivery was measured, to tell after the run who made them. */
+  const delivered: { event: AgentEvent; ms: number }[] = [];
   let measureEventsFrom = Infinity;
   const reads: number[] = [];
   let readFailures = 0;
@@ -139,7 +144,7 @@ export async function runLoad(options: DriverOptions): Promise<Report> {
     if (event.eventGenTime !== undefined && event.eventGenTime >= measureEventsFrom) {
       const ms = event.receivedAt - event.eventGenTime;
       delivery.push(ms);
-      if (options.madeElsewhere?.(event)) deliveryElsewhere.push(ms);
+      if (options.classifyElsewhere) delivered.push({ event, ms });
     }
     const agent = byWorkNo.get(event.workNo);
     if (!agent) return;
@@ -589,7 +594,10 @@ export async function runLoad(options: DriverOptions): Promise<Report> {
   samples.get('innerhelp request -> reply')?.push(...helpReplies);
   samples.get('agent API read (GET agentstatus)')?.push(...reads);
   samples.get('event made -> desk received')?.push(...delivery);
-  samples.get('event made on another instance -> desk')?.push(...deliveryElsewhere);
+  if (options.classifyElsewhere) {
+    const madeElsewhere = await options.classifyElsewhere();
+    samples.get('event made on another instance -> desk')?.push(...delivered.filter((d) => madeElsewhere(d.event)).map((d) => d.ms));
+  }
   const latenciesMs = Object.fromEntries(LATENCIES.map((l) => [l, percentiles(samples.get(l) ?? [])])) as Record<LatencyName, Percentiles>;
   const scenarios = Object.fromEntries([...results.entries()].sort(([a], [b]) => a.localeCompare(b)));
   const totals = { ok: progress.ok, failed: progress.failed, skipped: progress.skipped };

@@ -9,6 +9,7 @@ import { Api, type AgentEvent } from './api.js';
 import { formatReport, percentiles, runLoad, type Percentiles } from './driver.js';
 import { HELP_KINDS, makeAgents, makePlans, rng, serviceConfig, type Mix, type ScenarioKind, type Timing } from './plan.js';
 import { SimPhones } from './sim-phones.js';
+import { eventKey, startInstanceProcesses, type Collected, type InstanceProcess } from './instance-process.js';
 import { startSimInstances, startSimService, type SimInstances, type SimService } from './sim-service.js';
 import { poolPorts, SippPhones } from './sipp-phones.js';
 
@@ -37,12 +38,16 @@ By default against a running real stack (SIPp phones; the service must run with 
   --json FILE               also write the report as JSON
   --write-config FILE       write the service configuration for these options (agents, contacts, routes) and exit
 
-Simulator in this process only (--sim without --api):
+Simulator started here (--sim without --api): each instance in a process of its own (node --import tsx,
+plus the words of LOAD_INSTANCE_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"), so that the figures
+measure the service and not this driver's phones and desks sharing its event loop:
   --instances N             1 (default) or 2 instances of the service sharing one state store, each with its own
                             simulated telephony: customers call the first (its /sim), the agents sign in, act,
                             read and take their events (WebSocket) at the second, so every request about a call
-                            is forwarded to the first; the store is Redis with --redis or --redis-url, else one
-                            in-memory store
+                            is forwarded to the first; the store is Redis with --redis or --redis-url, else
+                            memory (two instances on one in-memory store: --in-process only)
+  --in-process              run the instances in this process instead (as before: driver and service share
+                            one event loop)
   --redis                   start a throwaway redis-server (Debian's, on a free loopback port) for the run
   --redis-url URL           use this Redis (keys under a prefix of this run, left there)
 
@@ -87,6 +92,7 @@ try {
       seed: { type: 'string', default: '1' },
       reads: { type: 'string', default: '10' },
       instances: { type: 'string', default: '1' },
+      'in-process': { type: 'boolean' },
       redis: { type: 'boolean' },
       'redis-url': { type: 'string' },
       json: { type: 'string' },
@@ -159,12 +165,47 @@ let redisServer: RedisServer | null = null;
 let api = args.api ?? 'http://127.0.0.1:8043';
 /** Where the customers call and the phones are played (/sim): the first instance. */
 let simApi: Api | null = null;
-let madeElsewhere: ((event: AgentEvent) => boolean) | undefined;
+let classifyElsewhere: (() => Promise<(event: AgentEvent) => boolean>) | undefined;
+let processes: InstanceProcess[] | null = null;
+/** What the instance processes collected (asked once, after the sessions). */
+let collected: Promise<Collected[]> | null = null;
 let setup: string | undefined;
 /** With in-process instances: the time each instance spent on the routes the latencies are about, by instance. */
 const serverTimes = new Map<string, number[]>();
 const TIMED_ROUTES = new Set(['POST /agentgateway/resource/voicecall/:agentid/innerhelp', 'GET /agentgateway/resource/onlineagent/:agentid/agentstatus']);
-if (args.sim && !args.api && instanceCount === 1 && !wantsRedis) {
+const inProcess = args['in-process'] === true;
+if (inProcess && !(args.sim && !args.api)) fail('--in-process needs --sim without --api');
+if (!inProcess && instanceCount > 1 && !wantsRedis && args.sim && !args.api) fail('two instances on one in-memory store run in one process only: add --in-process, or --redis');
+if (args.sim && !args.api && !inProcess) {
+  if (args.redis) redisServer = await startRedisServer();
+  const redisUrl = redisServer?.url ?? args['redis-url'];
+  processes = await startInstanceProcesses(generated, { count: instanceCount, ...(redisUrl ? { redisUrl } : {}), timedRoutes: [...TIMED_ROUTES] });
+  const first = processes[0] as InstanceProcess;
+  const desks = processes.at(-1) as InstanceProcess;
+  api = desks.url;
+  simApi = new Api(first.url);
+  const all = processes;
+  collected = null;
+  const collectAll = (): Promise<Collected[]> => (collected ??= Promise.all(all.map((p) => p.collect())));
+  if (instanceCount > 1) {
+    classifyElsewhere = async () => {
+      const made = new Map<string, number>();
+      for (const c of (await collectAll()).slice(0, -1)) for (const k of c.eventKeys) made.set(k, (made.get(k) ?? 0) + 1);
+      return (event) => {
+        const key = eventKey(event);
+        const n = made.get(key) ?? 0;
+        if (n === 0) return false;
+        made.set(key, n - 1);
+        return true;
+      };
+    };
+  }
+  const store = redisUrl ? `Redis ${redisUrl}` : 'memory';
+  setup =
+    instanceCount > 1
+      ? `${instanceCount} instance processes on ${store}: customers at ${first.instanceId} ${first.url}, desks and API at ${desks.instanceId} ${desks.url}`
+      : `1 instance process on ${store}`;
+} else if (args.sim && !args.api && instanceCount === 1 && !wantsRedis) {
   simService = await startSimService(generated);
   api = simService.url;
 } else if (args.sim && !args.api) {
@@ -185,7 +226,8 @@ if (args.sim && !args.api && instanceCount === 1 && !wantsRedis) {
   const desks = simInstances.instances.at(-1) as SimService & { instanceId: string };
   api = desks.url;
   simApi = new Api(first.url);
-  madeElsewhere = simInstances.madeElsewhere;
+  const { madeElsewhere } = simInstances;
+  classifyElsewhere = async () => madeElsewhere;
   setup =
     instanceCount > 1
       ? `${instanceCount} instances on ${simInstances.storeName}: customers at ${first.instanceId} ${first.url}, desks and API at ${desks.instanceId} ${desks.url}`
@@ -210,7 +252,8 @@ const report = await runLoad({
   timing,
   readsPerSecond,
   ...(simInstances ? { instances: simInstances.instances.map((i) => i.url) } : {}),
-  ...(madeElsewhere ? { madeElsewhere } : {}),
+  ...(processes ? { instances: processes.map((p) => p.url) } : {}),
+  ...(classifyElsewhere ? { classifyElsewhere } : {}),
   ...(setup ? { setup } : {}),
   phones: (client) => {
     if (args.sim) return new SimPhones(client, timing, simApi ?? client);
@@ -234,6 +277,15 @@ const report = await runLoad({
 });
 if (process.stderr.isTTY) process.stderr.write('\n');
 console.log(formatReport(report));
+const processLogged: Record<string, number> = {};
+if (processes) {
+  const all = processes;
+  const results = await (collected ??= Promise.all(all.map((p) => p.collect())));
+  results.forEach((c, i) => {
+    for (const [route, times] of Object.entries(c.times)) serverTimes.set(`${all[i]?.instanceId} ${route}`, times);
+    for (const [k, n] of Object.entries(c.logged)) processLogged[k] = (processLogged[k] ?? 0) + n;
+  });
+}
 const serverSide: Record<string, Percentiles> = {};
 if (serverTimes.size > 0) {
   console.log('\ntime spent in each instance (Fastify elapsedTime; at the first, the forwarded requests)    n     p50     p95     p99     max');
@@ -248,7 +300,8 @@ if (sippPhones) console.log(`SIPp logs and statistics: ${(sippPhones as SippPhon
 if (args.json) writeFileSync(args.json, `${JSON.stringify({ ...report, ...(serverTimes.size > 0 ? { serverSideMs: serverSide } : {}) }, null, 2)}\n`);
 await simService?.stop();
 await simInstances?.stop();
+for (const p of [...(processes ?? [])].reverse()) await p.stop();
 await redisServer?.stop();
-const logged = Object.entries(simInstances?.logged ?? {});
+const logged = Object.entries(simInstances?.logged ?? processLogged);
 if (logged.length > 0) console.log(`the instances logged (warn and above): ${logged.map(([k, n]) => `${n}x ${k}`).join('; ')}`);
 process.exit(report.totals.failed === 0 && report.leftoverCount === 0 ? 0 : 1);

@@ -24,7 +24,8 @@ export interface SimService {
 
 type Json = Parameters<typeof deepMerge>[0];
 
-function simConfig(overrides: Record<string, unknown>): AppConfig {
+/** The service's configuration for a simulator run: config/default.json with `overrides` merged over it. */
+export function simConfig(overrides: Record<string, unknown>): AppConfig {
   const defaults = JSON.parse(readFileSync(defaultConfigPath(), 'utf8')) as Json;
   return validateConfig(
     deepMerge(defaults, {

@@ -73,7 +73,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logger: logger.child({ component: 'sessions' }),
   });
   const metrics = new Metrics(deps.callControl, sessions, deps.mediaTelemetry, deps.admission);
-  const signInGuard = new SignInGuard(config.signIn, logger.child({ component: 'sign-in' }), deps.clock);
+  const signInGuard = new SignInGuard(config.signIn, logger.child({ component: 'sign-in' }), deps.clock, undefined, deps.store);
   const passwords = new PasswordChecker(deps.passwordHasher);
   const supervisors = new SupervisorSessions(config.events.heartbeatTimeoutSeconds * 1000, deps.clock);
   const audit = logger.child({ component: 'audit' });

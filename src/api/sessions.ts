@@ -11,8 +11,9 @@ import type { Logger } from 'pino';
 import type { EventContent } from '../core/types.js';
 import type { AgentDirectory } from '../orchestrator/agent-directory.js';
 import type { CallControl, TimedAgentEvent } from '../orchestrator/call-control.js';
-import { compareEventIds, type StateStore, type StoredEvent } from '../ports/state-store.js';
+import { compareEventIds, type SessionEndReason, type StateStore, type StoredEvent } from '../ports/state-store.js';
 import { WsClose, type WsCloseReason } from './close-codes.js';
+import { SessionTokens } from './session-tokens.js';
 
 /**
  * Sent on the agent's stream when the heartbeat would have signed it out but the agent is on a call: it stays
@@ -45,6 +46,9 @@ export interface StreamSink {
   readonly send: (event: DeliveredEvent) => void;
   readonly close: (code: number, reason: string) => void;
 }
+
+/** How a desk's WebSocket is closed when its session ended for that reason (here or on another instance). */
+const CLOSE_FOR: Record<SessionEndReason, WsCloseReason> = { 'signed-out': WsClose.signedOut, 'taken-over': WsClose.takenOver };
 
 interface Subscriber {
   readonly send: (event: DeliveredEvent) => void;
@@ -91,6 +95,8 @@ export type SignInResult =
 
 export class AgentSessions {
   private readonly local = new Map<string, LocalSession>();
+  /** Which agent a Guid is, kept here (every request asks); sessions ended anywhere are forgotten. */
+  private readonly tokens: SessionTokens;
   private readonly unsubscribe: (() => void)[];
   private readonly now: () => number;
   private isClosed = false;
@@ -108,7 +114,16 @@ export class AgentSessions {
 
   constructor(private readonly options: SessionOptions) {
     this.now = options.now ?? Date.now;
-    this.unsubscribe = [options.callControl.onAgentEvent((event) => this.append(event)), options.store.onEvent((stored) => this.arrived(stored))];
+    this.tokens = new SessionTokens({ store: options.store, instanceId: options.instanceId, logger: options.logger });
+    this.unsubscribe = [
+      options.callControl.onAgentEvent((event) => this.append(event)),
+      options.store.onEvent((stored) => this.arrived(stored)),
+      // A session that ended on any instance: its desks here are closed (not those of a newer session of the agent).
+      this.tokens.onEnded((workNo, token, reason) => {
+        if (this.local.get(workNo)?.token === token) this.dropLocal(workNo, `session ${reason}`, CLOSE_FOR[reason]);
+      }),
+      () => this.tokens.close(),
+    ];
     this.socketKeepAlive = setInterval(() => {
       for (const session of this.local.values()) if (session.sockets.size > 0) this.touch(session);
     }, Math.max(1000, options.heartbeatTimeoutMs / 3));
@@ -126,7 +141,12 @@ export class AgentSessions {
       const now = this.now();
       const outcome = await store.signIn({ workNo, token, phone, instanceId: this.options.instanceId, signedInAt: now, lastSeenAt: now, cursor }, force);
       if (!outcome.ok) return { ok: false, reason: outcome.reason === 'phone-taken' ? 'phone-in-use' : 'already-signed-in' };
-      if (outcome.replaced) this.dropLocal(workNo, 'taken over by forcelogin', WsClose.takenOver);
+      this.tokens.remember(token, workNo);
+      if (outcome.replaced) {
+        this.dropLocal(workNo, 'taken over by forcelogin', WsClose.takenOver);
+        // The replaced session's desks on other instances are closed too, and its Guid forgotten everywhere.
+        void this.tokens.ended(workNo, outcome.replaced.token, 'taken-over');
+      }
     } catch (error) {
       this.options.logger.warn({ workNo, err: (error as Error).message }, 'sign-in refused: state store unreachable');
       return { ok: false, reason: 'store-unavailable' };
@@ -139,8 +159,13 @@ export class AgentSessions {
   }
 
   async signOut(workNo: string, why: string, close: WsCloseReason = WsClose.signedOut): Promise<boolean> {
-    const ended = await this.options.store.signOut(workNo);
+    const { store } = this.options;
+    // The session that ends (its Guid is told to every instance); only that one, should a new one come meanwhile.
+    const current = await store.sessionOf(workNo);
+    const ended = current ? await store.signOut(workNo, current.token) : await store.signOut(workNo);
     this.dropLocal(workNo, why, close);
+    const reason: SessionEndReason = close === WsClose.takenOver ? 'taken-over' : 'signed-out';
+    if (current && ended) await this.tokens.ended(workNo, current.token, reason);
     if (ended || this.options.directory.isSignedIn(workNo)) this.options.directory.signOut(workNo);
     return ended;
   }
@@ -148,7 +173,7 @@ export class AgentSessions {
   /** The agent the token belongs to, if the token is current (any instance may have made it). */
   async agentOf(token: string | undefined): Promise<string | undefined> {
     if (token === undefined) return undefined;
-    return (await this.options.store.sessionByToken(token))?.workNo;
+    return this.tokens.workNoOf(token);
   }
 
   async isSignedIn(workNo: string): Promise<boolean> {

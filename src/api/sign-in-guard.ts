@@ -11,9 +11,15 @@
  * - An account is never locked: an agent at any other address signs in at once with its right password, whatever
  *   a stranger tried; an agent behind the guesser's own address (one NAT) waits, and is still let in.
  *
- * The count is this instance's (several instances: each slows the source on its own).
+ * With a shared store (several instances) the failure count of a source is kept there too, so a guesser that
+ * spreads its tries over the instances is slowed as much as one that sticks to one; how many of its sign-ins wait
+ * at once is still counted by each instance.
  */
 import type { Logger } from 'pino';
+import type { StateStore } from '../ports/state-store.js';
+
+/** The part of the state store the guard shares its counts through. */
+export type SharedFailureCounts = Pick<StateStore, 'countFailure' | 'failureCount' | 'clearFailures'>;
 
 export interface SignInGuardSettings {
   readonly maxFailures: number;
@@ -40,7 +46,26 @@ export class SignInGuard {
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
     private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()),
+    private readonly shared?: SharedFailureCounts,
   ) {}
+
+  /** As admit, after taking in the source's count from the other instances. */
+  async admitShared(source: string): Promise<Admission> {
+    if (this.shared) this.merge(source, await this.sharedCall(() => this.shared?.failureCount(sharedKey(source))));
+    return this.admit(source);
+  }
+
+  /** As failed, and counted for every instance. */
+  async recordFailure(source: string, account: string): Promise<void> {
+    this.failed(source, account);
+    if (this.shared) this.merge(source, await this.sharedCall(() => this.shared?.countFailure(sharedKey(source), this.settings.lockSeconds * 1000)));
+  }
+
+  /** As succeeded, and forgotten by every instance. */
+  async recordSuccess(source: string): Promise<void> {
+    this.succeeded(source);
+    if (this.shared) await this.sharedCall(() => this.shared?.clearFailures(sharedKey(source)));
+  }
 
   /** How long a sign-in from the source waits before its password is checked (ms). */
   delayFor(source: string): number {
@@ -90,6 +115,26 @@ export class SignInGuard {
     else if (record) record.failures = 0;
   }
 
+  /** The shared count wins where it is higher (failures made through other instances). */
+  private merge(source: string, shared: { count: number; expiresInMs: number } | undefined | void): void {
+    if (!shared || shared.count === 0) return;
+    const record = this.current(source) ?? { failures: 0, lastFailureAt: 0, waiting: 0 };
+    if (shared.count <= record.failures) return;
+    record.failures = shared.count;
+    record.lastFailureAt = this.now() - Math.max(0, this.settings.lockSeconds * 1000 - shared.expiresInMs);
+    this.sources.set(source, record);
+  }
+
+  /** A store that cannot be reached leaves the guard to this instance's own counts (sign-in then fails anyway). */
+  private async sharedCall<T>(call: () => Promise<T> | undefined): Promise<T | undefined> {
+    try {
+      return await call();
+    } catch (err) {
+      this.logger.warn({ err }, 'sign-in: shared failure counts unavailable, this instance counts alone');
+      return undefined;
+    }
+  }
+
   private current(source: string): SourceRecord | undefined {
     const record = this.sources.get(source);
     if (!record) return undefined;
@@ -114,3 +159,5 @@ export class SignInGuard {
     }
   }
 }
+
+const sharedKey = (source: string): string => `sign-in:${source}`;

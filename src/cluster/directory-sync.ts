@@ -56,7 +56,7 @@ export class DirectorySync {
   private received(message: ClusterMessage): void {
     if (message.from === this.instanceId) return;
     if (message.kind === 'instance-gone') this.directory.forgetInstance(message.instanceId);
-    else this.importRecord(message.record, message.record.callsHere);
+    else if (message.kind === 'agent') this.importRecord(message.record, message.record.callsHere);
   }
 
   private importRecord(record: AgentStateRecord, calls: readonly string[]): void {

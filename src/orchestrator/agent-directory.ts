@@ -30,6 +30,12 @@ export interface DirectoryOptions {
   readonly timers?: TimerSource;
   /** Milliseconds since the epoch; tests pass a clock of their own. */
   readonly now?: () => number;
+  /**
+   * Several instances: how long after an agent's wrap-up or rest should have run out this instance ends it itself,
+   * when the instance whose timer it is has not (it died). Default 3000 ms (the service passes the heartbeat's
+   * expiry). Earlier would make both instances end it (the agent's desk would be told twice).
+   */
+  readonly timerBackupMs?: number;
 }
 
 /** What a supervisor sees of an agent: signed out, signed in and free, or on a call (ringing or talking). */
@@ -52,6 +58,9 @@ export class AgentDirectory {
   private readonly listeners = new Set<Listener>();
   private readonly presences = new Map<string, AgentPresence>();
   private readonly presenceTimers = new Map<string, unknown>();
+  /** workNo -> the timer armed here for a wrap-up or rest another instance's timer should end (see syncBackup). */
+  private readonly backups = new Map<string, { readonly timerId: string; readonly handle: unknown }>();
+  private readonly timerBackupMs: number;
   private readonly eventListeners = new Set<(event: AgentEvent) => void>();
   private readonly presenceConfig: PresenceConfig;
   private readonly timers: TimerSource;
@@ -71,6 +80,7 @@ export class AgentDirectory {
     this.presenceConfig = options.presence ?? { initialStatus: 'ready', wrapUpSeconds: 0 };
     this.timers = options.timers ?? realTimers;
     this.now = options.now ?? Date.now;
+    this.timerBackupMs = options.timerBackupMs ?? 3000;
   }
 
   /** What the wall shows of the agent and since when (null: never seen signed in since the service started). */
@@ -168,6 +178,7 @@ export class AgentDirectory {
       }, command.seconds * 1000);
       this.presenceTimers.set(command.timerId, handle);
     }
+    this.syncBackup(workNo);
     for (const e of decision.events) for (const listener of this.eventListeners) listener(e);
     this.stateChanged(workNo);
     if (!isAvailable(before) && isAvailable(decision.state) && event.type !== 'CallsChanged' && event.type !== 'SignedIn') this.changed();
@@ -239,6 +250,7 @@ export class AgentDirectory {
         else this.statusSince.set(workNo, state.statusSince);
         if (state.board) this.presenceSince.set(workNo, state.board);
       }
+      this.syncBackup(workNo);
       let calls = this.remoteCalls.get(fromInstance);
       if (!calls) this.remoteCalls.set(fromInstance, (calls = new Map()));
       if (callsThere.length === 0) calls.delete(workNo);
@@ -252,6 +264,34 @@ export class AgentDirectory {
   /** Signed in, on no call of any instance, and ready: a call may be offered to the agent. */
   private availableNow(workNo: string): boolean {
     return this.signedIn.has(workNo) && !this.isBusy(workNo) && isAvailable(this.presences.get(workNo) ?? null);
+  }
+
+  /**
+   * An agent in wrap-up or rest whose timer runs on another instance (the state came from there): a timer here
+   * ends it timerBackupMs after its deadline, if it is still that timer then. The instance that armed it ends it at
+   * the deadline and its new state arrives here long before; if that instance died, this one (a survivor, or the
+   * same instance restarted, which reloads its states) ends it instead. Stale timer events change nothing (the
+   * presence decider's rule), so a late or doubled one is harmless.
+   */
+  private syncBackup(workNo: string): void {
+    const timer = this.presences.get(workNo)?.timer ?? null;
+    const wanted = timer && !this.presenceTimers.has(timer.id) && typeof timer.dueAt === 'number' ? timer : null;
+    const kept = this.backups.get(workNo);
+    if (kept && kept.timerId === wanted?.id) return;
+    if (kept) {
+      this.timers.clear(kept.handle);
+      this.backups.delete(workNo);
+    }
+    if (!wanted) return;
+    const handle = this.timers.set(
+      () => {
+        this.backups.delete(workNo);
+        if (this.presences.get(workNo)?.timer?.id !== wanted.id) return;
+        this.presenceEvent(workNo, { type: 'TimerFired', timerId: wanted.id, at: this.now() });
+      },
+      Math.max(0, wanted.dueAt - this.now()) + this.timerBackupMs,
+    );
+    this.backups.set(workNo, { timerId: wanted.id, handle });
   }
 
   /** The other instance whose call holds the agent, as its last exported state says (null: none known). */

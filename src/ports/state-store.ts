@@ -78,7 +78,40 @@ export type ClusterMessage =
   /** An agent's state as the sender now sees it (the directory's replica record), newest version wins. */
   | { readonly kind: 'agent'; readonly from: string; readonly record: AgentStateRecord }
   /** A dead instance's calls were ended: its agents' calls are gone. */
-  | { readonly kind: 'instance-gone'; readonly from: string; readonly instanceId: string };
+  | { readonly kind: 'instance-gone'; readonly from: string; readonly instanceId: string }
+  /**
+   * A session ended on the sender (signed out, or taken over by a forced sign-in): every instance forgets the token
+   * and closes that session's desk connections it holds (not a newer session of the agent).
+   */
+  | { readonly kind: 'session-ended'; readonly from: string; readonly workNo: string; readonly token: string; readonly reason: SessionEndReason }
+  /** A handset's registration changed on the sender (REGISTER, refresh, removal): every instance can call it now. */
+  | { readonly kind: 'registration'; readonly from: string; readonly record: RegistrationRecord };
+
+/** One contact a handset registered (what the registrar keeps, see telephony/registrations.ts). */
+export interface SharedBinding {
+  readonly contact: string;
+  readonly via?: string;
+  /** ms since the epoch. */
+  readonly expiresAt: number;
+  readonly callId: string;
+  readonly cseq: number;
+}
+
+/** A handset's registered contacts, as the instance that took its last REGISTER left them. */
+export interface RegistrationRecord {
+  readonly phone: string;
+  readonly bindings: readonly SharedBinding[];
+}
+
+/** Why a session ended, as the desks are told (the WebSocket's close code and reason follow from it). */
+export type SessionEndReason = 'signed-out' | 'taken-over';
+
+/** A shared failure count (e.g. wrong passwords of one account or one source), as countFailure left it. */
+export interface FailureCount {
+  readonly count: number;
+  /** ms until the count is forgotten (0 with no count). */
+  readonly expiresInMs: number;
+}
 
 /** One agent's shared state, as the directory exports it (opaque to the store). */
 export interface AgentStateRecord {
@@ -186,6 +219,27 @@ export interface StateStore {
   /** To every instance but the sender's own subscription (Redis pub/sub; in memory: nobody else). */
   broadcast(message: ClusterMessage): Promise<void>;
   onBroadcast(listener: (message: ClusterMessage) => void): () => void;
+
+  /* ---------------------------------------------------------------------------------- handsets' registrations */
+  /**
+   * Keeps the handset's contacts in place of the earlier ones (no binding: removed), until the last of them
+   * expires (its expiresAt).
+   */
+  saveRegistration(record: RegistrationRecord): Promise<void>;
+  /** Every handset's contacts kept (those whose bindings have all expired are gone), in no particular order. */
+  registrations(): Promise<RegistrationRecord[]>;
+
+  /* ---------------------------------------------------------------------------------- failure counts */
+  /**
+   * Counts one more failure under `key` (e.g. an account's or a source address's wrong passwords), atomically
+   * across instances, and returns the new count; the count is forgotten `windowMs` after its last failure (each
+   * failure starts the window over).
+   */
+  countFailure(key: string, windowMs: number): Promise<FailureCount>;
+  /** The count under `key` now ({count: 0, expiresInMs: 0} when none or forgotten). */
+  failureCount(key: string): Promise<FailureCount>;
+  /** Forgets the count under `key` (a success). */
+  clearFailures(key: string): Promise<void>;
 
   /* ---------------------------------------------------------------------------------- instances */
   /** Says "I am alive" until ttlMs from now, with what others need to know of this instance. */

@@ -5,7 +5,7 @@
  * asked, not by timers, so nothing here keeps the process alive.
  */
 import pino, { type Logger } from 'pino';
-import { compareEventIds, type AgentStateRecord, type CallRecordSnapshot, type ClusterMessage, type InstanceInfo, type SessionRecord, type SignInOutcome, type StateStore, type StoredEvent } from '../ports/state-store.js';
+import { compareEventIds, type AgentStateRecord, type CallRecordSnapshot, type ClusterMessage, type FailureCount, type RegistrationRecord, type InstanceInfo, type SessionRecord, type SignInOutcome, type StateStore, type StoredEvent } from '../ports/state-store.js';
 
 export interface MemoryStoreOptions {
   /** Events kept per agent (oldest dropped first). */
@@ -33,6 +33,8 @@ export class MemoryStateStore implements StateStore {
   private readonly broadcastListeners = new Set<(message: ClusterMessage) => void>();
   private readonly agentStateRecords = new Map<string, AgentStateRecord>();
   private readonly cleanupClaims = new Map<string, { by: string; expiresAt: number }>();
+  private readonly failures = new Map<string, { count: number; expiresAt: number }>();
+  private readonly registrationRecords = new Map<string, RegistrationRecord>();
   private readonly eventLimit: number;
   private readonly broadcastDelayMs: number;
   private readonly now: () => number;
@@ -172,6 +174,38 @@ export class MemoryStateStore implements StateStore {
   onBroadcast(listener: (message: ClusterMessage) => void): () => void {
     this.broadcastListeners.add(listener);
     return () => this.broadcastListeners.delete(listener);
+  }
+
+  async saveRegistration(record: RegistrationRecord): Promise<void> {
+    if (record.bindings.length === 0) this.registrationRecords.delete(record.phone);
+    else this.registrationRecords.set(record.phone, record);
+  }
+
+  async registrations(): Promise<RegistrationRecord[]> {
+    const now = this.now();
+    for (const [phone, r] of this.registrationRecords) if (r.bindings.every((b) => b.expiresAt <= now)) this.registrationRecords.delete(phone);
+    return [...this.registrationRecords.values()];
+  }
+
+  async countFailure(key: string, windowMs: number): Promise<FailureCount> {
+    const now = this.now();
+    const kept = this.failures.get(key);
+    const count = (kept && kept.expiresAt > now ? kept.count : 0) + 1;
+    this.failures.set(key, { count, expiresAt: now + windowMs });
+    // Bounded against counts under many keys (guessing across work numbers or addresses): expired ones go.
+    if (this.failures.size > 10_000) for (const [k, f] of this.failures) if (f.expiresAt <= now) this.failures.delete(k);
+    return { count, expiresInMs: windowMs };
+  }
+
+  async failureCount(key: string): Promise<FailureCount> {
+    const kept = this.failures.get(key);
+    const left = kept ? kept.expiresAt - this.now() : 0;
+    if (!kept || left <= 0) return { count: 0, expiresInMs: 0 };
+    return { count: kept.count, expiresInMs: left };
+  }
+
+  async clearFailures(key: string): Promise<void> {
+    this.failures.delete(key);
   }
 
   async heartbeat(info: InstanceInfo, ttlMs: number): Promise<void> {

@@ -20,6 +20,9 @@
  *   instance:{id}          the InstanceInfo as JSON, with the heartbeat's TTL (PX)
  *   instances              set of the instance ids that sent a heartbeat (pruned of expired ones when read)
  *   cleanup:{id}           who claimed the cleanup after a dead instance, with the claim's TTL (PX)
+ *   registration:{phone}   a handset's RegistrationRecord as JSON, expiring with its last binding (PX)
+ *   registrations          set of the phones with a registration (pruned of expired ones when read)
+ *   failures:{key}         a failure count (countFailure), expiring its window after the last failure (PX)
  *
  * Every step two instances could race on is one Lua script, so one atomic step in Redis: signIn, signOut,
  * reserveAgent, releaseAgent, saveCall, deleteCall, appendEvent (both streams), liveInstances (with its pruning),
@@ -55,6 +58,8 @@ import {
   type AgentStateRecord,
   type CallRecordSnapshot,
   type ClusterMessage,
+  type FailureCount,
+  type RegistrationRecord,
   type InstanceInfo,
   type SessionRecord,
   type SignInOutcome,
@@ -239,6 +244,24 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 `;
 
+// KEYS: token:{token}. ARGV: prefix, token. Returns the session's hash as a flat list (empty: none, or replaced).
+const SESSION_BY_TOKEN = `
+local w = redis.call('GET', KEYS[1])
+if not w then return {} end
+local hash = redis.call('HGETALL', ARGV[1] .. 'session:' .. w)
+for i = 1, #hash, 2 do
+  if hash[i] == 'token' and hash[i + 1] ~= ARGV[2] then return {} end
+end
+return hash
+`;
+
+// KEYS: failures:{key}. ARGV: windowMs. Returns the new count.
+const COUNT_FAILURE = `
+local n = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return n
+`;
+
 /** A script taking `keys` then `args`, whose reply is passed through as it is (each method checks its shape). */
 function script(source: string, numberOfKeys: number) {
   return defineScript({
@@ -265,6 +288,8 @@ const SCRIPTS = {
   ccClaimCleanup: script(CLAIM_CLEANUP, 1),
   ccTouchSession: script(TOUCH_SESSION, 1),
   ccSaveAgentState: script(SAVE_AGENT_STATE, 2),
+  ccCountFailure: script(COUNT_FAILURE, 1),
+  ccSessionByToken: script(SESSION_BY_TOKEN, 1),
 };
 
 function makeClient(url: string, connectTimeoutMs: number, reconnectStrategy: (retries: number, cause: Error) => number | Error) {
@@ -436,13 +461,12 @@ export class RedisStateStore implements StateStore {
   }
 
   async sessionByToken(token: string): Promise<SessionRecord | null> {
-    return this.#run(async (c) => {
-      const workNo = await c.get(`${this.prefix}token:${token}`);
-      if (workNo === null) return null;
-      const session = sessionOf(await c.hGetAll(`${this.prefix}session:${workNo}`));
-      // The session may have been replaced between the two reads: the token must still be its.
-      return session?.token === token ? session : null;
-    });
+    // One script, one round trip: the token's agent and its session read together (the session must still be the token's).
+    const flat = strings(await this.#run((c) => c.ccSessionByToken([`${this.prefix}token:${token}`], [this.prefix, token])));
+    const hash: Record<string, string> = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) hash[flat[i] as string] = flat[i + 1] as string;
+    const session = sessionOf(hash);
+    return session?.token === token ? session : null;
   }
 
   async sessionOf(workNo: string): Promise<SessionRecord | null> {
@@ -620,6 +644,53 @@ export class RedisStateStore implements StateStore {
         this.#logger.error({ err: error }, 'state store: a cluster message listener threw');
       }
     }
+  }
+
+  /* ---------------------------------------------------------------------------------- handsets' registrations */
+
+  async saveRegistration(record: RegistrationRecord): Promise<void> {
+    const p = this.prefix;
+    const lastsMs = Math.max(0, ...record.bindings.map((b) => b.expiresAt)) - Date.now();
+    if (lastsMs <= 0) {
+      await this.#run((c) => c.multi().del(`${p}registration:${record.phone}`).sRem(`${p}registrations`, record.phone).exec());
+      return;
+    }
+    await this.#run((c) =>
+      c
+        .multi()
+        .set(`${p}registration:${record.phone}`, JSON.stringify(record), { expiration: { type: 'PX', value: ttl(lastsMs) } })
+        .sAdd(`${p}registrations`, record.phone)
+        .exec(),
+    );
+  }
+
+  async registrations(): Promise<RegistrationRecord[]> {
+    const p = this.prefix;
+    const phones = await this.#run((c) => c.sMembers(`${p}registrations`));
+    if (phones.length === 0) return [];
+    const jsons = await this.#run((c) => c.mGet(phones.map((phone) => `${p}registration:${phone}`)));
+    const gone = phones.filter((_, i) => jsons[i] === null);
+    if (gone.length > 0) await this.#run((c) => c.sRem(`${p}registrations`, gone)).catch(() => undefined);
+    return jsons.filter((j): j is string => j !== null).map((j) => JSON.parse(j) as RegistrationRecord);
+  }
+
+  /* ---------------------------------------------------------------------------------- failure counts */
+
+  async countFailure(key: string, windowMs: number): Promise<FailureCount> {
+    const reply = await this.#run((c) => c.ccCountFailure([`${this.prefix}failures:${key}`], [String(ttl(windowMs))]));
+    return { count: Number(reply), expiresInMs: ttl(windowMs) };
+  }
+
+  async failureCount(key: string): Promise<FailureCount> {
+    const k = `${this.prefix}failures:${key}`;
+    const [count, left] = await this.#run((c) => c.multi().get(k).pTTL(k).exec());
+    const n = Number(count ?? 0);
+    const ms = Number(left);
+    return n > 0 && ms > 0 ? { count: n, expiresInMs: ms } : { count: 0, expiresInMs: 0 };
+  }
+
+  async clearFailures(key: string): Promise<void> {
+    await this.#run((c) => c.del(`${this.prefix}failures:${key}`));
   }
 
   /* ---------------------------------------------------------------------------------- instances */

@@ -28,8 +28,30 @@ export type UpdateResult = { readonly ok: true } | { readonly ok: false; readonl
 
 export class BindingStore {
   private readonly byPhone = new Map<string, Map<string, Binding>>();
+  private readonly changeListeners = new Set<(phone: string) => void>();
 
   constructor(private readonly maxContactsPerPhone: number) {}
+
+  /** Told after a REGISTER changed a phone's bindings here (update, removeAll; not replace). */
+  onChange(listener: (phone: string) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  /** The phone's bindings as another instance's REGISTER left them (several instances share registrations). */
+  replace(phone: string, bindings: readonly Binding[]): void {
+    if (bindings.length === 0) this.byPhone.delete(phone);
+    else this.byPhone.set(phone, new Map(bindings.map((b) => [b.contact, b])));
+  }
+
+  /** Every binding the phone has here (expired ones included until purged). */
+  bindingsOf(phone: string): Binding[] {
+    return [...(this.byPhone.get(phone)?.values() ?? [])];
+  }
+
+  private changed(phone: string): void {
+    for (const listener of this.changeListeners) listener(phone);
+  }
 
   /**
    * One REGISTER's contacts, all or nothing (RFC 3261 10.3): refreshes, new bindings, removals (expires 0). A
@@ -56,12 +78,14 @@ export class BindingStore {
     if (current.size > this.maxContactsPerPhone) return { ok: false, reason: 'too-many-contacts' };
     if (current.size === 0) this.byPhone.delete(phone);
     else this.byPhone.set(phone, current);
+    this.changed(phone);
     return { ok: true };
   }
 
   /** "Contact: *" with Expires 0: every binding of the phone goes. */
   removeAll(phone: string): void {
     this.byPhone.delete(phone);
+    this.changed(phone);
   }
 
   /** The phone's bindings still alive at `now`, longest-lived first. */

@@ -23,10 +23,10 @@ export function instanceTests(makeStores: () => Promise<[StateStore, StateStore]
   let two: Service;
   const running: Service[] = [];
 
-  async function twoInstances(): Promise<void> {
+  async function twoInstances(config = testConfig()): Promise<void> {
     const [store, second] = await makeStores();
-    one = await startService(testConfig(), {}, {}, { store, instanceId: 'one', heartbeat: HEARTBEAT });
-    two = await startService(testConfig(), {}, {}, { store: second, instanceId: 'two', heartbeat: HEARTBEAT });
+    one = await startService(config, {}, {}, { store, instanceId: 'one', heartbeat: HEARTBEAT });
+    two = await startService(config, {}, {}, { store: second, instanceId: 'two', heartbeat: HEARTBEAT });
     running.push(one, two);
   }
 
@@ -187,5 +187,80 @@ export function instanceTests(makeStores: () => Promise<[StateStore, StateStore]
     // And they take the next call at two.
     expect((await two.http('POST', '/sim/calls', { body: { from: B2, to: '4000' } })).body.retcode).toBe('0');
     await eventVia(two, '101', guidA, 'AgentEvent_Ringing');
+  });
+
+  /** A desk's WebSocket at `via`: its close code and reason once closed. */
+  async function openDesk(via: Service, workNo: string, guid: string): Promise<{ closed: Promise<{ code: number; reason: string }> }> {
+    const socket = new WebSocket(`${via.url.replace('http', 'ws')}${BASE}/agentevent/${workNo}/stream?guid=${guid}`);
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.on('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString() })));
+    await new Promise((resolve, reject) => {
+      socket.on('open', resolve);
+      socket.on('error', reject);
+    });
+    return { closed };
+  }
+
+  it('a forced sign-in on one instance closes the old desk on the other (4002) and its Guid stops working there', async () => {
+    await twoInstances();
+    const oldGuid = await one.signIn('101');
+    // The old desk is served by two (which then knows its Guid), and reads its state there.
+    const desk = await openDesk(two, '101', oldGuid);
+    expect((await two.http('GET', `${BASE}/onlineagent/101/agentstatus`, { guid: oldGuid })).body.retcode).toBe('0');
+    const taken = await one.http('PUT', `${BASE}/onlineagent/101/forcelogin`, { body: { password: 'pw101', phonenum: '2001' } });
+    expect(taken.body.retcode).toBe('0');
+    const newGuid = taken.headers.get('set-guid') ?? '';
+    expect(await desk.closed).toEqual({ code: 4002, reason: 'taken over by another sign-in' });
+    // The old Guid is refused on both instances, the new one works on both.
+    expect((await two.http('GET', `${BASE}/onlineagent/101/agentstatus`, { guid: oldGuid })).body.retcode).toBe('000-003');
+    expect((await one.http('GET', `${BASE}/onlineagent/101/agentstatus`, { guid: oldGuid })).body.retcode).toBe('000-003');
+    expect((await two.http('GET', `${BASE}/onlineagent/101/agentstatus`, { guid: newGuid })).body.retcode).toBe('0');
+    // A desk of the new session on two stays open when the agent signs out at one: then it is closed with 4001.
+    const newDesk = await openDesk(two, '101', newGuid);
+    expect((await one.http('DELETE', `${BASE}/onlineagent/101/logout`, { guid: newGuid })).body.retcode).toBe('0');
+    expect(await newDesk.closed).toEqual({ code: 4001, reason: 'signed out' });
+    expect((await two.http('GET', `${BASE}/onlineagent/101/agentstatus`, { guid: newGuid })).body.retcode).not.toBe('0');
+  });
+
+  it("wrong passwords through one instance slow the same address on the other (the throttle's count is shared)", async () => {
+    await twoInstances(testConfig({ signIn: { maxFailures: 2, lockSeconds: 300, maxDelaySeconds: 0.5, maxWaiting: 1 } }));
+    const wrong = (via: Service) => via.http('PUT', `${BASE}/onlineagent/102`, { body: { password: 'guess', phonenum: '2002' } });
+    for (let i = 0; i < 3; i++) expect((await wrong(one)).body.retcode).toBe('100-001');
+    // Two has seen no failure itself: with a count of its own only, all three would be checked at once.
+    const answers = await Promise.all([1, 2, 3].map(() => wrong(two)));
+    expect(answers.map((a) => a.body.retcode).sort()).toEqual(['100-001', '100-032', '100-032']);
+    // Never a lock on the account: the agent's right password still works (after the address's wait).
+    expect(await two.signIn('102')).toBeTruthy();
+  });
+
+  /** Instance one goes away with its timers' work unpublished (its directory no longer exported, nor its heartbeat). */
+  async function stopOne(): Promise<void> {
+    one.sim.crash();
+    one.parts.cluster.halt();
+    await one.stop();
+  }
+
+  it("an agent's rest started on an instance that dies is ended by the other when it runs out (AgentState_Ready there)", async () => {
+    await twoInstances();
+    const guid = await one.signIn('101');
+    expect((await one.http('POST', `${BASE}/onlineagent/101/rest/1/3`, { guid })).body.retcode).toBe('0');
+    await until(() => two.parts.directory.presenceOf('101')?.status === 'rest', 'two sees 101 resting');
+    await stopOne();
+    await until(() => two.parts.directory.presenceOf('101')?.status === 'ready', 'two made 101 ready when the rest ran out', 5000);
+    await eventVia(two, '101', guid, 'AgentState_Rest_Timeout');
+    await eventVia(two, '101', guid, 'AgentState_Ready');
+  });
+
+  it("an agent's wrap-up after a call of an instance that dies is ended by the other when it runs out", async () => {
+    await twoInstances(testConfig({ presence: { initialState: 'ready', wrapUpSeconds: 1 } }));
+    const guid = await one.signIn('101');
+    expect((await one.http('POST', '/sim/calls', { body: { from: B, to: '4000' } })).body.retcode).toBe('0');
+    await until(async () => (await one.phoneState('2001')) === 'ringing', 'A rings');
+    one.sim.answer('2001');
+    await until(async () => (await one.hears(B)).join() === '2001', 'A and B talk');
+    one.sim.hangup(B);
+    await until(() => two.parts.directory.presenceOf('101')?.status === 'wrap-up' && !two.parts.directory.isBusy('101'), 'two sees 101 in wrap-up');
+    await stopOne();
+    await until(() => two.parts.directory.presenceOf('101')?.status === 'ready', 'two made 101 ready when the wrap-up ran out', 5000);
+    await eventVia(two, '101', guid, 'AgentState_Ready');
   });
 }

@@ -98,7 +98,7 @@ describe('load driver on two instances sharing one store', () => {
     const report = await runLoad({
       api: second.url,
       instances: [first.url, second.url],
-      madeElsewhere: instances.madeElsewhere,
+      classifyElsewhere: async () => (instances as SimInstances).madeElsewhere,
       readsPerSecond: 20,
       agents,
       plans,

@@ -483,6 +483,72 @@ export function stateStoreContract<S extends StateStore>(backend: ContractBacken
     });
 
     /* ------------------------------------------------------------------------------------------ instances */
+    describe("handsets' registrations", () => {
+      const binding = (contact: string, lastsMs: number, cseq = 1) => ({ contact, expiresAt: Date.now() + lastsMs, callId: 'reg-1', cseq });
+
+      it('a registration saved by one instance is read by another; a newer one replaces it; none left removes it', async () => {
+        const [a, b] = await pair();
+        const first = { phone: '2001', bindings: [binding('sip:2001@10.0.0.5:5060', 60_000)] };
+        await a.saveRegistration(first);
+        await a.saveRegistration({ phone: '2002', bindings: [{ ...binding('sip:2002@10.0.0.6:5062', 60_000), via: 'sip:192.0.2.1:40000' }] });
+        const byPhone = async () => Object.fromEntries((await b.registrations()).map((r) => [r.phone, r]));
+        expect((await byPhone())['2001']).toEqual(first);
+        expect((await byPhone())['2002']?.bindings[0]?.via).toBe('sip:192.0.2.1:40000');
+        const second = { phone: '2001', bindings: [binding('sip:2001@10.0.0.5:5060', 60_000, 2), binding('sip:2001@10.0.0.7:5060', 30_000, 2)] };
+        await b.saveRegistration(second);
+        expect((await byPhone())['2001']).toEqual(second);
+        await a.saveRegistration({ phone: '2001', bindings: [] });
+        expect(Object.keys(await byPhone())).toEqual(['2002']);
+      });
+
+      it('a registration is gone once its last binding has expired', async () => {
+        const store = await open();
+        await store.saveRegistration({ phone: '2003', bindings: [binding('sip:2003@10.0.0.8:5060', SHORT_TTL)] });
+        expect((await store.registrations()).map((r) => r.phone)).toEqual(['2003']);
+        await expect.poll(async () => (await store.registrations()).length, POLL).toBe(0);
+      });
+    });
+
+    describe('failure counts (shared by every instance)', () => {
+      it('counts failures under a key across instances, one at a time, each key apart', async () => {
+        const [a, b] = await pair();
+        expect(await a.failureCount('acct:101')).toEqual({ count: 0, expiresInMs: 0 });
+        expect((await a.countFailure('acct:101', 60_000)).count).toBe(1);
+        expect((await b.countFailure('acct:101', 60_000)).count).toBe(2);
+        expect((await b.countFailure('acct:102', 60_000)).count).toBe(1);
+        const seen = await b.failureCount('acct:101');
+        expect(seen.count).toBe(2);
+        expect(seen.expiresInMs).toBeGreaterThan(50_000);
+        expect(seen.expiresInMs).toBeLessThanOrEqual(60_000);
+      });
+
+      it('failures counted at the same moment on two instances are all counted (atomic increment)', async () => {
+        const [a, b] = await pair();
+        const counts = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).countFailure('src:10.0.0.1', 60_000)));
+        expect(counts.map((c) => c.count).sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+        expect((await a.failureCount('src:10.0.0.1')).count).toBe(20);
+      });
+
+      it('a count is forgotten its window after the last failure; each failure starts the window over', async () => {
+        const store = await open();
+        await store.countFailure('acct:201', SHORT_TTL);
+        await store.countFailure('acct:201', SHORT_TTL);
+        await expect.poll(async () => (await store.failureCount('acct:201')).count, POLL).toBe(0);
+        expect(await store.failureCount('acct:201')).toEqual({ count: 0, expiresInMs: 0 });
+        expect((await store.countFailure('acct:201', 60_000)).count).toBe(1);
+      });
+
+      it('clearFailures forgets the count (for every instance)', async () => {
+        const [a, b] = await pair();
+        await a.countFailure('acct:301', 60_000);
+        await a.countFailure('acct:301', 60_000);
+        await b.clearFailures('acct:301');
+        expect(await a.failureCount('acct:301')).toEqual({ count: 0, expiresInMs: 0 });
+        expect((await a.countFailure('acct:301', 60_000)).count).toBe(1);
+        await b.clearFailures('acct:never-counted');
+      });
+    });
+
     describe('instances', () => {
       it('a heartbeat makes an instance live until its TTL runs out; a renewed one lives on', async () => {
         const [a, b] = await pair();

@@ -11,8 +11,8 @@
  * assume which instance the n-th INVITE reaches.
  *
  *  - a call on each instance;
- *  - SIGTERM to one mid-call: a drain. Its call goes on (checked 10 s after the signal: the issue names 30 s, the
- *    suite keeps it short), new calls meanwhile go to the other instance, and the process exits with 0 when its
+ *  - SIGTERM to one mid-call: a drain. Its call goes on (checked 30 s after the signal, as the issue says: both
+ *    phones still bridged to each other; about 20 s more than a 10 s check), new calls meanwhile go to the other instance, and the process exits with 0 when its
  *    call ends (the customer's BYE);
  *  - kill -9 of one mid-help: the other ends its call within 5 s (BYE by dialog id to each phone, which it never
  *    had a connection for, and the channels killed), its own call is untouched, the agents stay signed in.
@@ -47,6 +47,9 @@ const CUSTOMERS = ['5550100', '5550101', '5550102', '5550103'] as const;
 const password = (workNo: string): string => `itest-${workNo}`;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** SIPp's overall timeout for this file's phones: the drain test keeps its calls up for about 40 s. */
+const PHONE_TIMEOUT_S = 90;
 
 async function until<T>(check: () => Promise<T | null | undefined | false> | T | null | undefined | false, what: string, ms = 10_000): Promise<T> {
   const deadline = Date.now() + ms;
@@ -150,7 +153,7 @@ describe.skipIf(skipped !== null)('several instances on real servers', () => {
 
   async function agentPhone(agent: AgentNo, answer: Answer): Promise<SippPhone> {
     const { sip, rtp } = ports.agents[agent] as { sip: number; rtp: number };
-    const phone = startSipp({ scenario: uasScenario(answer), port: sip, rtpPort: rtp });
+    const phone = startSipp({ scenario: uasScenario(answer), port: sip, rtpPort: rtp, timeoutSeconds: PHONE_TIMEOUT_S });
     phones.push(phone);
     await phone.ready;
     return phone;
@@ -158,7 +161,7 @@ describe.skipIf(skipped !== null)('several instances on real servers', () => {
 
   function customerCalls(customer: AgentNo, did: string, end: Ending): SippPhone {
     const { sip, rtp } = ports.customers[customer] as { sip: number; rtp: number };
-    const phone = startSipp({ scenario: uacScenario(end), port: sip, rtpPort: rtp, call: { target: `127.0.0.1:${real.sipPort}`, service: did, from: CUSTOMERS[customer] } });
+    const phone = startSipp({ scenario: uacScenario(end), port: sip, rtpPort: rtp, timeoutSeconds: PHONE_TIMEOUT_S, call: { target: `127.0.0.1:${real.sipPort}`, service: did, from: CUSTOMERS[customer] } });
     phones.push(phone);
     return phone;
   }
@@ -250,10 +253,11 @@ describe.skipIf(skipped !== null)('several instances on real servers', () => {
     await until(async () => (await callsHeld()).every((n) => n === 0), 'no call left on either instance', 5000);
   }, 90_000);
 
-  it('SIGTERM to one instance mid-call: its call goes on (10 s checked), new calls go to the other, it exits with 0 when the call ends', async () => {
+  it('SIGTERM to one instance mid-call: its call goes on (30 s checked), new calls go to the other, it exits with 0 when the call ends', async () => {
     await twoInstances();
-    // The customer hangs up 14 s after the answer: well after the 10 s this test watches the drained call.
-    const BYE_AFTER_MS = 14_000;
+    // The customer hangs up 36 s after the answer: after the 30 s this test watches the drained call (and well
+    // within FreeSWITCH's 60 s media timeout).
+    const BYE_AFTER_MS = 36_000;
     const call = await customerTalksTo(0, { kind: 'bye', afterMs: BYE_AFTER_MS });
     const held = await callsHeld();
     const draining = instances[held.indexOf(1)] as ServiceProcess;
@@ -270,8 +274,8 @@ describe.skipIf(skipped !== null)('several instances on real servers', () => {
     const third = await customerTalksTo(2);
     expect(await callsHeld()).toEqual(instances.map((i) => (i === draining ? 1 : 2)));
 
-    // 10 s after the signal the drained call is still up: both SIPp phones are in their call, FreeSWITCH bridges them.
-    await sleep(signalledAt + 10_000 - Date.now());
+    // 30 s after the signal the drained call is still up: both SIPp phones are in their call, FreeSWITCH bridges them.
+    await sleep(signalledAt + 30_000 - Date.now());
     const watchedMs = Date.now() - signalledAt;
     expect(Date.now() - call.talkingAt, 'the check must come before the customer hangs up').toBeLessThan(BYE_AFTER_MS - 500);
     expect(await Promise.race([call.agent.done, call.customer.done, sleep(0).then(() => 'up')])).toBe('up');
@@ -297,7 +301,7 @@ describe.skipIf(skipped !== null)('several instances on real servers', () => {
     expect((await desk(2).request(serving.url, 'DELETE', '/voicecall/103/release')).body.retcode).toBe('0');
     const rest = [second.agent, second.customer, third.agent, third.customer];
     expect(await Promise.all(rest.map((p) => doneWithin(p, 10_000)))).toEqual([0, 0, 0, 0]);
-  }, 90_000);
+  }, 120_000);
 
   it('kill -9 of one instance mid-help: the other ends its calls within 5 s (BYE to each phone, channels killed), leaves its own call alone, the agents stay signed in', async () => {
     await twoInstances();

@@ -56,7 +56,8 @@ describe('presence decider', () => {
   it('rest starts a timer; when it runs out the vendor reminder comes, then ready', () => {
     const decisions = run([signIn(), ask({ kind: 'rest', seconds: 600, reason: 3 }, 10)]);
     const rest = last(decisions);
-    expect(rest.state).toMatchObject({ status: 'rest', reason: 3, timer: { purpose: 'rest' } });
+    // The deadline goes with the state (another instance ends the rest if this one dies): the event's time + 600 s.
+    expect(rest.state).toMatchObject({ status: 'rest', reason: 3, timer: { purpose: 'rest', dueAt: 10 + 600_000 } });
     expect(rest.commands).toEqual([{ kind: 'startTimer', timerId: '101-p1', seconds: 600 }]);
     expect(rest.events[0]).toMatchObject({ eventType: 'AgentState_SetRest_Success', content: { reason: 3, time: 600 } });
     const over = decidePresence(rest.state, { type: 'TimerFired', timerId: '101-p1', at: 610 }, CONFIG);
@@ -80,7 +81,7 @@ describe('presence decider', () => {
     const wrapUp = decisions[2] as PresenceDecision;
     expect(types(wrapUp)).toEqual(['AgentState_Work']);
     expect(wrapUp.commands).toEqual([{ kind: 'startTimer', timerId: '101-p1', seconds: 30 }]);
-    expect(last(decisions).state).toMatchObject({ status: 'wrap-up', onCall: false, idleSince: null });
+    expect(last(decisions).state).toMatchObject({ status: 'wrap-up', onCall: false, idleSince: null, timer: { purpose: 'wrap-up', dueAt: 50 + 30_000 } });
     const done = decidePresence(last(decisions).state, { type: 'TimerFired', timerId: '101-p1', at: 80 }, CONFIG);
     expect(types(done)).toEqual(['AgentState_Ready']);
     expect(done.state).toMatchObject({ status: 'ready', idleSince: 80 });

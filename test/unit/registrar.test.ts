@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Registrar, ha1Of, type RegisterRequest, type RegisterResponse } from '../../src/telephony/drachtio/registrar.js';
+import { MemoryStateStore } from '../../src/state/memory-store.js';
+import { Registrar, ha1Of, type RegisterRequest, type RegisterResponse, type SharedNonces } from '../../src/telephony/drachtio/registrar.js';
 import { BindingStore } from '../../src/telephony/registrations.js';
 
 const require = createRequire(import.meta.url);
@@ -20,7 +21,7 @@ interface Sent {
   headers: Record<string, string>;
 }
 
-function setup() {
+function setup(shared?: SharedNonces) {
   let now = 1_000_000;
   const store = new BindingStore(3);
   const registrar = new Registrar(
@@ -33,6 +34,7 @@ function setup() {
     pino({ level: 'silent' }),
     () => now,
   );
+  if (shared) registrar.shareNonces(shared);
   let cseq = 1;
   /** Sends one REGISTER through the middleware chain and the handler, as drachtio-srf would. */
   const register = (o: { user?: string; aor?: string; contact?: string; expires?: string | null; auth?: string; source?: string; callId?: string }): Promise<Sent> => {
@@ -85,6 +87,23 @@ function setup() {
 }
 
 describe('registrar', () => {
+  it('several instances on one store: a challenge of one instance answered to another is accepted (drachtio hands REGISTERs round robin)', async () => {
+    const shared = new MemoryStateStore();
+    const one = setup(shared);
+    const two = setup(shared);
+    const challenge = await one.register({});
+    expect(challenge.status).toBe(401);
+    const ok = await two.register({ auth: one.answer(challenge, '2001', 'secret-2001') });
+    expect(ok.status).toBe(200);
+    expect(two.store.live('2001', two.now()).map((b) => b.contact)).toEqual(['sip:2001@127.0.0.1:5071']);
+    // Without the shared store the other instance does not know the nonce: a fresh challenge, not a check.
+    const alone = setup();
+    const again = await one.register({});
+    expect((await alone.register({ auth: one.answer(again, '2001', 'secret-2001') })).status).toBe(401);
+    // A nonce nobody issued is challenged too, shared store or not.
+    expect((await two.register({ auth: one.answer({ status: 401, headers: { 'WWW-Authenticate': 'Digest nonce="never-issued"' } }, '2001', 'secret-2001') })).status).toBe(401);
+  });
+
   it('challenges a REGISTER without credentials (401, fresh nonce each time) and binds on the right answer', async () => {
     const { register, registerWith, store, now } = setup();
     const a = await register({});

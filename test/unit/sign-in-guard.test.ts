@@ -2,6 +2,7 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { SignInGuard } from '../../src/api/sign-in-guard.js';
+import { MemoryStateStore } from '../../src/state/memory-store.js';
 
 const settings = { maxFailures: 3, lockSeconds: 60, maxDelaySeconds: 8, maxWaiting: 1 };
 
@@ -47,5 +48,32 @@ describe('SignInGuard', () => {
     for (let i = 0; i < 5; i++) g.failed('b', '101');
     g.succeeded('b');
     expect(g.delayFor('b')).toBe(0);
+  });
+});
+
+describe('SignInGuard with counts shared through the store (several instances)', () => {
+  it("counts a source's failures made through another instance, and forgets them everywhere at a success", async () => {
+    const store = new MemoryStateStore();
+    const make = () => new SignInGuard(settings, pino({ level: 'silent' }), Date.now, async () => undefined, store);
+    const one = make();
+    const two = make();
+    for (let i = 0; i < 5; i++) await one.recordFailure('10.0.0.1', '101');
+    expect(two.delayFor('10.0.0.1')).toBe(0);
+    await two.admitShared('10.0.0.1');
+    expect(two.delayFor('10.0.0.1')).toBe(4000);
+    await one.recordSuccess('10.0.0.1');
+    expect((await store.failureCount('sign-in:10.0.0.1')).count).toBe(0);
+  });
+
+  it('a store that cannot be reached leaves each instance its own count', async () => {
+    const broken = {
+      countFailure: () => Promise.reject(new Error('down')),
+      failureCount: () => Promise.reject(new Error('down')),
+      clearFailures: () => Promise.reject(new Error('down')),
+    };
+    const g = new SignInGuard(settings, pino({ level: 'silent' }), Date.now, async () => undefined, broken);
+    for (let i = 0; i < 4; i++) await g.recordFailure('10.0.0.1', '101');
+    expect(g.delayFor('10.0.0.1')).toBe(2000);
+    expect((await g.admitShared('10.0.0.1')).ok).toBe(true);
   });
 });

@@ -15,7 +15,7 @@ export async function checkPassword(
   stored: StoredPassword | undefined,
 ): Promise<Envelope | null> {
   const source = request.ip;
-  const admission = await context.signInGuard.admit(source);
+  const admission = await context.signInGuard.admitShared(source);
   if (!admission.ok) {
     void reply.header('retry-after', String(admission.retryAfterSeconds));
     return failure(reply, Retcodes.signInThrottled);
@@ -23,10 +23,10 @@ export async function checkPassword(
   try {
     const right = await context.passwords.verify(given, stored);
     if (!right || stored === undefined) {
-      context.signInGuard.failed(source, account);
+      await context.signInGuard.recordFailure(source, account);
       return failure(reply, Retcodes.signInFailed);
     }
-    context.signInGuard.succeeded(source);
+    await context.signInGuard.recordSuccess(source);
     return null;
   } finally {
     admission.done();

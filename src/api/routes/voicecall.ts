@@ -5,6 +5,7 @@ import type { CallControlRequest } from '../../orchestrator/call-control.js';
 import { SimError } from '../../telephony/sim/sim-backend.js';
 import type { AppContext } from '../context.js';
 import { failure, fromReply, success } from '../envelope.js';
+import { forward } from '../forward.js';
 import { Retcodes } from '../retcodes.js';
 import { requireSession } from './auth.js';
 import { agentIdParam, envelopeSchema, guidHeader, phoneNumber } from './schemas.js';
@@ -56,14 +57,9 @@ function forwardToCallOwner(context: AppContext) {
       if (typeof value === 'string') headers[name] = value;
     }
     try {
-      const answer = await fetch(`${owner}${request.url}`, {
-        method: request.method,
-        headers,
-        ...(request.body !== undefined ? { body: JSON.stringify(request.body) } : {}),
-        signal: AbortSignal.timeout(5000),
-      });
+      const answer = await forward(request.method, `${owner}${request.url}`, headers, request.body !== undefined ? JSON.stringify(request.body) : undefined, 5000);
       request.log.info({ agentid, owner, status: answer.status }, 'request carried out by the instance that owns the call');
-      return reply.code(answer.status).type('application/json').send(await answer.text());
+      return reply.code(answer.status).type('application/json').send(answer.body);
     } catch (error) {
       request.log.warn({ agentid, owner, err: (error as Error).message }, 'the instance that owns the call did not answer');
       return reply.send(failure(reply, Retcodes.ownerUnreachable));

@@ -148,7 +148,7 @@ class Draft {
 
   private startTimer(purpose: PresenceTimer['purpose'], seconds: number): void {
     const seq = this.s.seq + 1;
-    const timer: PresenceTimer = { id: `${this.s.workNo}-p${seq}`, purpose };
+    const timer: PresenceTimer = { id: `${this.s.workNo}-p${seq}`, purpose, dueAt: this.at + seconds * 1000 };
     this.s = { ...this.s, seq, timer };
     this.commands.push({ kind: 'startTimer', timerId: timer.id, seconds });
   }

@@ -13,6 +13,11 @@ export type PresenceStatus = 'ready' | 'not-ready' | 'rest' | 'wrap-up';
 export interface PresenceTimer {
   readonly id: string;
   readonly purpose: 'wrap-up' | 'rest';
+  /**
+   * When it runs out (ms since the epoch, from the time of the event that started it). Kept with the agent's state,
+   * so any instance can end the wrap-up or rest of an agent whose timer's instance died (see AgentDirectory).
+   */
+  readonly dueAt: number;
 }
 
 export interface AgentPresence {

@@ -24,7 +24,9 @@ import { legMover } from './media-move.js';
 import { MediaServerPool, PooledMedia, type CallLookup, type MediaServerStatus, type PooledServerConfig } from './media-server-pool.js';
 import type { Reconciler } from './reconciler.js';
 import { BindingStore } from '../registrations.js';
-import { Registrar, type PhoneCredentials, type RegisterRequest, type RegistrarSettings, type SrfRegistrarHost } from './registrar.js';
+import type { StateStore } from '../../ports/state-store.js';
+import { RegistrationSync } from '../registration-sync.js';
+import { Registrar, type PhoneCredentials, type RegisterRequest, type RegistrarSettings, type SharedNonces, type SrfRegistrarHost } from './registrar.js';
 import { DrachtioSignalling } from './signalling.js';
 import type { SipRequest, SipResponse, SrfLike } from './sip-types.js';
 
@@ -83,6 +85,7 @@ export class DrachtioBackend implements TelephonyBackend {
   /** Where registered handsets are (empty without a registrar). */
   readonly bindings: BindingStore;
   private readonly registrar: Registrar | null;
+  private registrationSync: RegistrationSync | null = null;
   private readonly srf: SrfLike;
   private readonly mrf: Mrf;
   private readonly legs = new LegTable();
@@ -183,6 +186,17 @@ export class DrachtioBackend implements TelephonyBackend {
     return this.pool.status();
   }
 
+  /**
+   * Several instances on one store: the registrar's nonces are shared (see Registrar.shareNonces), and handsets'
+   * registrations (RegistrationSync), so a handset registered through one instance is called by any.
+   */
+  async shareRegistrations(store: StateStore & SharedNonces, instanceId: string): Promise<void> {
+    if (!this.registrar) return;
+    this.registrar.shareNonces(store);
+    this.registrationSync = new RegistrationSync(this.bindings, store, instanceId, this.log);
+    await this.registrationSync.start();
+  }
+
   async start(events: SignallingEvents): Promise<void> {
     this.srf.on('connect', (err, hostport) => {
       this.drachtioUp = !err;
@@ -206,6 +220,7 @@ export class DrachtioBackend implements TelephonyBackend {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    this.registrationSync?.stop();
     if (this.drachtioLossTimer) clearTimeout(this.drachtioLossTimer);
     this.reconciler.stop();
     await this.signalling.releaseAll();

@@ -69,7 +69,18 @@ export interface SrfRegistrarHost {
   register(handler: (req: RegisterRequest, res: RegisterResponse) => void): void;
 }
 
+/**
+ * Nonces shared by several instances (the state store's expiring counts, under `nonce:{nonce}`): drachtio-server
+ * hands each REGISTER to one app, round robin, so a challenge issued by one instance is often answered to another.
+ */
+export interface SharedNonces {
+  countFailure(key: string, windowMs: number): Promise<unknown>;
+  failureCount(key: string): Promise<{ readonly count: number }>;
+}
+
 export class Registrar {
+  /** Set when several instances share a store (see SharedNonces). */
+  private shared: SharedNonces | null = null;
   private readonly byUsername = new Map<string, PhoneCredentials>();
   /** nonce -> when we issued it. */
   private readonly nonces = new Map<string, number>();
@@ -88,6 +99,11 @@ export class Registrar {
     for (const c of credentials) this.byUsername.set(c.username, c);
     this.log = logger.child({ component: 'registrar' });
     this.digest = digestAuth({ realm: settings.realm, passwordLookup: (user, realm, cb) => cb(null, this.secretOf(user, realm)) });
+  }
+
+  /** From now on the nonces this instance issues are known to the others, and theirs here. */
+  shareNonces(shared: SharedNonces): void {
+    this.shared = shared;
   }
 
   /** Installs the middleware chain and the REGISTER handler on drachtio-srf (before it connects). */
@@ -157,8 +173,23 @@ export class Registrar {
     if (header) {
       const nonce = nonceOf(header);
       const issuedAt = nonce ? this.nonces.get(nonce) : undefined;
+      const fresh = issuedAt !== undefined && now - issuedAt <= this.settings.nonceLifetimeSeconds * 1000;
+      if (!fresh && nonce && issuedAt === undefined && this.shared) {
+        // Maybe another instance's: checked in the store (it expires with the nonce's lifetime there).
+        void this.shared.failureCount(`nonce:${nonce}`).then(
+          ({ count }) => {
+            if (count === 0) req.authorization = {};
+            next();
+          },
+          () => {
+            req.authorization = {};
+            next();
+          },
+        );
+        return;
+      }
       // A nonce we did not give, or gave too long ago: a fresh challenge, not a check.
-      if (issuedAt === undefined || now - issuedAt > this.settings.nonceLifetimeSeconds * 1000) req.authorization = {};
+      if (!fresh) req.authorization = {};
     }
     next();
   }
@@ -247,6 +278,9 @@ export class Registrar {
 
   private rememberNonce(nonce: string, now: number): void {
     this.nonces.set(nonce, now);
+    void this.shared?.countFailure(`nonce:${nonce}`, this.settings.nonceLifetimeSeconds * 1000).catch((error: unknown) => {
+      this.log.warn({ err: (error as Error).message }, 'nonce not shared: a handset answering it to another instance is challenged again');
+    });
     // Bounded: forget expired nonces once the map grows (a REGISTER storm cannot grow it without end).
     if (this.nonces.size > 10_000) {
       const oldest = now - this.settings.nonceLifetimeSeconds * 1000;
