@@ -74,7 +74,17 @@ afterEach(async () => {
 describe('a supervisor on a live call, by ear (simulator)', () => {
   it('monitor: the supervisor hears A and B; neither hears the supervisor', async () => {
     await talking();
+    // The supervisor's phone is dialled with the call's id: the media-server pool places its channel on the call's server.
+    const dials: { legId: string; callId: string; number: string }[] = [];
+    const dial = s.sim.signalling.dial.bind(s.sim.signalling);
+    (s.sim.signalling as { dial: typeof dial }).dial = (request) => {
+      dials.push({ legId: request.legId, callId: request.callId, number: request.number });
+      dial(request);
+    };
     await joined('monitor');
+    const id = await callId();
+    expect(dials.filter((d) => d.number === SUP).map((d) => d.callId)).toEqual([id]);
+    expect(s.parts.supervision.callOfLeg(dials.find((d) => d.number === SUP)?.legId ?? '')).toBe(id);
     expect(await picture()).toEqual({ B: ['2001'], A: [B], sup: ['2001', B] });
   });
 
