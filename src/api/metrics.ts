@@ -37,7 +37,7 @@ export class Metrics {
     });
     this.transfers = new Counter({
       name: 'transfers_total',
-      help: 'Blind transfers whose transferring agent was still on the line at the end, by outcome: done, or failed-<SIP status of the target>',
+      help: 'Transfers (blind, to a skill queue, or a completed consultation) whose transferring agent was still on the line at the end, by outcome: done, or failed-<SIP status of the target>',
       labelNames: ['outcome'],
       registers: [this.registry],
     });

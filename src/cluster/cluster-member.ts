@@ -13,6 +13,7 @@ import type { AgentDirectory } from '../orchestrator/agent-directory.js';
 import type { CallSnapshot, TimedAgentEvent } from '../orchestrator/call-control.js';
 import type { CallRecordSnapshot, InstanceInfo, StateStore } from '../ports/state-store.js';
 import type { SignallingPort } from '../ports/telephony.js';
+import { probeInstance, type Liveness } from './liveness-probe.js';
 
 export interface ClusterMemberOptions {
   readonly store: StateStore;
@@ -28,6 +29,8 @@ export interface ClusterMemberOptions {
   /** How long a heartbeat lasts (default 3000 ms): an instance silent that long is dead. */
   readonly heartbeatTtlMs?: number;
   readonly logger: Logger;
+  /** Asks an instance whose heartbeat expired whether it is still running (default: its /health, liveness-probe.ts). */
+  readonly probe?: (httpUrl: string, instanceId: string) => Promise<Liveness>;
 }
 
 export class ClusterMember {
@@ -36,6 +39,8 @@ export class ClusterMember {
   private cleaning = false;
   private readonly goneListeners = new Set<(instanceId: string) => void>();
   private readonly liveUrls = new Map<string, string>();
+  /** Every instance's last advertised address, kept after its heartbeat expired (to ask it before cleaning up). */
+  private readonly lastUrls = new Map<string, string>();
 
   constructor(private readonly options: ClusterMemberOptions) {}
 
@@ -114,6 +119,7 @@ export class ClusterMember {
       (live) => {
         this.liveUrls.clear();
         for (const i of live) this.liveUrls.set(i.instanceId, i.httpUrl);
+        for (const i of live) this.lastUrls.set(i.instanceId, i.httpUrl);
       },
       () => undefined,
     );
@@ -138,7 +144,14 @@ export class ClusterMember {
 
   private async cleanUpAfter(deadId: string): Promise<void> {
     const { store, instanceId, logger } = this.options;
+    const url = this.lastUrls.get(deadId);
+    if (url !== undefined && (await (this.options.probe ?? probeInstance)(url, deadId)) === 'alive') {
+      // A starved host misses its heartbeat; its calls are talking: leave them, ask again at the next check.
+      logger.warn({ instance: deadId }, 'an instance missed its heartbeat but still runs: its calls are left alone');
+      return;
+    }
     if (!(await store.claimCleanup(deadId, instanceId, 30_000))) return;
+    this.lastUrls.delete(deadId);
     const calls = await store.callsOwnedBy(deadId);
     logger.warn({ deadInstance: deadId, calls: calls.length }, 'an instance died with calls: ending them');
     await Promise.all(calls.map((call) => this.endCall(call)));

@@ -25,6 +25,7 @@ export const refusalMessages: Readonly<Record<ErrorCode, string>> = {
   HELPER_NOT_READY: 'the helper is not ready (not ready, resting or in wrap-up)',
   CALLED_NOT_READY: 'the called agent is not ready (not ready, resting or in wrap-up)',
   TRANSFER_NOT_ALLOWED: 'only a customer call that the agent is on alone can be transferred (not during help)',
+  SKILL_UNKNOWN: 'no agent has that skill: there is no such skill queue',
   AGENT_NOT_BUSY: 'the agent is not in the not-ready state',
   AGENT_NOT_RESTING: 'the agent is not resting',
   NO_MEDIA_ROOM: 'the media servers have no room for a help session now: the customer stays with the agent; try again shortly',

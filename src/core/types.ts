@@ -165,7 +165,11 @@ export type ApiRequest =
       readonly kind: 'transfer';
       readonly workNo: string;
       /** An agent (with a snapshot taken as the request is decided; undefined: no such agent) or an outside number. */
-      readonly to: { readonly kind: 'agent'; readonly workNo: string; readonly snapshot: AgentSnapshot | undefined } | { readonly kind: 'number'; readonly number: string };
+      readonly to:
+        | { readonly kind: 'agent'; readonly workNo: string; readonly snapshot: AgentSnapshot | undefined }
+        | { readonly kind: 'number'; readonly number: string }
+        /** A skill queue: the agents who have that skill (none: no such skill), longest idle first. */
+        | { readonly kind: 'skill'; readonly skill: string; readonly candidates: readonly AgentSnapshot[] };
       /** The agent's handset asked (REFER), rather than its desktop. */
       readonly fromPhone: boolean;
     };
@@ -306,6 +310,7 @@ export type ErrorCode =
   | 'HELPER_NOT_READY'
   | 'CALLED_NOT_READY'
   | 'TRANSFER_NOT_ALLOWED'
+  | 'SKILL_UNKNOWN'
   | 'AGENT_NOT_BUSY'
   | 'AGENT_NOT_RESTING'
   /** Admission control (issue 21): the media servers cannot honour the call's reserved room now. */

@@ -9,8 +9,8 @@ export type CallControlRequest =
   | {
       readonly kind: 'transfer';
       readonly workNo: string;
-      /** An agent's work number, or an outside number (through the gateway). */
-      readonly to: { readonly kind: 'agent'; readonly workNo: string } | { readonly kind: 'number'; readonly number: string };
+      /** An agent's work number, an outside number (through the gateway), or a skill queue. */
+      readonly to: { readonly kind: 'agent'; readonly workNo: string } | { readonly kind: 'number'; readonly number: string } | { readonly kind: 'skill'; readonly skill: string };
       readonly fromPhone: boolean;
     }
   | {

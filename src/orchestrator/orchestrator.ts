@@ -5,11 +5,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { decideAttendedTransfer } from '../core/calls/attended.js';
 import { agentsOnCall, callIdsOf, decide, initialState } from '../core/decide.js';
 import { isDialableNumber } from '../core/numbers.js';
 import { replayMedia } from '../core/media-replay.js';
 import { refuse } from '../core/refusals.js';
-import type { AgentSnapshot, CallEvent, CallId, CallState, Command, CoreConfig, DialTarget, ErrorCode, LegId, PresenceNotice, Reply, Route } from '../core/types.js';
+import type { AgentSnapshot, CallEvent, CallId, CallState, Command, CoreConfig, Decision, DialTarget, ErrorCode, LegId, PresenceNotice, Reply, Route } from '../core/types.js';
 import type { StateStore } from '../ports/state-store.js';
 import { LegMediaError, type IncomingDecision, type SignallingEvents, type TelephonyBackend } from '../ports/telephony.js';
 import type { AdmissionControl } from './admission.js';
@@ -177,15 +178,15 @@ export class Orchestrator implements CallControl {
   }
 
   /** callinner's and callout's checks (and a handset's, answered as SIP statuses): the caller, then the target. */
-  private checkCall(workNo: string, to: { calledWorkNo: string } | { number: string }): { refusal: ErrorCode } | { target: DialTarget } {
+  private checkCall(workNo: string, to: { calledWorkNo: string } | { number: string }, consulting = false): { refusal: ErrorCode } | { target: DialTarget } {
     const directory = this.options.directory;
     if (!directory.isSignedIn(workNo)) return { refusal: 'AGENT_NOT_SIGNED_IN' };
-    if (directory.isBusy(workNo)) return { refusal: 'AGENT_BUSY' };
+    if (!consulting && (directory.isBusy(workNo) || this.claimed.has(workNo))) return { refusal: 'AGENT_BUSY' };
     if ('number' in to) return isDialableNumber(to.number) ? { target: { kind: 'customer', number: to.number } } : { refusal: 'INVALID_NUMBER' };
     const called = directory.snapshot(to.calledWorkNo);
     if (!called || to.calledWorkNo === workNo) return { refusal: 'CALLED_UNKNOWN' };
     if (!called.signedIn) return { refusal: 'CALLED_NOT_SIGNED_IN' };
-    if (called.busy) return { refusal: 'CALLED_BUSY' };
+    if (called.busy || this.claimed.has(called.workNo)) return { refusal: 'CALLED_BUSY' };
     return { target: { kind: 'agent', workNo: called.workNo, phone: called.phone } };
   }
 
@@ -208,7 +209,9 @@ export class Orchestrator implements CallControl {
   private completeRequest(request: CallControlRequest): Extract<CallEvent, { type: 'Api' }>['request'] {
     if (request.kind === 'transfer') {
       const to = request.to;
-      return { ...request, to: to.kind === 'agent' ? { ...to, snapshot: this.options.directory.snapshot(to.workNo) } : to };
+      if (to.kind === 'agent') return { ...request, to: { ...to, snapshot: this.options.directory.snapshot(to.workNo) } };
+      if (to.kind === 'skill') return { ...request, to: { ...to, candidates: this.options.directory.withSkill(to.skill) } };
+      return { ...request, to };
     }
     if (request.kind !== 'innerhelp') return request;
     return { ...request, candidates: this.candidatesFor(request.helper.kind === 'agent' ? request.helper : { kind: 'skill', skill: request.helper.skill }) };
@@ -237,11 +240,11 @@ export class Orchestrator implements CallControl {
     failed: (legId, reason) => {
       // An incoming call cancelled before it was answered is forgotten here.
       this.options.admission?.release(legId);
-      if (this.pendingIncoming.delete(legId)) return;
+      if (this.forgetPending(legId)) return;
       this.legEvent(legId, { type: 'LegFailed', legId, reason });
     },
     hungUp: (legId, lost) => {
-      if (this.pendingIncoming.delete(legId)) {
+      if (this.forgetPending(legId)) {
         this.options.admission?.release(legId);
         return;
       }
@@ -264,7 +267,8 @@ export class Orchestrator implements CallControl {
       const action = this.keypad.press(legId, digit, (this.options.now ?? Date.now)());
       if (action) void this.keypadAction(record, legId, workNo, action);
     },
-    transferRequested: async (legId, to): Promise<IncomingDecision> => {
+    transferRequested: async (legId, to, replaces): Promise<IncomingDecision> => {
+      if (replaces !== undefined) return this.attendedTransfer(legId, replaces);
       const { record, workNo } = this.callOfLeg(legId);
       if (!record || workNo === undefined) return { accept: false, status: 403, reason: 'Forbidden' };
       const reply = await this.enqueue(record, () => ({ type: 'Api', request: this.completeRequest({ kind: 'transfer', workNo, to: this.transferTarget(to), fromPhone: true }) }));
@@ -303,7 +307,11 @@ export class Orchestrator implements CallControl {
       this.options.admission?.rekey(legId, record.state.callId);
       if (pending.kind === 'handset') {
         record.log.info({ workNo: pending.agent.workNo, to: pending.to, legId }, 'handset call');
-        void this.enqueue(record, () => ({ type: 'AgentPhoneCalled', agent: pending.agent, leg: { id: legId }, target: pending.target }));
+        void this.enqueue(record, () => {
+          // From this decision on the call itself holds its agents (the directory): the claim is no longer needed.
+          this.releaseClaims(legId);
+          return { type: 'AgentPhoneCalled', agent: pending.agent, leg: { id: legId }, target: pending.target };
+        });
         return;
       }
       record.log.info({ from: pending.from, to: pending.to, legId }, 'customer call arrived');
@@ -397,13 +405,43 @@ export class Orchestrator implements CallControl {
     };
     if (workNo === undefined) return refused(403, 'Forbidden');
     const calledWorkNo = this.agentNumbered(to);
-    const checked = this.checkCall(workNo, calledWorkNo !== undefined ? { calledWorkNo } : { number: to });
+    const checked = this.checkCall(workNo, calledWorkNo !== undefined ? { calledWorkNo } : { number: to }, this.onHoldOnly(workNo));
     if ('refusal' in checked) {
       const [status, reason] = HANDSET_REFUSALS[checked.refusal] ?? [403, 'Forbidden'];
       return refused(status, reason);
     }
     this.pendingIncoming.set(legId, { kind: 'handset', to, agent: { workNo, phone }, target: checked.target });
+    // Until its call exists (the INVITE is answered and anchored, which takes a while), the caller and the called
+    // agent are claimed by this INVITE: a second INVITE meanwhile finds them busy (486), never both rung.
+    this.claimed.set(workNo, legId);
+    if (checked.target.kind === 'agent') this.claimed.set(checked.target.workNo, legId);
     return { accept: true };
+  }
+
+  /** Agents claimed by a handset's INVITE not yet answered (workNo -> its leg). */
+  private readonly claimed = new Map<string, LegId>();
+
+  private releaseClaims(legId: LegId): void {
+    for (const [workNo, claimer] of this.claimed) if (claimer === legId) this.claimed.delete(workNo);
+  }
+
+  /** An incoming call that ended before it was answered: forgotten, with its claims. False: not such a call. */
+  private forgetPending(legId: LegId): boolean {
+    this.releaseClaims(legId);
+    return this.pendingIncoming.delete(legId);
+  }
+
+  /**
+   * The agent is on calls of this instance, and on each holds its party (a consultation on a second line may start:
+   * the phone's attended transfer, or going back to the held call).
+   */
+  private onHoldOnly(workNo: string): boolean {
+    const calls = this.options.directory.callsOf(workNo);
+    if (calls.length === 0) return false;
+    return calls.every((callId) => {
+      const phase = this.calls.get(callId)?.state.phase;
+      return phase?.name === 'connected' && phase.held && this.calls.get(callId)?.state.legs[phase.agent]?.workNo === workNo;
+    });
   }
 
   /** The agent a handset's number means (dialled or transferred to): by work number, or the phone it is signed in on. */
@@ -411,10 +449,12 @@ export class Orchestrator implements CallControl {
     return this.options.directory.profile(to) ? to : this.options.directory.agentOnPhone(to);
   }
 
-  /** A transfer's target as a handset names it: an agent, else an outside number. */
+  /** A transfer's target as a handset names it: an agent, else a skill queue of that name, else an outside number. */
   private transferTarget(to: string): Extract<CallControlRequest, { kind: 'transfer' }>['to'] {
     const workNo = this.agentNumbered(to);
-    return workNo !== undefined ? { kind: 'agent', workNo } : { kind: 'number', number: to };
+    if (workNo !== undefined) return { kind: 'agent', workNo };
+    if (this.options.directory.allProfiles().some((p) => p.skills.includes(to))) return { kind: 'skill', skill: to };
+    return { kind: 'number', number: to };
   }
 
   /** The call that holds a leg, and the agent whose leg it is (undefined for a customer's). */
@@ -467,22 +507,79 @@ export class Orchestrator implements CallControl {
         const event = makeEvent();
         if (!event || !this.calls.has(record.state.callId)) return;
         const decision = decide(record.state, event, this.options.core);
-        record.state = decision.state;
         if (decision.reply) reply = decision.reply;
-        this.afterDecision(record, decision.presence);
-        // Issued, not awaited: no command waits on another, and the call's next event (a hang-up crossing this
-        // one) is decided at once. A command that fails later comes back as that leg lost, and the core decides
-        // what it means for the others (those are the events that then tell the desktops).
-        for (const command of decision.commands) void this.execute(record, command);
-        const now = Date.now();
-        for (const e of decision.events) {
-          record.log.info({ workNo: e.workNo, eventType: e.eventType }, 'agent event');
-          this.tell({ ...e, eventGenTime: now });
-        }
-        for (const listener of this.decidedListeners) listener(record.state);
-        if (record.state.phase.name === 'ended') this.forget(record);
+        this.apply(record, decision);
       })
       .then(() => reply);
+  }
+
+  /** A decision taken for the call: its state kept, its bookkeeping done, its commands issued, its events told. */
+  private apply(record: CallRecord, decision: Decision): void {
+    record.state = decision.state;
+    this.afterDecision(record, decision.presence);
+    // Issued, not awaited: no command waits on another, and the call's next event (a hang-up crossing this
+    // one) is decided at once. A command that fails later comes back as that leg lost, and the core decides
+    // what it means for the others (those are the events that then tell the desktops).
+    for (const command of decision.commands) void this.execute(record, command);
+    const now = Date.now();
+    for (const e of decision.events) {
+      record.log.info({ workNo: e.workNo, eventType: e.eventType }, 'agent event');
+      this.tell({ ...e, eventGenTime: now });
+    }
+    for (const listener of this.decidedListeners) listener(record.state);
+    if (record.state.phase.name === 'ended') this.forget(record);
+  }
+
+  /**
+   * A handset's attended transfer (REFER on `referLeg` with Replaces naming `replacedLeg`, null: no dialog of ours).
+   * Both calls' queues are held (in call id order, so two such transfers cannot wait on each other) while the core
+   * decides over both as they stand; the call given up is applied first, so the moved party is indexed under the
+   * kept call. Refused: the REFER's final status, and both calls go on as they were.
+   */
+  private async attendedTransfer(referLeg: LegId, replacedLeg: LegId | null): Promise<IncomingDecision> {
+    const refer = this.callOfLeg(referLeg);
+    if (!refer.record || refer.workNo === undefined) return { accept: false, status: 403, reason: 'Forbidden' };
+    const log = refer.record.log.child({ referLeg, replacedLeg });
+    if (replacedLeg === null) {
+      log.info('attended transfer refused: its Replaces names no dialog of ours');
+      return { accept: false, status: 481, reason: 'Call/Transaction Does Not Exist' };
+    }
+    const replaced = this.callOfLeg(replacedLeg);
+    if (!replaced.record) {
+      log.info('attended transfer refused: the replaced call is over');
+      return { accept: false, status: 481, reason: 'Call/Transaction Does Not Exist' };
+    }
+    if (replaced.workNo !== refer.workNo) {
+      log.info({ owner: replaced.workNo }, "attended transfer refused: its Replaces names another party's dialog");
+      return { accept: false, status: 403, reason: 'Forbidden' };
+    }
+    const records = [refer.record, replaced.record].sort((a, b) => (a.state.callId < b.state.callId ? -1 : 1)) as [CallRecord, CallRecord];
+    const workNo = refer.workNo;
+    let outcome: Reply = refuse('NO_SUCH_CALL');
+    await records[0].queue.push(() =>
+      records[1].queue.push(() => {
+        const referRecord = refer.record as CallRecord;
+        const replacedRecord = replaced.record as CallRecord;
+        if (!this.calls.has(referRecord.state.callId) || !this.calls.has(replacedRecord.state.callId)) return;
+        const decided = decideAttendedTransfer(referRecord.state, replacedRecord.state, { workNo, referLeg, replacedLeg }, this.options.core);
+        if (!decided.ok) {
+          outcome = decided;
+          return;
+        }
+        const keptRecord = decided.kept.state.callId === referRecord.state.callId ? referRecord : replacedRecord;
+        const givenRecord = keptRecord === referRecord ? replacedRecord : referRecord;
+        this.apply(givenRecord, decided.givenUp);
+        this.apply(keptRecord, decided.kept);
+        outcome = decided.kept.reply ?? outcome;
+      }),
+    );
+    if (outcome.ok) {
+      log.info({ workNo }, 'attended transfer carried out');
+      return { accept: true };
+    }
+    const [status, reason] = outcome.code === 'NO_SUCH_CALL' ? [481, 'Call/Transaction Does Not Exist'] : [403, 'Forbidden'];
+    log.info({ workNo, refused: outcome.code, status }, 'attended transfer refused');
+    return { accept: false, status, reason };
   }
 
   private tell(event: TimedAgentEvent): void {
@@ -507,7 +604,8 @@ export class Orchestrator implements CallControl {
     this.options.admission?.release(state.callId);
     this.calls.delete(state.callId);
     for (const id of callIdsOf(state)) this.callIndex.delete(id);
-    for (const legId of Object.keys(state.legs)) this.legIndex.delete(legId);
+    // A leg that moved to another call (an attended transfer) is indexed there now.
+    for (const legId of Object.keys(state.legs)) if (this.legIndex.get(legId) === state.callId) this.legIndex.delete(legId);
   }
 
   private async execute(record: CallRecord, command: Command): Promise<void> {

@@ -2,7 +2,7 @@
  * What this instance's calls tell the state store, for the other instances: which agents each call holds (an
  * agent is reserved before its phone rings, so two instances never ring one agent for two calls), and a record of
  * each call after every decision (its owner, phase, agents, and each leg's dialog and media channel), from which a
- * survivor ends the call if this instance dies. Without a store (one instance alone) it does nothing.
+ * survivor ends the call if this instance dies. Without a store (one instance alone) it keeps the reservations itself.
  */
 import type { Logger } from 'pino';
 import { agentsOnCall } from '../core/decide.js';
@@ -11,6 +11,13 @@ import type { StateStore } from '../ports/state-store.js';
 import type { SignallingPort } from '../ports/telephony.js';
 
 export class SharedCalls {
+  /**
+   * Without a store (one instance alone): the same reservation, here. Two calls whose decisions both took one agent
+   * (a target chosen when a handset dialled, rung only once that call is set up) cannot both ring it: the first to
+   * hold the agent keeps it, the other's dial fails as busy.
+   */
+  private readonly held = new Map<string, string>();
+
   constructor(
     private readonly store: StateStore | undefined,
     private readonly instanceId: string,
@@ -22,7 +29,7 @@ export class SharedCalls {
    * reached does not stop calls: this instance's own view (already checked by the core) decides then.
    */
   async reserve(callId: string, workNo: string, log: Logger): Promise<boolean> {
-    if (!this.store) return true;
+    if (!this.store) return this.reserveHere(workNo, callId);
     try {
       return await this.store.reserveAgent(workNo, callId);
     } catch (error) {
@@ -31,12 +38,23 @@ export class SharedCalls {
     }
   }
 
+  private reserveHere(workNo: string, callId: string): boolean {
+    const holder = this.held.get(workNo);
+    if (holder !== undefined && holder !== callId) return false;
+    this.held.set(workNo, callId);
+    return true;
+  }
+
   /** After a decision: agents who left the call freed, new ones reserved (idempotent), the call's record written. */
   decided(state: CallState, startedAt: number, agentsBefore: ReadonlySet<string>, log: Logger): void {
     const store = this.store;
-    if (!store) return;
     const callId = state.callId;
     const agents = agentsOnCall(state);
+    if (!store) {
+      for (const workNo of agentsBefore) if (!agents.has(workNo) && this.held.get(workNo) === callId) this.held.delete(workNo);
+      for (const workNo of agents) if (!agentsBefore.has(workNo)) this.reserveHere(workNo, callId);
+      return;
+    }
     for (const workNo of agentsBefore) if (!agents.has(workNo)) void store.releaseAgent(workNo, callId).catch(() => undefined);
     for (const workNo of agents) if (!agentsBefore.has(workNo)) void store.reserveAgent(workNo, callId).catch(() => undefined);
     const work =

@@ -42,8 +42,11 @@ export interface SignallingEvents {
    * The phone asked to transfer its call to `to` (a REFER's Refer-To user part: an agent's number or an outside
    * number). Accepted: the backend answers 202 and reports progress as `reportTransfer` is called; refused: the
    * backend answers the REFER with the status given, and the call goes on as it was.
+   *
+   * `replaces`: an attended transfer (the Refer-To carries a Replaces naming another of the phone's dialogs): the
+   * leg whose dialog it names, or null when it names no dialog of ours.
    */
-  transferRequested(legId: LegId, to: string): Promise<IncomingDecision>;
+  transferRequested(legId: LegId, to: string, replaces?: LegId | null): Promise<IncomingDecision>;
   /**
    * A customer's call arrived for `to` (a DID). The backend has NOT answered it yet: it answers (anchoring it on the
    * media server) only when this resolves `accept`, and otherwise refuses with the SIP status given.

@@ -135,7 +135,7 @@ describe('a supervisor on a live call, by ear (simulator)', () => {
     expect(await picture()).toEqual({ B: ['2001'], A: [B], sup: [] });
     expect(s.orchestrator.callStates()[0]?.phase.name).toBe('connected');
     // And once more: not supervising any more.
-    expect((await s.http('DELETE', `${BASE}/supervisor/901/monitor/${id}`, { guid: guidSup })).body.retcode).toBe('200-043');
+    expect((await s.http('DELETE', `${BASE}/supervisor/901/monitor/${id}`, { guid: guidSup })).body.retcode).toBe('200-053');
   });
 
   it("the supervisor's phone hanging up leaves the call as it was", async () => {
@@ -193,16 +193,16 @@ describe('a supervisor on a live call, by ear (simulator)', () => {
     r = await s.http('PUT', `${BASE}/supervisor/901/monitor/${id}`, { guid: guidA, body: { mode: 'monitor' } });
     expect([r.status, r.body.retcode]).toEqual([403, '000-012']);
     r = await s.http('PUT', `${BASE}/supervisor/901/monitor/nosuchcall`, { guid: guidSup, body: { mode: 'monitor' } });
-    expect(r.body.retcode).toBe('200-040');
+    expect(r.body.retcode).toBe('200-050');
     r = await s.http('PUT', `${BASE}/supervisor/901/monitor/${id}`, { guid: guidSup, body: { mode: 'shout' } });
     expect([r.status, r.body.retcode]).toEqual([400, '000-002']);
     expect(s.sim.phone(SUP).state).toBe('idle');
     const guid903 = await s.signInSupervisor('903');
     r = await s.http('PUT', `${BASE}/supervisor/903/monitor/${id}`, { guid: guid903, body: { mode: 'monitor' } });
-    expect(r.body.retcode).toBe('200-045');
+    expect(r.body.retcode).toBe('200-055');
     await joined('monitor');
     r = await s.http('PUT', `${BASE}/supervisor/903/monitor/${id}`, { guid: guid903, body: { mode: 'barge', phone: '2903' } });
-    expect(r.body.retcode).toBe('200-042');
+    expect(r.body.retcode).toBe('200-052');
     expect(s.sim.phone('2903').state).toBe('idle');
     expect(await hears(B)).toEqual(['2001']);
   });

@@ -43,7 +43,8 @@ describe('blind transfer through the API', () => {
   it('refuses what cannot be done with a retcode, and the call goes on', async () => {
     expect((await transfer({ devicetype: 2, address: '103' })).body.retcode).toBe('200-017');
     expect((await transfer({ devicetype: 2, address: '999' })).body.retcode).toBe('200-016');
-    expect((await transfer({ devicetype: 1, address: '102' })).body.retcode).toBe('000-002');
+    expect((await transfer({ devicetype: 1, address: 'nosuchskill' })).body.retcode).toBe('200-040');
+    expect((await transfer({ devicetype: 3, address: '102' })).body.retcode).toBe('000-002');
     expect((await transfer({ devicetype: 2, address: '102', mode: 2 })).body.retcode).toBe('000-002');
     expect((await transfer({ devicetype: 5, address: 'abc' })).body.retcode).toBe('000-002');
     expect((await s.http('POST', `${BASE}/voicecall/102/transfer`, { guid: guidC, body: { devicetype: 5, address: '5550199' } })).body.retcode).toBe('200-008');

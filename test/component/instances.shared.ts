@@ -189,6 +189,24 @@ export function instanceTests(makeStores: () => Promise<[StateStore, StateStore]
     await eventVia(two, '101', guidA, 'AgentEvent_Ringing');
   });
 
+  it('an instance that misses its heartbeat but still runs (a starved host) keeps its call; once it is gone the other ends it', async () => {
+    await twoInstances();
+    await one.signIn('101');
+    expect((await one.http('POST', '/sim/calls', { body: { from: B, to: '4000' } })).body.retcode).toBe('0');
+    await until(async () => (await one.phoneState('2001')) === 'ringing', "A's phone rings");
+    one.sim.answer('2001');
+    await until(async () => (await one.phoneState(B)) === 'talking', 'B talks with A');
+    // No more heartbeats from one, but its process (its HTTP server) is still there.
+    one.parts.cluster.halt();
+    await new Promise((resolve) => setTimeout(resolve, HEARTBEAT.ttlMs * 4));
+    expect(await one.phoneState(B)).toBe('talking');
+    expect(await one.phoneState('2001')).toBe('talking');
+    // Now it is gone for good: the other ends its call.
+    one.sim.crash();
+    await one.app.close();
+    await until(() => one.sim.phone(B).state === 'idle' && one.sim.phone('2001').state === 'idle', 'the phones hear BYE from two', 5000);
+  });
+
   /** A desk's WebSocket at `via`: its close code and reason once closed. */
   async function openDesk(via: Service, workNo: string, guid: string): Promise<{ closed: Promise<{ code: number; reason: string }> }> {
     const socket = new WebSocket(`${via.url.replace('http', 'ws')}${BASE}/agentevent/${workNo}/stream?guid=${guid}`);

@@ -4,6 +4,7 @@
 import pino from 'pino';
 import type { PresenceConfig } from '../../src/core/presence/types.js';
 import type { CoreConfig } from '../../src/core/types.js';
+import type { StateStore } from '../../src/ports/state-store.js';
 import { AgentDirectory, type AgentProfile } from '../../src/orchestrator/agent-directory.js';
 import type { TimedAgentEvent } from '../../src/orchestrator/call-control.js';
 import { Orchestrator, type TimerSource } from '../../src/orchestrator/orchestrator.js';
@@ -94,6 +95,8 @@ export interface WorldOptions {
   readonly presence?: PresenceConfig;
   readonly queues?: CoreConfig['queues'];
   readonly clock?: FakeClock;
+  /** A state store shared with the orchestrator (default: none, one instance alone). */
+  readonly store?: StateStore;
 }
 
 export async function createWorld(signIn: string[] = ['101', '102', '103'], options: WorldOptions = {}): Promise<World> {
@@ -116,6 +119,7 @@ export async function createWorld(signIn: string[] = ['101', '102', '103'], opti
     logger: pino({ level: 'silent' }),
     timers,
     now: clock.now,
+    ...(options.store ? { store: options.store } : {}),
   });
   await orchestrator.start();
   for (const workNo of signIn) directory.signIn(workNo);

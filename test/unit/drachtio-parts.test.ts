@@ -174,7 +174,9 @@ describe('a REFER from a phone', () => {
     expect(referTarget('"Bob" <sip:102@pbx.example;transport=udp>')).toEqual({ user: '102' });
     expect(referTarget('sip:%2B4930123@gw.example;user=phone')).toEqual({ user: '+4930123' });
     expect(referTarget('<tel:+4930123>')).toEqual({ user: '+4930123' });
-    expect(referTarget('<sip:2002@127.0.0.1?Replaces=abc%40host%3Bto-tag%3D1%3Bfrom-tag%3D2>')).toEqual({ refused: 'attended' });
+    expect(referTarget('<sip:2002@127.0.0.1?Replaces=abc%40host%3Bto-tag%3D1%3Bfrom-tag%3D2>')).toEqual({ user: '2002', replaces: { callId: 'abc@host', toTag: '1', fromTag: '2' } });
+    expect(referTarget('<sip:2002@h?Subject=x&Replaces=abc%3Bfrom-tag%3D2%3Bto-tag%3D1%3Bearly-only>')).toEqual({ user: '2002', replaces: { callId: 'abc', toTag: '1', fromTag: '2' } });
+    expect(referTarget('<sip:2002@127.0.0.1?Replaces=>')).toEqual({ refused: 'unreadable' });
     expect(referTarget('<sip:127.0.0.1>')).toEqual({ refused: 'unreadable' });
     expect(referTarget('nonsense')).toEqual({ refused: 'unreadable' });
     expect(referTarget(undefined)).toEqual({ refused: 'unreadable' });
@@ -215,7 +217,7 @@ describe('hanging up a phone on drachtio', () => {
         return { status: 200 };
       },
     };
-    legs.add({ id: 'L1', state: 'up', hangupRequested: false, dialog: dialog as never });
+    legs.add({ id: 'L1', state: 'up', hangupRequested: false, dialog: { ...dialog, sip: { callId: 'call-L1', localTag: 'ours', remoteTag: 'theirs' } } as never });
     const signalling = signallingWithoutFreeSwitch({ invite: () => undefined } as unknown as SrfLike, legs);
     return { signalling, byes, notifies };
   }
@@ -257,18 +259,49 @@ describe('hanging up a phone on drachtio', () => {
     ]);
   });
 
-  it('answers a refused REFER with its status and a Reason header, an attended transfer 501, and tells nothing', async () => {
+  it('answers a refused REFER with its status and a Reason header, an unreadable one 400, and tells nothing', async () => {
     const { signalling, notifies } = upLeg();
-    signalling.start({ transferRequested: async () => ({ accept: false, status: 486, reason: 'Busy Here' }) } as unknown as SignallingEvents);
+    const asked: unknown[] = [];
+    signalling.start({
+      transferRequested: async (...args: unknown[]) => {
+        asked.push(args);
+        return { accept: false, status: 486, reason: 'Busy Here' };
+      },
+    } as unknown as SignallingEvents);
     const { sent, refer } = referrer(signalling);
     await refer('<sip:102@127.0.0.1>');
-    await refer('<sip:102@127.0.0.1?Replaces=x>');
+    await refer('<sip:102@127.0.0.1?Replaces=x%3Bto-tag%3D1%3Bfrom-tag%3D2>');
+    await refer('<sip:102@127.0.0.1?Replaces=call-L1%3Bto-tag%3Dtheirs%3Bfrom-tag%3Dours>');
     await refer('garbage');
     signalling.reportTransfer('L1', 200);
     expect(sent[0]).toEqual([486, { headers: { Reason: 'SIP;cause=486;text="Busy Here"' } }]);
-    expect((sent[1] as unknown[])[0]).toBe(501);
-    expect(sent[2]).toEqual([400]);
+    expect((sent[1] as unknown[])[0]).toBe(486);
+    expect(sent[3]).toEqual([400]);
+    // An attended transfer names the phone's other dialog: the leg whose dialog it is (tags in either order), or null.
+    expect(asked).toEqual([
+      ['L1', '102', undefined],
+      ['L1', '102', null],
+      ['L1', '102', 'L1'],
+    ]);
     expect(notifies).toEqual([]);
+  });
+
+  it('a hang-up decided while the REFER is answered waits for the 202 and the NOTIFYs, then the BYE goes', async () => {
+    const { signalling, notifies, byes } = upLeg();
+    signalling.start({
+      transferRequested: async () => {
+        signalling.reportTransfer('L1', 200);
+        await signalling.hangup('L1');
+        expect(byes).toEqual([]);
+        return { accept: true };
+      },
+    } as unknown as SignallingEvents);
+    const { sent, refer } = referrer(signalling);
+    await refer('<sip:support@127.0.0.1>');
+    await new Promise((r) => setImmediate(r));
+    expect(sent).toEqual([[202]]);
+    expect(notifies.map((n) => n.body)).toEqual(['SIP/2.0 100 Trying\r\n', 'SIP/2.0 200 OK\r\n']);
+    expect(byes).toHaveLength(1);
   });
 });
 

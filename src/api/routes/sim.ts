@@ -56,12 +56,28 @@ export function simRoutes(context: AppContext, sim: SimBackend): FastifyPluginAs
       { schema: { params: numberParam, body: { type: 'object', required: ['digits'], properties: { digits: { type: 'string', pattern: '^[0-9*#A-D]{1,40}$' } } }, summary: 'The phone presses keys (RFC 2833)' } },
       async (request, reply) => act(reply, () => sim.pressKeys(request.params.number, request.body.digits)),
     );
-    app.post<Phone & { Body: { to: string } }>(
+    app.post<Phone & { Body: { to: string; replaces?: string; line?: string } }>(
       '/phones/:number/transfer',
-      { schema: { params: numberParam, body: { type: 'object', required: ['to'], properties: { to: { type: 'string', maxLength: 64 } } }, summary: "The phone's transfer button (a REFER to `to`); result {status}: 202 accepted, or the refusal" } },
+      {
+        schema: {
+          params: numberParam,
+          body: {
+            type: 'object',
+            required: ['to'],
+            properties: {
+              to: { type: 'string', maxLength: 64 },
+              replaces: { type: 'string', maxLength: 128, description: "attended transfer: the id of the phone's other line (as POST /sim/calls returned it)" },
+              line: { type: 'string', maxLength: 128, description: 'the line the REFER is sent on (default: the phone\'s first)' },
+            },
+          },
+          summary: "The phone's transfer button (a REFER to `to`, with Replaces naming the phone's other line when `replaces` is given); result {status}: 202 accepted, or the refusal",
+        },
+      },
       async (request, reply) => {
         try {
-          return success(await sim.transferButton(request.params.number, request.body.to));
+          const { to, replaces, line } = request.body;
+          const attended = replaces === undefined ? undefined : { replaces, ...(line !== undefined ? { onLeg: line } : {}) };
+          return success(await sim.transferButton(request.params.number, to, attended));
         } catch (error) {
           if (error instanceof SimError) return failure(reply, Retcodes.simNoCall);
           throw error;

@@ -28,10 +28,19 @@ const transferBody = {
   type: 'object',
   required: ['devicetype', 'address'],
   properties: {
-    devicetype: { type: 'integer', enum: [2, 5], description: '2: an agent (address: its agent id), 5: an outside number' },
-    address: { type: 'string', pattern: '^\\+?[0-9*#]{1,32}$' },
-    mode: { type: 'integer', enum: [0], default: 0, description: '0: blind (release) transfer, the only mode carried out' },
+    devicetype: {
+      type: 'integer',
+      enum: [1, 2, 5],
+      description:
+        '1: a skill queue (address: the skill; the customer waits there with music, the agent is free at once), 2: an agent (address: its agent id; ' +
+        'the agent being consulted through innerhelp: completes that consultation, B is handed to it), 5: an outside number',
+    },
+    address: { type: 'string', pattern: '^\\+?[A-Za-z0-9_.*#-]{1,64}$' },
+    mode: { type: 'integer', enum: [0], default: 0, description: '0: release transfer, the only mode carried out' },
   },
+  // An outside number (devicetype 5) is digits, * and #, with a leading + allowed.
+  if: { properties: { devicetype: { const: 5 } } },
+  then: { properties: { address: { type: 'string', pattern: '^\\+?[0-9*#]{1,32}$' } } },
 } as const;
 
 interface Agent {
@@ -85,12 +94,20 @@ export function voicecallRoutes(context: AppContext): FastifyPluginAsync {
         return ask({ kind: 'innerhelp', workNo: request.params.agentid, mode, helper, callappdata });
       },
     );
-    app.post<Agent & { Body: { devicetype: 2 | 5; address: string } }>(
+    app.post<Agent & { Body: { devicetype: 1 | 2 | 5; address: string } }>(
       '/voicecall/:agentid/transfer',
-      { schema: { ...base, body: transferBody, summary: "Blind transfer of the agent's customer to an agent or an outside number; result: the call id" } },
+      {
+        schema: {
+          ...base,
+          body: transferBody,
+          summary:
+            "Transfer of the agent's customer: blind to an agent, a skill queue or an outside number; or, to the agent being consulted (innerhelp mode 1, answered), the completion of that consultation (attended transfer); result: the call id",
+        },
+      },
       async (request) => {
         const { devicetype, address } = request.body;
-        const to = devicetype === 2 ? { kind: 'agent' as const, workNo: address } : { kind: 'number' as const, number: address };
+        const to =
+          devicetype === 2 ? { kind: 'agent' as const, workNo: address } : devicetype === 1 ? { kind: 'skill' as const, skill: address } : { kind: 'number' as const, number: address };
         return ask({ kind: 'transfer', workNo: request.params.agentid, to, fromPhone: false });
       },
     );

@@ -7,7 +7,7 @@
 import { refuse } from '../refusals.js';
 import type { ApiRequest, HelpSession, Leg, LegId, Reply } from '../types.js';
 import { CallFeature, type Connected, type Draft } from './draft.js';
-import { conference, dropHelper, startHelp } from './help.js';
+import { completeConsultation, conference, dropHelper, startHelp } from './help.js';
 import { partyLeft, ringingLegEnded } from './legs.js';
 import { startTransfer } from './transfer.js';
 
@@ -79,8 +79,14 @@ function apiHelp(d: Draft, request: PartyRequest, help: HelpSession, party: Leg)
   switch (request.kind) {
     case 'innerhelp':
       return refuse('HELP_IN_PROGRESS');
-    case 'transfer':
-      return refuse('TRANSFER_NOT_ALLOWED');
+    case 'transfer': {
+      // Consult, then complete: a transfer to the agent A is consulting hands B to that agent once it has answered.
+      const helper = d.leg(help.helper);
+      if (request.to.kind !== 'agent' || request.to.workNo !== helper.workNo) return refuse('TRANSFER_NOT_ALLOWED');
+      if (help.stage === 'ringing') return refuse('NOT_ALLOWED_NOW');
+      completeConsultation(d, help);
+      return { ok: true, result: d.s.callId };
+    }
     case 'hold':
     case 'gethold':
       return refuse('NOT_ALLOWED_NOW');

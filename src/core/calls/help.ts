@@ -100,6 +100,17 @@ export function conference(d: Draft, help: HelpSession): void {
   d.emit(helper.workNo as string, 'AgentEvent_Conference', { callid: help.helpCallId, partner: owner.workNo as string });
 }
 
+/**
+ * Consult, then complete (an attended transfer through the API): A, talking with C (or with B and C in the room),
+ * hands B to C and leaves at once, told the transfer worked; B and C talk, as when A hangs up a running help.
+ */
+export function completeConsultation(d: Draft, help: HelpSession): void {
+  const owner = d.leg(help.owner);
+  d.emit(owner.workNo as string, 'AgentEvent_SuccTransResult', { callId: d.s.callId, result: 0 });
+  d.legGone(help.owner, true);
+  helpPartyLeft(d, help, help.owner);
+}
+
 /** C will not answer (failed, rejected, timed out). */
 export function helpFailed(d: Draft, help: HelpSession): void {
   d.clearTimer();

@@ -139,6 +139,21 @@ export function offerFailed(d: Draft, phase: Offering, target: Leg, unanswered: 
 
 /* ------------------------------------------------------------------------------------------------ queues */
 
+/**
+ * The customer (already up) is handed to a skill queue (a transfer): the call now routes to that skill, whose agents
+ * have declined nothing yet (but the agent who transferred it) and whose maximum wait starts now; the first free agent is offered it at once (the
+ * customer hearing music), else it waits.
+ */
+export function enterSkillQueue(d: Draft, customer: LegId, skill: string, candidates: readonly AgentSnapshot[], transferredBy: string): void {
+  d.clearQueueTimer();
+  // The agent who transferred it is not offered it straight back (it may be of that skill): only after a requeue.
+  d.update({ route: { kind: 'skill', skill }, declinedBy: [transferredBy] });
+  startQueueTimer(d);
+  const agent = pickAgent(d, candidates);
+  if (agent) offer(d, customer, agent, 'moh');
+  else queue(d, customer, false);
+}
+
 /** The customer waits for an agent with music; the shell is asked for fresh candidates. */
 export function queue(d: Draft, customer: LegId, askNow: boolean): void {
   d.setPhase({ name: 'queued', customer });

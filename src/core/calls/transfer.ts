@@ -8,13 +8,17 @@ import { isDialableNumber } from '../numbers.js';
 import { refuse } from '../refusals.js';
 import type { AgentSnapshot, ApiRequest, BlindTransfer, FailureReason, Leg, LegId, Reply } from '../types.js';
 import { CallFeature, type Connected, type Draft } from './draft.js';
-import { queue } from './routing.js';
+import { enterSkillQueue, queue } from './routing.js';
 
 /** A target's failure as the SIP status a transfer reports (NOTIFY of a REFER, AgentEvent_SuccTransResult). */
 const FAILURE_STATUS: Readonly<Record<FailureReason, number>> = { busy: 486, rejected: 603, 'no-answer': 408, unreachable: 480, error: 500 };
 
 export function startTransfer(d: Draft, request: Extract<ApiRequest, { kind: 'transfer' }>, phase: Connected): Reply {
   const to = request.to;
+  if (to.kind === 'skill') {
+    if (to.candidates.length === 0) return refuse('SKILL_UNKNOWN');
+    return transferToSkill(d, request, phase, to.skill, to.candidates);
+  }
   if (to.kind === 'agent') {
     const called = to.snapshot;
     if (!called || called.workNo === request.workNo) return refuse('CALLED_UNKNOWN');
@@ -40,6 +44,22 @@ export function startTransfer(d: Draft, request: Extract<ApiRequest, { kind: 'tr
   if (targetLeg.workNo !== undefined) {
     d.emit(targetLeg.workNo, 'AgentEvent_Ringing', { callid: d.s.callId, caller: customer.number, called: d.s.called, feature: CallFeature.normal });
   }
+  return { ok: true, result: d.s.callId };
+}
+
+/**
+ * To a skill queue: the transfer is done as soon as it is accepted. A is told (result 0, NOTIFY 200 for its phone)
+ * and leaves at once (wrap-up follows); the customer enters that skill's queue with music (its maximum wait, if it
+ * has one, starting now) and is offered to its longest-idle ready agent, as a customer calling that skill would be.
+ */
+function transferToSkill(d: Draft, request: Extract<ApiRequest, { kind: 'transfer' }>, phase: Connected, skill: string, candidates: readonly AgentSnapshot[]): Reply {
+  const owner = d.leg(phase.agent);
+  const workNo = owner.workNo as string;
+  if (request.fromPhone) d.emit(workNo, 'AgentEvent_linkagePhoneTransferOut', { callid: d.s.callId, addrOut: skill, addrSelf: owner.number });
+  d.command({ kind: 'reportTransfer', legId: owner.id, sipStatus: 200 });
+  d.emit(workNo, 'AgentEvent_SuccTransResult', { callId: d.s.callId, result: 0 });
+  d.legGone(owner.id, true);
+  enterSkillQueue(d, phase.other, skill, candidates, workNo);
   return { ok: true, result: d.s.callId };
 }
 

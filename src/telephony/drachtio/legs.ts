@@ -24,9 +24,10 @@ export interface Leg {
   phoneSdp?: string;
   /**
    * The phone's transfer (REFER) being reported to it by NOTIFY: statuses wait in `pending` until the REFER is
-   * answered 202; `ended` after a final status.
+   * answered 202; `ended` after a final status. `hangUpWhenAnswered`: the core hung the leg up while deciding the
+   * REFER (a transfer done at once, to a skill queue): the BYE waits until the REFER is answered and reported.
    */
-  transfer?: { accepted: boolean; pending: number[]; ended: boolean };
+  transfer?: { accepted: boolean; pending: number[]; ended: boolean; hangUpWhenAnswered?: boolean };
   /** The Reason header (RFC 3326) our BYE carries: why the service ended the call (a queue's final status). */
   byeReason?: string;
 }

@@ -15,6 +15,7 @@ import type { DialRequest, SignallingEvents, SignallingPort } from '../../ports/
 import { failureReasonForStatus, reasonPhrase, referTarget, sipfragFor } from '../sip-status.js';
 import type { Leg, LegTable } from './legs.js';
 import type { LegMediaControl } from './media.js';
+import { legOfDialog } from './replaces.js';
 import { answerDirection, classifyReInvite, isSecureOffer, withDirection } from './sdp.js';
 import type { EndpointMaker, SipDialog, SipMessage, SipRequest, SipResponse, SrfLike } from './sip-types.js';
 import { withTimeout } from './timeouts.js';
@@ -86,6 +87,11 @@ export class DrachtioSignalling implements SignallingPort {
     if (!leg || leg.state === 'gone') return;
     if (sipStatus !== undefined) leg.byeReason = `SIP;cause=${sipStatus};text="${reasonPhrase(sipStatus)}"`;
     leg.hangupRequested = true;
+    if (leg.transfer && !leg.transfer.accepted) {
+      // Decided while its REFER waits for its answer: the 202 and the NOTIFYs first, then the BYE (phoneRefer).
+      leg.transfer.hangUpWhenAnswered = true;
+      return;
+    }
     if (leg.state === 'ringing' && leg.invites && !leg.dialog) {
       // CANCEL (every fork); createUAC then rejects with 487 and dialLeg() cleans up.
       for (const invite of leg.invites) invite.cancel({}, () => undefined);
@@ -401,8 +407,8 @@ export class DrachtioSignalling implements SignallingPort {
   }
 
   /**
-   * The phone's transfer button: a blind transfer (RFC 3515, RFC 5589) of its call to the Refer-To's number, as the
-   * core decides it. Accepted: 202, then NOTIFYs of how the target's call goes (100, 180, then 200 or the
+   * The phone's transfer button: a blind transfer (RFC 3515, RFC 5589) of its call to the Refer-To's number, or an
+   * attended one (a Replaces naming the phone's other line: its two calls joined), as the core decides it. Accepted: 202, then NOTIFYs of how the target's call goes (100, 180, then 200 or the
    * failure); refused: the REFER's final response, and the call goes on.
    */
   private async phoneRefer(leg: Leg, req: SipMessage, res: SipResponse): Promise<void> {
@@ -411,23 +417,30 @@ export class DrachtioSignalling implements SignallingPort {
     const log = this.log.child({ legId: leg.id, referTo });
     if ('refused' in target) {
       log.info({ why: target.refused }, 'REFER refused');
-      return target.refused === 'attended' ? res.send(501, { headers: { Reason: 'SIP;cause=501;text="attended transfer is not carried out"' } }) : res.send(400);
+      return res.send(400);
     }
     if (!this.events || leg.state !== 'up') return res.send(481);
     if (leg.transfer && !leg.transfer.ended) return res.send(491);
     // The target may ring before the REFER is answered: its reports wait behind the answer.
-    const transfer = { accepted: false, pending: [100], ended: false };
+    const transfer: NonNullable<Leg['transfer']> = { accepted: false, pending: [100], ended: false };
     leg.transfer = transfer;
-    const decision = await this.events.transferRequested(leg.id, target.user);
+    // An attended transfer: the Replaces names the phone's other line (its dialog with us), or none of ours (null).
+    const replaces = target.replaces === undefined ? undefined : legOfDialog(this.options.legs, target.replaces);
+    if (target.replaces !== undefined) log.info({ replaces: target.replaces, replacedLeg: replaces }, 'attended transfer asked');
+    const decision = await this.events.transferRequested(leg.id, target.user, replaces);
     if (!decision.accept) {
       leg.transfer = undefined;
       log.info({ status: decision.status }, 'REFER refused');
-      return res.send(decision.status, { headers: { Reason: `SIP;cause=${decision.status};text="${decision.reason}"` } });
+      res.send(decision.status, { headers: { Reason: `SIP;cause=${decision.status};text="${decision.reason}"` } });
+      // The call ended while the REFER was being decided: its hang-up waited for this answer.
+      if (transfer.hangUpWhenAnswered && leg.state === 'up') await this.release(leg);
+      return;
     }
     res.send(202);
     log.info('REFER accepted');
     transfer.accepted = true;
     for (const status of transfer.pending.splice(0)) this.notifyTransfer(leg, status);
+    if (transfer.hangUpWhenAnswered && leg.state === 'up') await this.release(leg);
   }
 
   /** One NOTIFY of the REFER's implicit subscription; sent at once, so a hang-up issued after it goes after it. */
@@ -480,8 +493,11 @@ export class DrachtioSignalling implements SignallingPort {
       this.log.info({ legId: leg.id, kind }, 'phone re-INVITE answered');
       if (kind === 'hold' || kind === 'resume') this.events?.phoneHeld(leg.id, kind === 'hold');
     } catch (error) {
-      this.log.warn({ legId: leg.id, err: (error as Error).message }, 'phone re-INVITE refused');
-      res.send(488);
+      // FreeSWITCH's 491 (its channel had a re-INVITE of its own under way) goes to the phone as 491: the phone
+      // tries again a moment later (RFC 3261 14.1), where a 488 would make it give its hold up.
+      const glare = (error as { status?: number }).status === 491;
+      this.log.warn({ legId: leg.id, err: (error as Error).message }, glare ? 'phone re-INVITE crossed one of FreeSWITCH: 491, the phone tries again' : 'phone re-INVITE refused');
+      res.send(glare ? 491 : 488);
     }
   }
 

@@ -24,7 +24,7 @@ export interface SipDialog {
   readonly id: string;
   readonly remote: { sdp: string };
   readonly local: { sdp: string };
-  readonly sip: { readonly callId: string };
+  readonly sip: { readonly callId: string; readonly localTag: string; readonly remoteTag: string };
   on(event: 'destroy', listener: () => void): void;
   on(event: 'modify', listener: (req: SipMessage, res: SipResponse) => void): void;
   on(event: 'refer', listener: (req: SipMessage, res: SipResponse) => void): void;

@@ -184,7 +184,9 @@ export class SimBackend implements TelephonyBackend {
   async placeCustomerCall(from: string, to: string, asHandset = false): Promise<PlaceCallResult> {
     const events = this.requireEvents();
     if (this.retryAfterSeconds !== null) return { ok: false, status: 503, reason: 'the service is stopping', retryAfterSeconds: this.retryAfterSeconds };
-    if (this.activeLegOf(from)) return { ok: false, status: 486, reason: `phone ${from} is already on a call` };
+    // A handset with every call of its established may call on a second line (a consultation); anything else is busy.
+    const lines = this.activeLegsOf(from);
+    if (lines.length > 0 && !(asHandset && lines.every((l) => l.status === 'up'))) return { ok: false, status: 486, reason: `phone ${from} is already on a call` };
     const legId = `sim-in-${++this.incomingSeq}`;
     this.endedWith.delete(from);
     // Reserve the phone while routing is decided, as a real INVITE in progress would.
@@ -216,9 +218,9 @@ export class SimBackend implements TelephonyBackend {
     this.requireEvents().failed(leg.id, failureReasonForStatus(status));
   }
 
-  /** The phone hangs up: BYE when talking; a ringing phone declines (603). */
-  hangup(number: string): void {
-    const leg = this.activeLegOf(number);
+  /** The phone hangs up (its first line, or the line of `legId`): BYE when talking; a ringing phone declines (603). */
+  hangup(number: string, legId?: LegId): void {
+    const leg = legId === undefined ? this.activeLegOf(number) : this.activeLegsOf(number).find((l) => l.id === legId);
     if (!leg) throw new SimError(`phone ${number} has no call`, 'NO_CALL');
     if (leg.status === 'ringing') {
       this.reject(number, 603);
@@ -239,12 +241,15 @@ export class SimBackend implements TelephonyBackend {
    * The phone's transfer button (a REFER with Refer-To `to`): resolves with the answer to the REFER, 202 when
    * accepted (the phone is then told how it goes: transferNotices) or the refusal's status.
    */
-  async transferButton(number: string, to: string): Promise<{ status: number; reason: string }> {
-    const leg = this.activeLegOf(number);
+  async transferButton(number: string, to: string, attended?: { readonly onLeg?: LegId; readonly replaces: LegId | null }): Promise<{ status: number; reason: string }> {
+    // An attended transfer (Replaces) is sent on the line the phone chooses (the held call by default: its first).
+    const leg = attended?.onLeg === undefined ? this.activeLegOf(number) : this.activeLegsOf(number).find((l) => l.id === attended.onLeg);
     if (!leg || leg.status !== 'up') throw new SimError(`phone ${number} has no established call`, 'NO_CALL');
     // Reports may come before the answer is sent (the target rings at once): they wait behind the 100.
     this.transferReports.set(leg.id, [100]);
-    const decision = await this.requireEvents().transferRequested(leg.id, to);
+    // The leg id stands for the dialog: a Replaces naming a dialog this backend does not have is `null`.
+    const replaces = attended === undefined ? undefined : attended.replaces !== null && this.legs.get(attended.replaces)?.status === 'up' ? attended.replaces : null;
+    const decision = await this.requireEvents().transferRequested(leg.id, to, replaces);
     if (decision.accept) return { status: 202, reason: 'Accepted' };
     this.transferReports.delete(leg.id);
     return { status: decision.status, reason: decision.reason };
@@ -490,6 +495,15 @@ export class SimBackend implements TelephonyBackend {
   private activeLegOf(number: string): SimLeg | undefined {
     for (const leg of this.legs.values()) if (leg.number === number && leg.status !== 'gone') return leg;
     return undefined;
+  }
+
+  /** The leg ids of the phone's lines with a call, oldest first (a handset may have a second line: a consultation). */
+  linesOf(number: string): LegId[] {
+    return this.activeLegsOf(number).map((l) => l.id);
+  }
+
+  private activeLegsOf(number: string): SimLeg[] {
+    return [...this.legs.values()].filter((leg) => leg.number === number && leg.status !== 'gone');
   }
 
   private requireEvents(): SignallingEvents {

@@ -5,7 +5,7 @@
  * 20 ms while a call is up (so FreeSWITCH gets real media), answers BYE, CANCEL and re-INVITE, and retransmits
  * its own requests and its 200 to an INVITE as RFC 3261 asks (timer A, 500 ms) until they are answered.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 
 interface Message {
@@ -116,6 +116,32 @@ export class SipPhone {
     return new Promise((resolve) => (this.ringing = resolve));
   }
 
+  /** The phone's credentials for SIP digest: a 401 to its INVITE is answered once with them. */
+  credentials: { username: string; password: string } | null = null;
+  /** The sipfrag status lines of the NOTIFYs the phone received (a REFER's progress), in order. */
+  readonly notifies: string[] = [];
+
+  /** The current dialog's Call-ID and tags, as a Replaces names it from this phone's side. */
+  dialogIds(): { callId: string; localTag: string; remoteTag: string } {
+    const d = this.dialog;
+    if (!d) throw new Error(`${this.number} has no dialog`);
+    return { callId: d.callId, localTag: d.localTag, remoteTag: d.remoteTag };
+  }
+
+  /**
+   * The transfer button: a REFER in the current dialog to `referTo` (a full URI, with ?Replaces=... for an attended
+   * transfer); resolves with its final status. Its NOTIFYs are answered 200 and kept in `notifies`.
+   */
+  async refer(referTo: string): Promise<number> {
+    const dialog = this.dialog;
+    if (!dialog || this.state !== 'talking') return 0;
+    dialog.cseq += 1;
+    const branch = `z9hG4bK${token()}`;
+    const text = this.request('REFER', dialog, branch, '', dialog.cseq).replace('Max-Forwards: 70', `Refer-To: <${referTo}>\r\nMax-Forwards: 70`);
+    const final = await this.send(text, hostPort(dialog.remoteTarget), branch, (m) => statusOf(m) >= 200);
+    return statusOf(final);
+  }
+
   /** Calls `did` through drachtio-server; resolves with the final status (200: the call is up). */
   async call(target: { host: string; port: number }, did: string): Promise<number> {
     const callId = `${token()}@127.0.0.1`;
@@ -130,9 +156,18 @@ export class SipPhone {
       remoteRtp: null,
     };
     this.dialog = dialog;
-    const branch = `z9hG4bK${token()}`;
+    let branch = `z9hG4bK${token()}`;
     const invite = this.request('INVITE', dialog, branch, this.sdp());
-    const final = await this.send(invite, target, branch, (m) => statusOf(m) >= 200);
+    let final = await this.send(invite, target, branch, (m) => statusOf(m) >= 200);
+    if (statusOf(final) === 401 && this.credentials) {
+      // Challenged: ACK the 401, then the same INVITE again with the digest answer (RFC 2617, qop auth or none).
+      this.sendTo(this.request('ACK', dialog, branch, '', 1, header(final, 'to')), target);
+      dialog.cseq += 1;
+      branch = `z9hG4bK${token()}`;
+      const authorization = digestAnswer(header(final, 'www-authenticate'), this.credentials, 'INVITE', dialog.remoteTarget);
+      const again = this.request('INVITE', dialog, branch, this.sdp(), dialog.cseq).replace('Max-Forwards: 70', `Authorization: ${authorization}\r\nMax-Forwards: 70`);
+      final = await this.send(again, target, branch, (m) => statusOf(m) >= 200);
+    }
     const status = statusOf(final);
     this.log.push(`INVITE ${status}`);
     const ackBranch = status === 200 ? `z9hG4bK${token()}` : branch;
@@ -141,7 +176,7 @@ export class SipPhone {
       dialog.remoteTarget = uriOf(header(final, 'contact')) || dialog.remoteTarget;
       dialog.remoteRtp = rtpOf(final.body);
     }
-    this.sendTo(this.request('ACK', dialog, ackBranch, '', 1, status === 200 ? undefined : header(final, 'to')), status === 200 ? hostPort(dialog.remoteTarget) : target);
+    this.sendTo(this.request('ACK', dialog, ackBranch, '', dialog.cseq, status === 200 ? undefined : header(final, 'to')), status === 200 ? hostPort(dialog.remoteTarget) : target);
     if (status === 200) this.up();
     return status;
   }
@@ -233,9 +268,11 @@ export class SipPhone {
           this.resolveRemoteHangup();
         }
         return;
+      case 'NOTIFY':
+        this.notifies.push(message.body.split('\r\n')[0] ?? '');
+        return this.respond(message, from, 200);
       case 'OPTIONS':
       case 'INFO':
-      case 'NOTIFY':
         return this.respond(message, from, 200);
       default:
         return this.respond(message, from, 405);
@@ -454,4 +491,30 @@ function rtpOf(sdp: string): { host: string; port: number } | null {
   const host = /c=IN IP4 ([0-9.]+)/.exec(sdp)?.[1];
   const port = /m=audio (\d+)/.exec(sdp)?.[1];
   return host && port ? { host, port: Number(port) } : null;
+}
+
+const md5 = (text: string): string => createHash('md5').update(text).digest('hex');
+
+/** The Authorization header answering a WWW-Authenticate challenge (digest MD5, qop=auth when offered). */
+function digestAnswer(challenge: string, credentials: { username: string; password: string }, method: string, uri: string): string {
+  const param = (name: string): string | undefined => new RegExp(`${name}="?([^",]+)"?`, 'i').exec(challenge)?.[1];
+  const realm = param('realm') ?? '';
+  const nonce = param('nonce') ?? '';
+  const qop = param('qop')?.split(',').map((q) => q.trim()).includes('auth') ? 'auth' : undefined;
+  const ha1 = md5(`${credentials.username}:${realm}:${credentials.password}`);
+  const ha2 = md5(`${method}:${uri}`);
+  const cnonce = token();
+  const nc = '00000001';
+  const response = qop ? md5(`${ha1}:${nonce}:${nc}:${cnonce}:${qop}:${ha2}`) : md5(`${ha1}:${nonce}:${ha2}`);
+  const opaque = param('opaque');
+  return [
+    `Digest username="${credentials.username}"`,
+    `realm="${realm}"`,
+    `nonce="${nonce}"`,
+    `uri="${uri}"`,
+    `response="${response}"`,
+    'algorithm=MD5',
+    ...(qop ? [`qop=${qop}`, `nc=${nc}`, `cnonce="${cnonce}"`] : []),
+    ...(opaque ? [`opaque="${opaque}"`] : []),
+  ].join(', ');
 }

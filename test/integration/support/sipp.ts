@@ -17,9 +17,10 @@ export type Ending =
   | { kind: 'refer'; afterMs: number; target: string; status: number }
   /**
    * The called phone's transfer button, as handsets do it: hold (re-INVITE sendonly), REFER to `target`, 202,
-   * then NOTIFYs of 100, 180 and `final`; with final 200 the service hangs the phone up (BYE), otherwise it stays.
+   * then NOTIFYs of 100, 180 (unless `ringing` is false: a skill queue's transfer is done at once) and `final`;
+   * with final 200 the service hangs the phone up (BYE), otherwise it stays.
    */
-  | { kind: 'blind-transfer'; afterMs: number; target: string; final: number }
+  | { kind: 'blind-transfer'; afterMs: number; target: string; final: number; ringing?: boolean }
   /** The phone is moved by the service (a re-INVITE with a new media server's SDP): it answers, then stays. */
   | { kind: 'moved' }
   /** The phone presses keys (RFC 2833, from the pcap files Debian's sip-tester ships), then stays. */
@@ -159,7 +160,7 @@ function ending(end: Ending, role: 'uac' | 'uas'): string {
   ${refer(end.target, 3)}
   <recv response="202" crlf="true"/>
   ${transferNotify(100, 1)}
-  ${transferNotify(180, 2)}
+  ${end.ringing === false ? '' : transferNotify(180, 2)}
   ${transferNotify(end.final, 3)}
   ${ending({ kind: 'stay' }, role)}`;
   }
