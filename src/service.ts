@@ -13,6 +13,8 @@ import { coreConfigOf, presenceConfigOf, routesOf, type AppConfig } from './conf
 import { AdmissionControl } from './orchestrator/admission.js';
 import { AgentDirectory } from './orchestrator/agent-directory.js';
 import { Orchestrator } from './orchestrator/orchestrator.js';
+import type { TimedAgentEvent } from './orchestrator/call-control.js';
+import { SupervisionShell } from './orchestrator/supervision-shell.js';
 import type { TimerSource } from './orchestrator/timers.js';
 import type { StateStore } from './ports/state-store.js';
 import { hostname } from 'node:os';
@@ -48,6 +50,8 @@ export interface Service {
   readonly store: StateStore;
   readonly directory: AgentDirectory;
   readonly orchestrator: Orchestrator;
+  /** Supervisors on live calls (monitor, coach, barge). */
+  readonly supervision: SupervisionShell;
   readonly cluster: ClusterMember;
   readonly instanceId: string;
   readonly app: FastifyInstance;
@@ -82,8 +86,19 @@ export async function assembleService(config: AppConfig, logger: Logger, overrid
   const sync = new DirectorySync(directory, store, instanceId, logger.child({ component: 'directory-sync' }));
   await sync.start();
   const admission = new AdmissionControl(backend.capacity);
+  // A supervisor on a live call (issue 20): a shell beside the orchestrator, which sees the calls' media and phones through it.
+  const calls: { orchestrator?: Orchestrator } = {};
+  const supervision = new SupervisionShell({
+    signalling: backend.signalling,
+    media: backend.media,
+    supervisionMedia: backend.supervision,
+    logger: logger.child({ component: 'orchestrator' }),
+    callState: (callId) => calls.orchestrator?.callState(callId),
+    callOfLeg: (legId) => calls.orchestrator?.callOfLegId(legId),
+    ...(config.wall.tellAgentWhenSupervised ? { tellAgents: (event: TimedAgentEvent) => calls.orchestrator?.tellAgents(event) } : {}),
+  });
   const orchestrator = new Orchestrator({
-    backend,
+    backend: supervision.wrapBackend(backend),
     admission,
     directory,
     store,
@@ -95,8 +110,13 @@ export async function assembleService(config: AppConfig, logger: Logger, overrid
     ...(overrides.timers ? { timers: overrides.timers } : {}),
     ...(overrides.now ? { now: overrides.now } : {}),
   });
-  // Several media servers keep each call's legs on one of them: the backend asks the orchestrator which call a leg is of.
-  if (backend.name === 'drachtio') backend.setCallLookup({ callOfLeg: (legId) => orchestrator.callOfLegId(legId), legsOfCall: (callId) => orchestrator.legsOfCall(callId) });
+  calls.orchestrator = orchestrator;
+  orchestrator.onCallDecided((state) => supervision.callDecided(state));
+  // Several media servers keep each call's legs on one of them: the backend asks the orchestrator which call a leg is
+  // of (a supervisor's leg: the call it supervises, so it is placed on that call's server).
+  if (backend.name === 'drachtio') {
+    backend.setCallLookup({ callOfLeg: (legId) => supervision.callOfLeg(legId) ?? orchestrator.callOfLegId(legId), legsOfCall: (callId) => orchestrator.legsOfCall(callId) });
+  }
   await orchestrator.start();
   const advertisedUrl = overrides.advertisedUrl ?? clusterConfig.advertisedUrl ?? undefined;
   let url = advertisedUrl ?? '';
@@ -123,6 +143,7 @@ export async function assembleService(config: AppConfig, logger: Logger, overrid
   const app = await buildApp({
     config,
     callControl: orchestrator,
+    supervision,
     directory,
     store,
     instanceId,
@@ -141,6 +162,7 @@ export async function assembleService(config: AppConfig, logger: Logger, overrid
     store,
     directory,
     orchestrator,
+    supervision,
     cluster,
     instanceId,
     app,

@@ -12,6 +12,7 @@ import { PasswordChecker } from './passwords.js';
 import { SignInGuard } from './sign-in-guard.js';
 import { SupervisorSessions } from './supervisors.js';
 import { supervisorRoutes } from './routes/supervisors.js';
+import { supervisionRoutes } from './routes/supervision.js';
 import { Metrics } from './metrics.js';
 import { Retcodes } from './retcodes.js';
 import { agentRoutes } from './routes/agents.js';
@@ -147,6 +148,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(voicecallRoutes(context), { prefix: API_PREFIX });
   await app.register(boardRoutes(context), { prefix: API_PREFIX });
   await app.register(supervisorRoutes(context), { prefix: API_PREFIX });
+  await app.register(supervisionRoutes(context), { prefix: API_PREFIX });
   if (deps.sim) await app.register(simRoutes(context, deps.sim), { prefix: '/sim' });
   await app.register(opsRoutes(context));
   await app.register(mediaServerRoutes(context));

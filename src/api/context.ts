@@ -9,6 +9,7 @@ import type { AdmissionControl } from '../orchestrator/admission.js';
 import type { AgentDirectory } from '../orchestrator/agent-directory.js';
 import type { MediaServerStatus } from '../ports/media-capacity.js';
 import type { CallControl, CallSnapshot } from '../orchestrator/call-control.js';
+import type { SupervisionShell } from '../orchestrator/supervision-shell.js';
 import type { MediaTelemetry } from '../ports/media-telemetry.js';
 import type { StateStore } from '../ports/state-store.js';
 import type { SimBackend } from '../telephony/sim/sim-backend.js';
@@ -21,6 +22,8 @@ import type { SupervisorSessions } from './supervisors.js';
 export interface AppDeps {
   readonly config: AppConfig;
   readonly callControl: CallControl;
+  /** Supervisors on live calls (absent in tests that build the app alone: the routes answer 000-004). */
+  readonly supervision?: SupervisionShell;
   readonly directory: AgentDirectory;
   /** Sessions and event streams (shared by every instance when it is Redis). */
   readonly store: StateStore;

@@ -61,6 +61,8 @@ const Supervisor = Type.Object(
     passwordHash: Type.Optional(Type.String({ pattern: '^scrypt\\$[A-Za-z0-9+/=]+\\$[A-Za-z0-9+/=]+$' })),
     skills: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
     groups: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+    /** The phone rung when the supervisor joins a live call (monitor, coach, barge); a request may name another. */
+    phone: Type.Optional(Type.String({ pattern: DIGITS, maxLength: 32 })),
   },
   { ...closed, oneOf: [{ required: ['password'] }, { required: ['passwordHash'] }] },
 );
@@ -224,7 +226,14 @@ export const AppConfigSchema = Type.Object(
       closed,
     ),
     /** The supervisor's wall: the service level counts customer calls answered within this many seconds. */
-    wall: Type.Object({ serviceLevelSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 3600, default: 20 }) }, { ...closed, default: {} }),
+    wall: Type.Object(
+      {
+        serviceLevelSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 3600, default: 20 }),
+        /** Whether an agent's desk is told a supervisor is on its call, and in which mode (AgentEvent_Supervisor). */
+        tellAgentWhenSupervised: Type.Boolean({ default: false }),
+      },
+      { ...closed, default: {} },
+    ),
     /** The real backend's connection settings, as its options name them (the profile is always drachtio_mrf). */
     drachtio: Type.Object({ host: Type.String({ minLength: 1 }), port: port(1), secret: Type.String() }, closed),
     freeswitch: Type.Object(

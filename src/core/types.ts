@@ -256,6 +256,8 @@ export type AgentEventType =
   | 'AgentEvent_SuccTransResult'
   /** The API kept the agent signed in although its desk stopped polling, because it is on a call: {reason, missedSeconds}. */
   | 'AgentState_KeptSignedIn'
+  /** A supervisor joined the agent's call, switched mode, or left (when configured): content {callid, mode}, mode 'none' on leaving. */
+  | 'AgentEvent_Supervisor'
   | PresenceEventType;
 
 /** The vendor's agent state events (presence decider, src/core/presence). */

@@ -77,6 +77,7 @@ export class Orchestrator implements CallControl {
   private readonly keypad: Keypad;
   private readonly timers = new Map<string, unknown>();
   private readonly listeners = new Set<(event: TimedAgentEvent) => void>();
+  private readonly decidedListeners = new Set<(state: CallState) => void>();
   private readonly timerSource: TimerSource;
   private unsubscribeDirectory: (() => void) | null = null;
   private unsubscribePresence: (() => void) | null = null;
@@ -134,6 +135,22 @@ export class Orchestrator implements CallControl {
   onAgentEvent(listener: (event: TimedAgentEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Told each call's state after each of its decisions (the supervision shell follows the call's parties). */
+  onCallDecided(listener: (state: CallState) => void): () => void {
+    this.decidedListeners.add(listener);
+    return () => this.decidedListeners.delete(listener);
+  }
+
+  /** A call's state now, by any of its call ids. */
+  callState(callId: CallId): CallState | undefined {
+    return this.calls.get(this.callIndex.get(callId) ?? callId)?.state;
+  }
+
+  /** An event for the agents' desks from beside the calls (a supervisor joined a call). */
+  tellAgents(event: TimedAgentEvent): void {
+    this.tell(event);
   }
 
   /* ------------------------------------------------------------------------------------------ API */
@@ -509,6 +526,7 @@ export class Orchestrator implements CallControl {
       record.log.info({ workNo: e.workNo, eventType: e.eventType }, 'agent event');
       this.tell({ ...e, eventGenTime: now });
     }
+    for (const listener of this.decidedListeners) listener(record.state);
     if (record.state.phase.name === 'ended') this.forget(record);
   }
 

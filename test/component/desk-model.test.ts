@@ -179,3 +179,18 @@ describe('the desk during a blind transfer', () => {
     expect(mainLine(desks.get('101') ?? emptyDesk)?.held).toBe(true);
   });
 });
+
+describe("the desk's supervisor notice (when the site tells agents)", () => {
+  it('says listening, coaching, joined, and left, from AgentEvent_Supervisor', () => {
+    const me = { workNo: '101', phone: '2001' };
+    const notices = ['monitor', 'coach', 'barge', 'none'].map(
+      (mode) => applyEvent(emptyDesk, { eventType: 'AgentEvent_Supervisor', workNo: '101', eventGenTime: 1, content: { callid: 'c1', mode } }, me).notice,
+    );
+    expect(notices).toEqual([
+      'Supervisor listening to your call (nobody hears them).',
+      'Supervisor coaching you: only you hear them, the customer does not.',
+      'Supervisor joined your call: the customer hears them too.',
+      'The supervisor has left your call.',
+    ]);
+  });
+});

@@ -147,6 +147,14 @@ export function describeAgentState(agent: AgentStateView | null, onCall: boolean
   return agent && agent.status !== 'ready' ? `Talking (then ${state})` : 'Talking';
 }
 
+/** What the desk says when a supervisor joins the agent's call, switches mode or leaves. */
+export const SUPERVISOR_NOTICES: Readonly<Record<string, string>> = {
+  monitor: 'Supervisor listening to your call (nobody hears them).',
+  coach: 'Supervisor coaching you: only you hear them, the customer does not.',
+  barge: 'Supervisor joined your call: the customer hears them too.',
+  none: 'The supervisor has left your call.',
+};
+
 const LOG_LIMIT = 30;
 const FEATURE_HELP = 3;
 
@@ -258,6 +266,9 @@ function reduce(lines: readonly Line[], event: AgentEventEnvelope, me: { workNo:
     }
     case 'AgentEvent_Consult_Fail':
       return { lines: without(callid), notice: 'The help request failed: the helper did not answer or was not reachable.' };
+    case 'AgentEvent_Supervisor':
+      // Sent only where the site chose to tell agents (wall.tellAgentWhenSupervised).
+      return { lines, notice: SUPERVISOR_NOTICES[field(content, 'mode')] ?? SUPERVISOR_NOTICES.none };
     case 'AgentEvent_Inside_Call_Fail':
       return { lines: without(callid), notice: 'The internal call failed.' };
     case 'AgentEvent_linkagePhoneTransferOut':

@@ -13,6 +13,7 @@ import 'uplot/dist/uPlot.min.css';
 import { BASE, EventStream, STALE_RETCODES, describeRefusal, loadStored, request, store, storageKey, type Envelope, type Session, type StreamStatus } from './api.js';
 import { Message, SignInForm, defaultsFromUrl, useNow } from './common.js';
 import { formatDuration, reasonLabel } from './desk-model.js';
+import { SuperviseButtons } from './supervise.js';
 
 interface AgentView {
   readonly workNo: string;
@@ -114,6 +115,7 @@ function Board({ session, onStale }: { session: Session; onStale: (reply: Envelo
   const [offset, setOffset] = useState(0);
   const [status, setStatus] = useState<StreamStatus>('connecting');
   const [problem, setProblem] = useState<Envelope | null>(null);
+  const [version, setVersion] = useState(0);
   const now = useNow();
 
   useEffect(() => {
@@ -133,6 +135,7 @@ function Board({ session, onStale }: { session: Session; onStale: (reply: Envelo
       if (a.retcode === '0' && a.result) setAgents(a.result);
       if (c.retcode === '0' && c.result) {
         setCalls(c.result.calls);
+        setVersion((v) => v + 1);
         setOffset(Date.now() - c.result.at);
       }
       if (q.retcode === '0' && q.result) setFigures(q.result);
@@ -237,6 +240,7 @@ function Board({ session, onStale }: { session: Session; onStale: (reply: Envelo
                   ))}
                 </tbody>
               </table>
+              {call.parties.some((p) => p.role !== 'customer' && p.status === 'up') ? <SuperviseButtons session={session} callid={call.callid} version={version} /> : null}
             </article>
           ))}
         </div>

@@ -9,6 +9,7 @@
  *   registrar.ts   handsets' REGISTERs (digest), kept in a BindingStore that dialling reads
  *   legs.ts        one record per phone: the only thing the parts share
  */
+import { FreeSwitchSupervision } from './supervision-media.js';
 import { hostname } from 'node:os';
 import Mrf from 'drachtio-fsmrf';
 import Srf from 'drachtio-srf';
@@ -75,6 +76,8 @@ export class DrachtioBackend implements TelephonyBackend {
   readonly name = 'drachtio' as const;
   readonly signalling: DrachtioSignalling;
   readonly media: PooledMedia;
+  /** A supervisor's audio in a call's room, on the server the supervisor's leg lives on (the call's server). */
+  readonly supervision: FreeSwitchSupervision;
   /** The media servers (one unless configured otherwise). */
   readonly pool: MediaServerPool;
   /** The first server's reconciler (each server has its own, run by the pool). */
@@ -136,6 +139,7 @@ export class DrachtioBackend implements TelephonyBackend {
       },
       onMoved: (legIds) => this.events?.mediaMoved?.(legIds),
     });
+    this.supervision = new FreeSwitchSupervision((legId) => this.pool.serverOfLeg(legId)?.media, this.log.child({ component: 'supervision' }));
     this.media = this.pool.media;
     this.reconciler = (this.pool.servers[0] as NonNullable<(typeof this.pool.servers)[0]>).reconciler;
     this.bindings = new BindingStore(options.registrar?.settings.maxContactsPerPhone ?? 5);

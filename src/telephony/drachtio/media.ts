@@ -49,6 +49,8 @@ export interface ChannelView {
   readonly application: string | null;
   readonly bridgedTo: string | null;
   readonly room: string | null;
+  /** Its member id in `room` (conference::maintenance add-member's Member-ID). */
+  readonly memberId?: string | null;
   readonly gone: boolean;
 }
 
@@ -61,6 +63,7 @@ interface TrackedChannel {
   application: string | null;
   bridgedTo: string | null;
   room: string | null;
+  memberId?: string | null;
   /** FreeSWITCH hung it up, or we are hanging it up. */
   gone: boolean;
   /** We hung it up (so its end is not a loss to report). */
@@ -148,9 +151,10 @@ export class FreeSwitchMedia implements MediaPort {
     return this.transfer(legId, 'ringback', 'endless_playback', RINGBACK);
   }
 
-  async joinRoom(room: string, legId: LegId): Promise<void> {
+  /** `flags`: member flags it joins with (a supervisor joins `mute`d, so nobody hears it before its mode is set). */
+  async joinRoom(room: string, legId: LegId, flags?: string): Promise<void> {
     const channel = this.require(legId);
-    const target = inlineApp('conference', `${room}@${this.options.roomProfile ?? 'help'}`);
+    const target = inlineApp('conference', `${room}@${this.options.roomProfile ?? 'help'}${flags ? `+flags{${flags}}` : ''}`);
     return this.operate([channel], 'join room', 'uuid_transfer', `${channel.uuid} ${target} inline`, { kind: 'room', room });
   }
 
@@ -294,7 +298,19 @@ export class FreeSwitchMedia implements MediaPort {
   /** What FreeSWITCH last said about the leg's channel (from its events, no polling). */
   view(legId: LegId): ChannelView | undefined {
     const c = this.byLeg.get(legId);
-    return c && { uuid: c.uuid, application: c.application, bridgedTo: c.bridgedTo, room: c.room, gone: c.gone };
+    return c && { uuid: c.uuid, application: c.application, bridgedTo: c.bridgedTo, room: c.room, memberId: c.memberId ?? null, gone: c.gone };
+  }
+
+  /** The live legs FreeSWITCH reported in `room`, with their member ids. */
+  membersOf(room: string): { legId: LegId; memberId: string }[] {
+    const members: { legId: LegId; memberId: string }[] = [];
+    for (const c of this.byLeg.values()) if (!c.gone && c.room === room && c.memberId) members.push({ legId: c.legId, memberId: c.memberId });
+    return members;
+  }
+
+  /** A conference API command (`conference <room> ...`) on this server; the reply's text. */
+  conferenceCommand(args: string): Promise<string> {
+    return withTimeout(this.fs.run('conference', args), this.timeoutMs, 'conference');
   }
 
   /** Channels of legs that are live (not hung up): what the reconciler must leave alone. */
@@ -505,9 +521,11 @@ export class FreeSwitchMedia implements MediaPort {
         const action = event.getHeader('Action');
         if (action === 'add-member') {
           channel.room = event.getHeader('Conference-Name') ?? null;
+          channel.memberId = event.getHeader('Member-ID') ?? null;
           this.checkExpected(channel);
         } else if (action === 'del-member' && channel.room === event.getHeader('Conference-Name')) {
           channel.room = null;
+          channel.memberId = null;
         }
         return;
       }

@@ -8,6 +8,7 @@
 import type { LegId } from '../../core/types.js';
 import { failureReasonForStatus } from '../sip-status.js';
 import type { MediaCapacity } from '../../ports/media-capacity.js';
+import type { SupervisionMediaPort } from '../../ports/supervision-media.js';
 import { LegMediaError, type DialRequest, type MediaPort, type SignallingEvents, type SignallingPort, type TelephonyBackend } from '../../ports/telephony.js';
 
 export type SimPhoneState = 'idle' | 'ringing' | 'talking';
@@ -25,6 +26,8 @@ interface SimLeg {
   readonly direction: 'in' | 'out';
   status: 'ringing' | 'up' | 'gone';
   media: SimMedia;
+  /** A supervisor's leg in a room: the room members that hear it (null: all, as any member). */
+  heardOnlyBy?: ReadonlySet<LegId> | null;
 }
 
 export interface SimPhoneView {
@@ -115,6 +118,16 @@ export class SimBackend implements TelephonyBackend {
       this.errorTones.set(leg.number, (this.errorTones.get(leg.number) ?? 0) + 1);
     },
     park: (legId) => this.operate([legId], () => this.setMedia(legId, { kind: 'none' })),
+  };
+
+  /** A supervisor's leg in a call's room, heard by `heardBy` only (see SupervisionMediaPort). */
+  readonly supervision: SupervisionMediaPort = {
+    superviseAudio: (room, legId, _inRoom, heardBy) =>
+      this.operate([legId], () => {
+        const leg = this.mediaLeg(legId);
+        if (leg.media.kind !== 'room' || leg.media.room !== room) this.setMedia(legId, { kind: 'room', room });
+        leg.heardOnlyBy = new Set(heardBy);
+      }),
   };
 
   /**
@@ -431,6 +444,7 @@ export class SimBackend implements TelephonyBackend {
     const leg = this.mediaLeg(legId);
     this.detach(leg);
     leg.media = media;
+    leg.heardOnlyBy = null;
   }
 
   /** A bridge is two-sided: taking one leg out of it parks its partner. */
@@ -468,7 +482,9 @@ export class SimBackend implements TelephonyBackend {
       case 'room': {
         const others: string[] = [];
         for (const other of this.legs.values()) {
-          if (other !== leg && other.status === 'up' && other.media.kind === 'room' && other.media.room === media.room) others.push(other.number);
+          if (other === leg || other.status !== 'up' || other.media.kind !== 'room' || other.media.room !== media.room) continue;
+          if (other.heardOnlyBy && !other.heardOnlyBy.has(leg.id)) continue; // a supervisor this leg does not hear
+          others.push(other.number);
         }
         // Like a conference with moh-sound: a lone member hears music, not silence.
         return others.length > 0 ? others.sort() : ['moh'];

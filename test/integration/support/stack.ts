@@ -3,6 +3,7 @@
  * (INTEGRATION_* variables), agents' phones are SIPp processes on 127.0.0.1, and FreeSWITCH is asked directly
  * (its event socket) who is bridged to whom and who is in which room.
  */
+import { SupervisionShell } from '../../../src/orchestrator/supervision-shell.js';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,6 +58,8 @@ export const AGENTS = [
 export interface Stack {
   readonly backend: DrachtioBackend;
   readonly orchestrator: Orchestrator;
+  /** Supervisors on live calls (monitor, coach, barge). */
+  readonly supervision: SupervisionShell;
   readonly directory: AgentDirectory;
   readonly events: TimedAgentEvent[];
   /** How long each media change took to show on FreeSWITCH (from its events), in the order they happened. */
@@ -111,8 +114,18 @@ export async function startStack(env: IntegrationEnv, options: StackOptions = {}
   });
   backend.telemetry.onEffect((op, ms) => effects.push({ op, ms }));
   const directory = new AgentDirectory(agents.map((a) => ({ workNo: a.workNo, phone: a.phone, skills: ['support'] })));
+  // Supervisors on live calls (issue 20): the shell sees the calls' media and the supervisors' phones first.
+  const calls: { orchestrator?: Orchestrator } = {};
+  const supervision = new SupervisionShell({
+    signalling: backend.signalling,
+    media: backend.media,
+    supervisionMedia: backend.supervision,
+    logger,
+    callState: (callId) => calls.orchestrator?.callState(callId),
+    callOfLeg: (legId) => calls.orchestrator?.callOfLegId(legId),
+  });
   const orchestrator = new Orchestrator({
-    backend,
+    backend: supervision.wrapBackend(backend),
     directory,
     routes: options.routes ?? [
       { did: '4000', route: { kind: 'agent', workNo: '101' } },
@@ -121,7 +134,9 @@ export async function startStack(env: IntegrationEnv, options: StackOptions = {}
     core: { helpAnswerTimeoutSeconds: options.helpAnswerTimeoutSeconds ?? 5, offerAnswerTimeoutSeconds: 10, requeueSeconds: 10 },
     logger,
   });
-  backend.setCallLookup({ callOfLeg: (legId) => orchestrator.callOfLegId(legId), legsOfCall: (callId) => orchestrator.legsOfCall(callId) });
+  calls.orchestrator = orchestrator;
+  orchestrator.onCallDecided((state) => supervision.callDecided(state));
+  backend.setCallLookup({ callOfLeg: (legId) => supervision.callOfLeg(legId) ?? orchestrator.callOfLegId(legId), legsOfCall: (callId) => orchestrator.legsOfCall(callId) });
   await orchestrator.start();
   for (const a of agents) directory.signIn(a.workNo);
   const events: TimedAgentEvent[] = [];
@@ -140,6 +155,7 @@ export async function startStack(env: IntegrationEnv, options: StackOptions = {}
   const stack: Stack = {
     backend,
     orchestrator,
+    supervision,
     directory,
     events,
     effects,
@@ -156,7 +172,8 @@ export async function startStack(env: IntegrationEnv, options: StackOptions = {}
       for (const state of orchestrator.callStates()) {
         for (const leg of Object.values(state.legs)) if (leg.number === number && leg.status === 'up') return backend.channelOf(leg.id);
       }
-      return undefined;
+      const supervisorLeg = supervision.legOfPhone(number);
+      return supervisorLeg === undefined ? undefined : backend.channelOf(supervisorLeg);
     },
     fsApi,
     async recordHeard(number, ms) {
