@@ -670,7 +670,13 @@ export class RedisStateStore implements StateStore {
     if (phones.length === 0) return [];
     const jsons = await this.#run((c) => c.mGet(phones.map((phone) => `${p}registration:${phone}`)));
     const gone = phones.filter((_, i) => jsons[i] === null);
-    if (gone.length > 0) await this.#run((c) => c.sRem(`${p}registrations`, gone)).catch(() => undefined);
+    if (gone.length > 0) {
+      try {
+        await this.#run((c) => c.sRem(`${p}registrations`, gone));
+      } catch {
+        // Only tidying: the expired phones are dropped again at the next read.
+      }
+    }
     return jsons.filter((j): j is string => j !== null).map((j) => JSON.parse(j) as RegistrationRecord);
   }
 
