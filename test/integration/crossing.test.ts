@@ -9,9 +9,8 @@
  * under some load while hang-ups cross.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Reply } from '../../src/core/types.js';
 import { SipPhone } from './support/sip-phone.js';
-import { integrationEnv, startStack, type Stack } from './support/stack.js';
+import { integrationEnv, startStack, type Stack, ok } from './support/stack.js';
 
 const env = integrationEnv();
 if (typeof env === 'string') console.log(`integration suite (crossing hang-ups) skipped: ${env}`);
@@ -83,10 +82,6 @@ describe.skipIf(typeof env === 'string')('crossing hang-ups on real servers', ()
     await stack?.stop();
   });
 
-  function ok(reply: Reply): string {
-    if (!reply.ok) throw new Error(`${reply.code}: ${reply.message}`);
-    return reply.result ?? '';
-  }
 
   async function waitEvent(from: number, workNo: string, type: string, ms = 8000): Promise<void> {
     await stack.waitFor((e) => stack.events.indexOf(e) >= from && e.workNo === workNo && e.eventType === type, `${type} for ${workNo}`, ms);

@@ -11,10 +11,9 @@
  */
 import { execSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Reply } from '../../src/core/types.js';
 import { channelUuids } from './support/freeswitch.js';
 import { startSipp, uacScenario, uasScenario, type Answer, type Ending, type SippPhone } from './support/sipp.js';
-import { channelState, expectBridgedOn, integrationEnv, startStack, type Stack } from './support/stack.js';
+import { channelState, expectBridgedOn, integrationEnv, startStack, type Stack, ok, eventWaiters } from './support/stack.js';
 
 const env = integrationEnv();
 const restart = process.env.INTEGRATION_DRACHTIO_RESTART;
@@ -74,13 +73,8 @@ describe.skipIf(skipped !== null)('drachtio-server restart (kill -9) on real ser
     return phone;
   }
 
-  function ok(reply: Reply): string {
-    if (!reply.ok) throw new Error(`${reply.code}: ${reply.message}`);
-    return reply.result ?? '';
-  }
 
-  const waitEvent = (from: number, workNo: string, type: string) =>
-    stack.waitFor((e) => stack.events.indexOf(e) >= from && e.workNo === workNo && e.eventType === type, `${type} for ${workNo}`);
+  const { waitEvent } = eventWaiters(() => stack);
 
   const expectBridged = (x: string, y: string): Promise<void> => expectBridgedOn(stack, x, y);
 

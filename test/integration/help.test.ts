@@ -5,11 +5,10 @@
  */
 import { execSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Reply } from '../../src/core/types.js';
 import { HOLD_MUSIC, RINGBACK } from '../../src/telephony/drachtio/media.js';
 import { heard } from './support/audio.js';
 import { startSipp, uacScenario, uasScenario, type Answer, type Ending, type SippPhone } from './support/sipp.js';
-import { AGENTS, channelState, clearAfterTest, expectBridgedOn, integrationEnv, portShift, startStack, type Stack } from './support/stack.js';
+import { AGENTS, channelState, clearAfterTest, expectBridgedOn, integrationEnv, portShift, startStack, type Stack, ok, eventWaiters } from './support/stack.js';
 
 const env = integrationEnv();
 const B = '5550100';
@@ -63,14 +62,8 @@ describe.skipIf(typeof env === 'string')('internal help on real servers', () => 
     return phone;
   }
 
-  function ok(reply: Reply): string {
-    if (!reply.ok) throw new Error(`${reply.code}: ${reply.message}`);
-    return reply.result ?? '';
-  }
 
-  const since = (): number => stack.events.length;
-  const waitEvent = (from: number, workNo: string, type: string) =>
-    stack.waitFor((e) => stack.events.indexOf(e) >= from && e.workNo === workNo && e.eventType === type, `${type} for ${workNo}`);
+  const { since, waitEvent } = eventWaiters(() => stack);
 
   const expectBridged = (x: string, y: string): Promise<void> => expectBridgedOn(stack, x, y);
 

@@ -5,12 +5,11 @@
  * (checked by ear: each SIPp phone sends its own tone) and nothing is left on FreeSWITCH. Move times are printed.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Reply } from '../../src/core/types.js';
 import { heard } from './support/audio.js';
 import { channelUuids } from './support/freeswitch.js';
 import { secondFreeswitchBin, startSecondFreeswitch, type SecondFreeswitch } from './support/second-freeswitch.js';
 import { startSipp, uacScenario, uasScenario, type Ending, type SippPhone } from './support/sipp.js';
-import { AGENTS, channelState, clearAfterTest, integrationEnv, portShift, startStack, type Stack } from './support/stack.js';
+import { AGENTS, channelState, clearAfterTest, integrationEnv, portShift, startStack, type Stack, ok, eventWaiters } from './support/stack.js';
 
 const env = integrationEnv();
 const bin = secondFreeswitchBin();
@@ -83,14 +82,8 @@ describe.skipIf(skip)('two FreeSWITCH servers', () => {
     return phone;
   }
 
-  function ok(reply: Reply): string {
-    if (!reply.ok) throw new Error(`${reply.code}: ${reply.message}`);
-    return reply.result ?? '';
-  }
 
-  const since = (): number => stack.events.length;
-  const waitEvent = (from: number, workNo: string, type: string) =>
-    stack.waitFor((e) => stack.events.indexOf(e) >= from && e.workNo === workNo && e.eventType === type, `${type} for ${workNo}`);
+  const { since, waitEvent } = eventWaiters(() => stack);
 
   /** The media server a phone's current leg lives on. */
   function serverOfPhone(number: string): string | undefined {

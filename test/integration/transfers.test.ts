@@ -6,11 +6,10 @@
  * Skipped, with the reason printed, when the servers are not configured (see docs/telephony.md).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Reply } from '../../src/core/types.js';
 import { HOLD_MUSIC, RINGBACK } from '../../src/telephony/drachtio/media.js';
 import { SipPhone } from './support/sip-phone.js';
 import { startSipp, uacScenario, uasScenario, type Answer, type Ending, type SippPhone } from './support/sipp.js';
-import { AGENTS, channelState, clearAfterTest, expectBridgedOn, integrationEnv, portShift, startStack, type Stack } from './support/stack.js';
+import { AGENTS, channelState, clearAfterTest, expectBridgedOn, integrationEnv, portShift, startStack, type Stack, ok, eventWaiters } from './support/stack.js';
 
 const env = integrationEnv();
 const B = '5550100';
@@ -79,14 +78,8 @@ describe.skipIf(typeof env === 'string')('transfers and the busy check on real s
     return phone;
   }
 
-  function ok(reply: Reply): string {
-    if (!reply.ok) throw new Error(`${reply.code}: ${reply.message}`);
-    return reply.result ?? '';
-  }
 
-  const since = (): number => stack.events.length;
-  const waitEvent = (from: number, workNo: string, type: string) =>
-    stack.waitFor((e) => stack.events.indexOf(e) >= from && e.workNo === workNo && e.eventType === type, `${type} for ${workNo}`);
+  const { since, waitEvent } = eventWaiters(() => stack);
 
   async function expectPlaying(number: string, what: 'moh' | 'ringback'): Promise<void> {
     const deadline = Date.now() + 3000;

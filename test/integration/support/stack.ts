@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { AgentDirectory } from '../../../src/orchestrator/agent-directory.js';
+import type { Reply } from '../../../src/core/types.js';
 import type { TimedAgentEvent } from '../../../src/orchestrator/call-control.js';
 import { Orchestrator, type RouteEntry } from '../../../src/orchestrator/orchestrator.js';
 import { DrachtioBackend, type DrachtioBackendOptions } from '../../../src/telephony/drachtio/backend.js';
@@ -234,4 +235,24 @@ export async function expectBridgedOn(stack: Stack, x: string, y: string): Promi
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${x} and ${y} are not bridged on FreeSWITCH: ${last}`);
+}
+
+/** A reply's result, or the test fails with the refusal's code and message. */
+export function ok(reply: Reply): string {
+  if (!reply.ok) throw new Error(`${reply.code}: ${reply.message}`);
+  return reply.result ?? '';
+}
+
+/** `since()` marks the events so far; `waitEvent(mark, workNo, type)` waits for that agent event after the mark. */
+export function eventWaiters(current: () => Stack): {
+  since(): number;
+  waitEvent(from: number, workNo: string, type: string): Promise<TimedAgentEvent>;
+} {
+  return {
+    since: () => current().events.length,
+    waitEvent: (from, workNo, type) => {
+      const stack = current();
+      return stack.waitFor((e) => stack.events.indexOf(e) >= from && e.workNo === workNo && e.eventType === type, `${type} for ${workNo}`);
+    },
+  };
 }
