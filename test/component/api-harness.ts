@@ -153,3 +153,22 @@ async function settle(orchestrator: Orchestrator): Promise<void> {
     await orchestrator.settle();
   }
 }
+
+/** The customer on a call with agent A: a service with 101 (A) and 102 (C) signed in, B (5550100) called DID 4000,
+ * A answered and talks with B. `alsoSignIn`: further agents to sign in first. */
+export async function startWithCustomerTalking(
+  config: AppConfig = testConfig(),
+  alsoSignIn: readonly string[] = [],
+): Promise<{ s: Service; guidA: string; guidC: string }> {
+  const s = await startService(config);
+  const guidA = await s.signIn('101');
+  const guidC = await s.signIn('102');
+  for (const workNo of alsoSignIn) await s.signIn(workNo);
+  const call = await s.http('POST', '/sim/calls', { body: { from: '5550100', to: '4000' } });
+  if (call.body.retcode !== '0') throw new Error(`the customer's call failed: ${JSON.stringify(call.body)}`);
+  await s.waitForEvent('101', guidA, 'AgentEvent_Ringing');
+  const answer = await s.http('PUT', `${BASE}/voicecall/101/answer`, { guid: guidA });
+  if (answer.body.retcode !== '0') throw new Error(`A's answer failed: ${JSON.stringify(answer.body)}`);
+  await s.waitForEvent('101', guidA, 'AgentEvent_Talking');
+  return { s, guidA, guidC };
+}

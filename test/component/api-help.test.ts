@@ -3,7 +3,7 @@
  * what the simulated phones hear (GET /sim/phones/{number}).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BASE, startService, testConfig, type Service } from './api-harness.js';
+import { BASE, startWithCustomerTalking, testConfig, type Service } from './api-harness.js';
 
 const B = '5550100';
 let s: Service;
@@ -12,14 +12,7 @@ let guidC: string;
 
 /** A talks with B (B called the DID routed to A, A answered); C and 103 are signed in. */
 async function talkingWithB(config = testConfig()): Promise<void> {
-  s = await startService(config);
-  guidA = await s.signIn('101');
-  guidC = await s.signIn('102');
-  await s.signIn('103');
-  expect((await s.http('POST', '/sim/calls', { body: { from: B, to: '4000' } })).body.retcode).toBe('0');
-  await s.waitForEvent('101', guidA, 'AgentEvent_Ringing');
-  expect((await s.http('PUT', `${BASE}/voicecall/101/answer`, { guid: guidA })).body.retcode).toBe('0');
-  await s.waitForEvent('101', guidA, 'AgentEvent_Talking');
+  ({ s, guidA, guidC } = await startWithCustomerTalking(config, ['103']));
   expect(await s.hears(B)).toEqual(['2001']);
 }
 

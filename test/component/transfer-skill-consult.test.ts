@@ -3,7 +3,7 @@
  * (innerhelp mode 1, then a transfer to the consulted agent), through the API and the simulator's phones.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BASE, startService, type Service } from './api-harness.js';
+import { BASE, startWithCustomerTalking, type Service } from './api-harness.js';
 
 const B = '5550100';
 let s: Service;
@@ -11,13 +11,7 @@ let guidA: string;
 let guidC: string;
 
 beforeEach(async () => {
-  s = await startService();
-  guidA = await s.signIn('101');
-  guidC = await s.signIn('102');
-  expect((await s.http('POST', '/sim/calls', { body: { from: B, to: '4000' } })).body.retcode).toBe('0');
-  await s.waitForEvent('101', guidA, 'AgentEvent_Ringing');
-  expect((await s.http('PUT', `${BASE}/voicecall/101/answer`, { guid: guidA })).body.retcode).toBe('0');
-  await s.waitForEvent('101', guidA, 'AgentEvent_Talking');
+  ({ s, guidA, guidC } = await startWithCustomerTalking());
 });
 afterEach(async () => {
   await s.stop();
